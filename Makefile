@@ -1,0 +1,100 @@
+# imdr — one Makefile for everything. `make demo`, `make check`, `make bench`.
+# SANITIZE=1 builds with ASan+UBSan into build-san/; VALGRIND=1 make check
+# runs the unit tests under valgrind.
+
+PREFIX   ?= /usr/local
+SBINDIR  ?= /sbin
+PKGS      = fuse3 libarchive libzstd libcrypto libcurl jansson
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build-san
+SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD    ?= build
+SANFLAGS  =
+endif
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -pthread -D_FILE_OFFSET_BITS=64 \
+            -DFUSE_USE_VERSION=31 -I. $(SANFLAGS)
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+LDFLAGS  += -pthread $(SANFLAGS)
+LDLIBS   += $(PKG_LIBS) -lm
+
+# Every .c in a library folder is part of libimdr.a; in cli/, files named
+# cmd_*.c, imdr.c and mount_imdr.c are the programs, the rest is shared.
+LIB_SRC  = $(wildcard lib/*.c backends/*.c repo/*.c catalog/*.c ingest/*.c fs/*.c) \
+           $(filter-out cli/imdr.c cli/mount_imdr.c cli/cmd_%.c,$(wildcard cli/*.c))
+IMDR_SRC = cli/imdr.c $(wildcard cli/cmd_*.c)
+MOUNT_SRC = cli/mount_imdr.c
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+TOOL_SRC = $(wildcard examples/*.c tests/tools/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_OBJ  = $(call obj,$(LIB_SRC))
+UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TOOL_BIN = $(patsubst %.c,$(BUILD)/tools/%,$(notdir $(TOOL_SRC)))
+
+PROGS = $(BUILD)/imdr $(BUILD)/mount.imdr
+
+.PHONY: all check install uninstall clean demo bench deps test-deps unit
+all: $(PROGS) $(TOOL_BIN)
+
+deps:
+	@scripts/deps.sh build
+
+test-deps:
+	@scripts/deps.sh test
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/libimdr.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/imdr: $(call obj,$(IMDR_SRC)) $(BUILD)/libimdr.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/mount.imdr: $(call obj,$(MOUNT_SRC)) $(BUILD)/libimdr.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libimdr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tools/%: $(BUILD)/libimdr.a $(call obj,$(TOOL_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %/$*.o,$(call obj,$(TOOL_SRC))) $(BUILD)/libimdr.a $(LDLIBS)
+
+unit: $(UNIT_BIN)
+
+check: test-deps
+	@$(MAKE) --no-print-directory all unit
+	@BUILD=$(BUILD) VALGRIND=$(VALGRIND) tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) FULL=$(FULL) bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(BUILD)/imdr $(DESTDIR)$(PREFIX)/bin/imdr
+	install -m 0755 $(BUILD)/mount.imdr $(DESTDIR)$(SBINDIR)/mount.imdr
+	-install -m 0644 docs/imdr.1 $(DESTDIR)$(PREFIX)/share/man/man1/ 2>/dev/null
+	-install -m 0644 docs/mount.imdr.8 $(DESTDIR)$(PREFIX)/share/man/man8/ 2>/dev/null
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/imdr $(DESTDIR)$(SBINDIR)/mount.imdr
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

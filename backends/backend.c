@@ -1,0 +1,153 @@
+#include "backends/backend_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/err.h"
+#include "lib/timefmt.h"
+
+struct scheme {
+	const char *prefix;
+	const struct backend_ops *ops;
+};
+
+/* The URL scheme picks the ops; anything without a known scheme is a path. */
+static const struct scheme schemes[] = {
+	{ "file://", &backend_local },
+};
+
+void
+backend_base_init(struct backend *be, const struct backend_ops *ops,
+    const char *url)
+{
+	be->ops = ops;
+	be->url = xstrdup(url);
+	memset(&be->st, 0, sizeof(be->st));
+}
+
+void
+backend_base_free(struct backend *be)
+{
+	free(be->url);
+	be->url = NULL;
+}
+
+int
+backend_open(const char *url, int create, struct backend **ret)
+{
+	const struct backend_ops *ops = &backend_local;
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		if (strncmp(url, schemes[i].prefix, strlen(schemes[i].prefix)) == 0) {
+			ops = schemes[i].ops;
+			break;
+		}
+	}
+	if (ops == &backend_local && strstr(url, "://") != NULL &&
+	    strncmp(url, "file://", 7) != 0)
+		return err_set(IMDR_EUNSUP, "%s: unknown repository URL scheme", url);
+	return ops->open(url, create, ret);
+}
+
+void
+backend_close(struct backend *be)
+{
+	if (be == NULL)
+		return;
+	be->ops->close(be);
+}
+
+#define COUNT(be, field, n) __atomic_add_fetch(&(be)->st.field, (n), __ATOMIC_RELAXED)
+
+int
+backend_get(struct backend *be, const char *name, uint64_t off, uint64_t len,
+    struct buf *out)
+{
+	int64_t t0 = time_mono_ns();
+	uint64_t dt, max;
+	int rc;
+
+	rc = be->ops->get(be, name, off, len, out);
+	dt = (uint64_t)(time_mono_ns() - t0);
+	COUNT(be, gets, 1);
+	COUNT(be, get_ns_total, dt);
+	max = __atomic_load_n(&be->st.get_ns_max, __ATOMIC_RELAXED);
+	while (dt > max && !__atomic_compare_exchange_n(&be->st.get_ns_max,
+	    &max, dt, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	if (rc == IMDR_OK)
+		COUNT(be, bytes_in, out->len);
+	else if (rc != IMDR_ENOENT)
+		COUNT(be, errors, 1);
+	return rc;
+}
+
+int
+backend_put(struct backend *be, const char *name, const void *data, size_t len)
+{
+	int rc;
+
+	if (be->ops->read_only)
+		return err_set(IMDR_EPERM, "%s: repository is read-only (%s)",
+		    be->url, be->ops->name);
+	rc = be->ops->put(be, name, data, len);
+	COUNT(be, puts, 1);
+	if (rc == IMDR_OK)
+		COUNT(be, bytes_out, len);
+	else
+		COUNT(be, errors, 1);
+	return rc;
+}
+
+int
+backend_stat(struct backend *be, const char *name, uint64_t *ret_size)
+{
+	COUNT(be, stats, 1);
+	return be->ops->stat(be, name, ret_size);
+}
+
+int
+backend_list(struct backend *be, const char *prefix, backend_list_cb cb,
+    void *ctx)
+{
+	COUNT(be, lists, 1);
+	return be->ops->list(be, prefix, cb, ctx);
+}
+
+int
+backend_del(struct backend *be, const char *name)
+{
+	if (be->ops->read_only)
+		return err_set(IMDR_EPERM, "%s: repository is read-only (%s)",
+		    be->url, be->ops->name);
+	COUNT(be, dels, 1);
+	return be->ops->del(be, name);
+}
+
+const char *
+backend_name(const struct backend *be)
+{
+	return be->ops->name;
+}
+
+const char *
+backend_url(const struct backend *be)
+{
+	return be->url;
+}
+
+int
+backend_read_only(const struct backend *be)
+{
+	return be->ops->read_only;
+}
+
+void
+backend_get_stats(const struct backend *be, struct backend_stats *ret)
+{
+	uint64_t *dst = (uint64_t *)ret;
+	const uint64_t *src = (const uint64_t *)&be->st;
+
+	for (size_t i = 0; i < sizeof(*ret) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}

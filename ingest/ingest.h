@@ -1,0 +1,100 @@
+/* ingest — readers of backup sources. A source is a directory, a file (a
+ * .zip, .tar, .tar.gz, .tar.zst, or a Mattermost .jsonl), in one of the
+ * formats below; the reader pushes the tree the snapshot should hold into a
+ * sink, one entry at a time, streaming file contents through a reader the
+ * sink pulls from. Archives are read as streams through libarchive; nothing
+ * is extracted to disk.
+ *
+ *   files       the source as it is (directories and archives alike)
+ *   canonical   imdr's canonical conversation layout, validated
+ *   slack       a Slack workspace export (folder or .zip)
+ *   mattermost  a Mattermost bulk export (.jsonl, or .zip with data/)
+ *
+ * Chat formats produce the canonical tree of docs/FORMAT.md plus source/
+ * holding the original export byte for byte. */
+#ifndef IMDR_INGEST_H
+#define IMDR_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ingest_format {
+	INGEST_AUTO = 0,
+	INGEST_FILES,
+	INGEST_CANONICAL,
+	INGEST_SLACK,
+	INGEST_MATTERMOST,
+};
+
+enum ingest_type { INGEST_FILE = 1, INGEST_DIR = 2, INGEST_SYMLINK = 3 };
+
+struct ingest_entry {
+	/* relative to the snapshot root, '/'-separated, no leading or trailing
+	 * '/', no "." or ".." parts, never empty */
+	const char *path;
+	enum ingest_type type;
+	uint32_t mode;			/* permission bits (07777) */
+	int64_t mtime_ns;
+	uint64_t size;			/* FILE: bytes the reader should deliver */
+	const char *link_target;	/* SYMLINK */
+	/* For the files cache: set only when the bytes come straight from a
+	 * regular file on disk (NULL otherwise). */
+	const char *disk_path;		/* absolute */
+	uint64_t dev, ino;
+	int64_t ctime_ns;
+};
+
+/* A pull reader of one file's bytes. read() fills up to cap bytes; *ret_got
+ * 0 means end of file. A non-zero return is an imdr_err (message set). */
+struct ingest_reader {
+	int (*read)(void *rs, void *buf, size_t cap, size_t *ret_got);
+	void *rs;
+};
+
+struct ingest_sink {
+	/* entry: called once per entry, parents before children is NOT
+	 * guaranteed (archives). For FILE the sink may read rd to the end or
+	 * not at all. A non-zero return aborts the ingest with that code. */
+	int (*entry)(void *ctx, const struct ingest_entry *e,
+	    const struct ingest_reader *rd);
+	/* warn: something was left out or is missing (a vanished file, an
+	 * unreadable file, a missing attachment); the ingest goes on. */
+	void (*warn)(void *ctx, const char *path, const char *msg);
+	void *ctx;
+};
+
+struct ingest_opts {
+	enum ingest_format format;	/* INGEST_AUTO: detect */
+	const char *attachments_dir;	/* Mattermost: where attachment paths point */
+};
+
+struct ingest_result {
+	enum ingest_format format;	/* what was used */
+	uint64_t warnings;
+	/* For chat formats: a JSON object summarizing the source (kind, time
+	 * span, counts); malloc'd, caller frees; NULL for files. */
+	char *summary_json;
+};
+
+/* ingest_run: detect (unless opts->format says), then push every entry. On
+ * malformed input: IMDR_ESOURCE with a message naming the file (and line
+ * for JSON). */
+int ingest_run(const char *source, const struct ingest_opts *opts,
+    const struct ingest_sink *sink, struct ingest_result *ret);
+
+const char *ingest_format_name(enum ingest_format f);
+/* ingest_format_parse: "files", "canonical", "slack", "mattermost", "auto". */
+int ingest_format_parse(const char *s, enum ingest_format *ret);
+
+/* ingest_detect: look at the source and name its format, without ingesting.
+ * IMDR_ESOURCE when it cannot be read. */
+int ingest_detect(const char *source, const struct ingest_opts *opts,
+    enum ingest_format *ret);
+
+/* ingest_files: the `files` reader (directory or archive, as it is). Exposed
+ * for the chat readers, which emit the original export under source/ with it:
+ * every path gets prefix (e.g. "source") prepended when prefix is non-NULL. */
+int ingest_files(const char *source, const char *prefix,
+    const struct ingest_sink *sink);
+
+#endif

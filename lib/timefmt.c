@@ -1,0 +1,199 @@
+#include "lib/timefmt.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int64_t
+time_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+time_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void
+split(int64_t ns, struct tm *tm, long *frac)
+{
+	int64_t sec = ns / 1000000000;
+	long f = (long)(ns % 1000000000);
+	time_t t;
+
+	if (f < 0) {
+		f += 1000000000;
+		sec--;
+	}
+	t = (time_t)sec;
+	gmtime_r(&t, tm);
+	*frac = f;
+}
+
+void
+time_format(int64_t ns, int frac_digits, char *out)
+{
+	struct tm tm;
+	long frac;
+	size_t n;
+
+	split(ns, &tm, &frac);
+	n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (frac_digits == 3)
+		n += (size_t)snprintf(out + n, 40 - n, ".%03ld", frac / 1000000);
+	else if (frac_digits == 6)
+		n += (size_t)snprintf(out + n, 40 - n, ".%06ld", frac / 1000);
+	else if (frac_digits == 9)
+		n += (size_t)snprintf(out + n, 40 - n, ".%09ld", frac);
+	snprintf(out + n, 40 - n, "Z");
+}
+
+void
+time_format_compact(int64_t ns, char *out)
+{
+	struct tm tm;
+	long frac;
+	size_t n;
+
+	split(ns, &tm, &frac);
+	n = strftime(out, 32, "%Y%m%dT%H%M%S", &tm);
+	snprintf(out + n, 32 - n, ".%09ldZ", frac);
+}
+
+static int
+digits(const char **p, int n, int *ret)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*ret = v;
+	return 0;
+}
+
+static int64_t
+days_from_civil(int y, int m, int d)
+{
+	/* Howard Hinnant's algorithm: no timezone state, no mktime. */
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+	return era * 146097 + doe - 719468;
+}
+
+int
+time_parse_compact(const char *s, int64_t *ret_ns)
+{
+	int Y, M, D, h, m, sec;
+	long frac = 0;
+	const char *p = s;
+
+	if (digits(&p, 4, &Y) || digits(&p, 2, &M) || digits(&p, 2, &D) ||
+	    *p++ != 'T' || digits(&p, 2, &h) || digits(&p, 2, &m) ||
+	    digits(&p, 2, &sec))
+		return -1;
+	if (*p == '.') {
+		int n = 0;
+
+		p++;
+		while (isdigit((unsigned char)*p) && n < 9) {
+			frac = frac * 10 + (*p++ - '0');
+			n++;
+		}
+		while (n++ < 9)
+			frac *= 10;
+	}
+	if (*p != 'Z')
+		return -1;
+	*ret_ns = (days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + sec) *
+	    (int64_t)1000000000 + frac;
+	return 0;
+}
+
+int
+time_parse(const char *s, int64_t *ret_ns, int64_t *ret_end_ns)
+{
+	const char *p = s;
+	int Y, M, D, h = 0, m = 0, sec = 0;
+	int64_t frac = 0, span = 86400LL * 1000000000, off = 0, t;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) ||
+	    *p++ != '-' || digits(&p, 2, &D))
+		return -1;
+	if (M < 1 || M > 12 || D < 1 || D > 31)
+		return -1;
+	if (*p == 'T' || *p == 't' || (*p == ' ' && isdigit((unsigned char)p[1]))) {
+		p++;
+		if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &m))
+			return -1;
+		span = 60LL * 1000000000;
+		if (*p == ':') {
+			p++;
+			if (digits(&p, 2, &sec))
+				return -1;
+			span = 1000000000;
+			if (*p == '.' || *p == ',') {
+				int n = 0;
+
+				p++;
+				if (!isdigit((unsigned char)*p))
+					return -1;
+				while (isdigit((unsigned char)*p)) {
+					if (n < 9) {
+						frac = frac * 10 + (*p - '0');
+						n++;
+					}
+					p++;
+				}
+				span = 1;
+				for (int i = n; i < 9; i++) {
+					frac *= 10;
+					span *= 10;
+				}
+			}
+		}
+		if (h > 23 || m > 59 || sec > 60)
+			return -1;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
+
+		if (digits(&p, 2, &oh))
+			return -1;
+		if (*p == ':')
+			p++;
+		if (isdigit((unsigned char)*p) && digits(&p, 2, &om))
+			return -1;
+		off = sign * (oh * 3600 + om * 60);
+	}
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p != '\0')
+		return -1;
+	t = (days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + sec - off) *
+	    (int64_t)1000000000 + frac;
+	*ret_ns = t;
+	if (ret_end_ns)
+		*ret_end_ns = t + span - 1;
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* timefmt — RFC 3339 formatting and the time forms users type. All times are
+ * nanoseconds since the Unix epoch, UTC. */
+#ifndef IMDR_TIMEFMT_H
+#define IMDR_TIMEFMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int64_t time_now_ns(void);
+/* monotonic clock in nanoseconds, for rates and timeouts. */
+int64_t time_mono_ns(void);
+
+/* time_format: "2026-11-24T10:01:02Z" (frac_digits 0), or with 3/6/9
+ * fractional digits. out must hold 40 bytes. */
+void time_format(int64_t ns, int frac_digits, char *out);
+
+/* time_format_compact: "20261124T100102.123456789Z", sortable as text; used
+ * in object names. out must hold 32 bytes. */
+void time_format_compact(int64_t ns, char *out);
+int time_parse_compact(const char *s, int64_t *ret_ns);
+
+/* time_parse: what a user types or an export holds: "2026-11-24",
+ * "2026-11-24T10:00", "2026-11-24 10:00:05", "2026-11-24T10:00:05.25Z",
+ * "...+02:00". Without a zone the time is UTC. *ret_ns is the start of the
+ * given time; *ret_end_ns (may be NULL) is the last nanosecond the given
+ * precision covers ("10:00" covers up to 10:00:59.999999999), which is what
+ * "the newest snapshot at or before TIME" compares against.
+ * Returns 0, or -1 if s is not such a time. */
+int time_parse(const char *s, int64_t *ret_ns, int64_t *ret_end_ns);
+
+#endif

@@ -1,0 +1,63 @@
+/* index — blob id to location, for deduplication during backup (reading
+ * needs no index: tree nodes carry locations). In memory it is one
+ * open-addressing table; in the repository it is a set of sealed index/<id>
+ * objects, each listing some packs and their blobs. It is a cache: `check`
+ * and `backup` rebuild what is missing from pack headers. */
+#ifndef IMDR_INDEX_H
+#define IMDR_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "repo/pack.h"
+#include "repo/repo.h"
+
+struct index;
+
+struct index *index_new(void);
+void index_free(struct index *idx);
+
+/* index_load: read every index/ object into idx. Objects that fail
+ * authentication are an error naming them. *ret_packs_known counts packs. */
+int index_load(struct repo *r, struct index *idx);
+
+/* index_add_pack: record the blobs of one pack (replacing pending claims). */
+void index_add_pack(struct index *idx, const uint8_t pack[CRYPTO_ID_LEN],
+    uint64_t pack_size, const struct pack_entry *e, size_t n);
+
+/* index_lookup: IMDR_OK and the location, or IMDR_ENOENT. Thread-safe. */
+int index_lookup(struct index *idx, const uint8_t id[CRYPTO_ID_LEN],
+    uint8_t *ret_type, struct blob_ref *ret_ref);
+
+/* index_claim: atomically mark id as being stored by the caller. Returns 1
+ * if the caller must store it, 0 if it is known or claimed already. */
+int index_claim(struct index *idx, const uint8_t id[CRYPTO_ID_LEN]);
+
+/* index_set_location: fill a claimed id's location once its pack is written
+ * in memory (before upload). Thread-safe. */
+void index_set_location(struct index *idx, uint8_t type,
+    const struct blob_ref *ref);
+
+/* index_has_pack: pack already indexed. */
+int index_has_pack(struct index *idx, const uint8_t pack[CRYPTO_ID_LEN]);
+
+size_t index_blob_count(struct index *idx);
+size_t index_pack_count(struct index *idx);
+
+/* index_write: store one index object listing the given packs' entries. */
+int index_write(struct repo *r, const uint8_t (*packs)[CRYPTO_ID_LEN],
+    const uint64_t *sizes, struct pack_entry *const *entries,
+    const size_t *counts, size_t npacks);
+
+/* index_recover: find packs in data/ that no index lists (a backup that was
+ * interrupted after uploading them), read their headers, add them to idx and
+ * write an index object for them so later runs need not look again.
+ * *ret_recovered (may be NULL) counts them. */
+int index_recover(struct repo *r, struct index *idx, size_t *ret_recovered);
+
+typedef int (*index_pack_fn)(void *ctx, const uint8_t pack[CRYPTO_ID_LEN],
+    uint64_t size);
+/* index_each_pack: call fn for every pack the index knows. */
+int index_each_pack(struct index *idx, index_pack_fn fn, void *ctx);
+
+#endif

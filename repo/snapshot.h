@@ -1,0 +1,76 @@
+/* snapshot — one backup point in time. Stored as sealed JSON under
+ * snapshots/<compact UTC time>-<id>, where id is the SHA-256 of the
+ * plaintext; names sort by time, so listing resolves `latest` and `at=TIME`
+ * without fetching any snapshot. Each snapshot names the one before it
+ * (prev), forming a chain that `check` verifies. */
+#ifndef IMDR_SNAPSHOT_H
+#define IMDR_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "repo/repo.h"
+
+#define SNAPSHOT_ID_HEX 64
+
+/* What listing yields: no GET needed. */
+struct snapshot_name {
+	char name[128];			/* "snapshots/<time>-<id>" */
+	char id[SNAPSHOT_ID_HEX + 1];
+	int64_t time_ns;
+};
+
+struct snapshot_skip {
+	char *path;
+	char *reason;
+};
+
+struct snapshot {
+	char id[SNAPSHOT_ID_HEX + 1];	/* set by save/load */
+	char name[128];
+	int64_t time_ns;
+	char *host;
+	char *source;			/* as given on the command line, absolute */
+	char *format;			/* files, canonical, slack, mattermost */
+	char **tags;
+	size_t ntags;
+	struct blob_ref root;		/* root catalog node */
+	uint32_t root_mode;
+	int64_t root_mtime_ns;
+	uint64_t files, dirs, symlinks;
+	uint64_t bytes;			/* logical size of all files */
+	uint64_t added_bytes;		/* new sealed bytes this backup stored */
+	uint64_t added_blobs;
+	uint64_t duration_ms;
+	char prev[SNAPSHOT_ID_HEX + 1];	/* "" for the first */
+	struct snapshot_skip *skipped;	/* files reported and left out */
+	size_t nskipped;
+	uint64_t skipped_total;		/* may exceed nskipped (list is capped) */
+	char *extra_json;		/* format-specific summary (JSON object) or NULL */
+};
+
+/* snapshot_list: every snapshot name, sorted by time then id (oldest
+ * first). Caller frees *ret. */
+int snapshot_list(struct repo *r, struct snapshot_name **ret, size_t *ret_n);
+
+/* snapshot_load: fetch, authenticate and parse. */
+int snapshot_load(struct repo *r, const char *name, struct snapshot **ret);
+
+/* snapshot_save: fill s->id and s->name from the content and store it. */
+int snapshot_save(struct repo *r, struct snapshot *s);
+
+void snapshot_free(struct snapshot *s);
+
+/* snapshot_resolve_name: pick one name from a sorted list by spec: "latest",
+ * a unique id prefix (>= 4 hex digits), or a time (newest at or before).
+ * Returns the index in list, or -1 with err_set (ENOENT / EAMBIG). */
+int snapshot_resolve_name(const struct snapshot_name *list, size_t n,
+    const char *spec, size_t *ret_index);
+
+/* snapshot_resolve: list + resolve + load. */
+int snapshot_resolve(struct repo *r, const char *spec, struct snapshot **ret);
+
+/* snapshot_find_at: index of the newest snapshot with time <= t, or -1. */
+long snapshot_find_at(const struct snapshot_name *list, size_t n, int64_t t);
+
+#endif
