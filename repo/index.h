@@ -18,7 +18,7 @@ struct index *index_new(void);
 void index_free(struct index *idx);
 
 /* index_load: read every index/ object into idx. Objects that fail
- * authentication are an error naming them. *ret_packs_known counts packs. */
+ * authentication are an error naming them. */
 int index_load(struct repo *r, struct index *idx);
 
 /* index_add_pack: record the blobs of one pack (replacing pending claims). */

@@ -111,6 +111,20 @@ int repo_blob_unseal(const struct repo *r, enum blob_type type,
 int repo_blob_read(struct repo *r, enum blob_type type,
     const struct blob_ref *ref, struct buf *out);
 
+/* repo_key_add: add a key slot for pass (the repository must be open);
+ * *ret_name (64 bytes, may be NULL) gets "keys/<id>". */
+int repo_key_add(struct repo *r, const char *pass, size_t passlen,
+    const struct repo_init_opts *opts, char *ret_name);
+/* repo_key_list: names of all key slots, sorted; caller frees each and the
+ * array. */
+int repo_key_list(struct repo *r, char ***ret, size_t *ret_n);
+/* repo_key_name: the slot that opened this repository. */
+const char *repo_key_name(const struct repo *r);
+
+/* repo_thread_cleanup: free this thread's compression contexts; worker
+ * threads call it before they exit. */
+void repo_thread_cleanup(void);
+
 /* repo_pack_name: "data/<xx>/<hex id>" into out (80 bytes). */
 void repo_pack_name(const uint8_t pack[CRYPTO_ID_LEN], char *out);
 

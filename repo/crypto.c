@@ -1,0 +1,163 @@
+/* crypto — thin wrappers over OpenSSL's libcrypto. Cipher contexts are kept
+ * per thread (created on first use, freed at thread exit) because building
+ * one per blob costs more than sealing a small blob. */
+#include "repo/crypto.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "lib/err.h"
+
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+static const EVP_CIPHER *gcm;
+static const EVP_MD *sha256;
+
+static void
+ctx_free(void *p)
+{
+	EVP_CIPHER_CTX_free(p);
+}
+
+static void
+ctx_init(void)
+{
+	pthread_key_create(&ctx_key, ctx_free);
+	gcm = EVP_aes_256_gcm();
+	sha256 = EVP_sha256();
+}
+
+static EVP_CIPHER_CTX *
+thread_ctx(void)
+{
+	EVP_CIPHER_CTX *c;
+
+	pthread_once(&ctx_once, ctx_init);
+	c = pthread_getspecific(ctx_key);
+	if (c == NULL) {
+		c = EVP_CIPHER_CTX_new();
+		if (c == NULL) {
+			fprintf(stderr, "imdr: cannot allocate cipher context\n");
+			abort();
+		}
+		pthread_setspecific(ctx_key, c);
+	}
+	return c;
+}
+
+static void
+fatal(const char *what)
+{
+	/* Only reachable on library misuse or a broken OpenSSL: nothing sane
+	 * to continue with. */
+	fprintf(stderr, "imdr: libcrypto failure in %s\n", what);
+	abort();
+}
+
+void
+crypto_random(void *p, size_t n)
+{
+	if (RAND_bytes(p, (int)n) != 1)
+		fatal("RAND_bytes");
+}
+
+void
+crypto_seal(const uint8_t key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
+    const void *pt, size_t n, uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = thread_ctx();
+	uint8_t *nonce = out, *ct = out + CRYPTO_NONCE_LEN;
+	int len;
+
+	crypto_random(nonce, CRYPTO_NONCE_LEN);
+	if (EVP_EncryptInit_ex(c, gcm, NULL, key, nonce) != 1 ||
+	    EVP_EncryptUpdate(c, NULL, &len, aad, (int)aadlen) != 1 ||
+	    (n > 0 && EVP_EncryptUpdate(c, ct, &len, pt, (int)n) != 1) ||
+	    EVP_EncryptFinal_ex(c, ct + n, &len) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG_LEN,
+	    ct + n) != 1)
+		fatal("seal");
+}
+
+int
+crypto_open(const uint8_t key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
+    const uint8_t *sealed, size_t n, uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = thread_ctx();
+	size_t ctlen;
+	int len;
+
+	if (n < CRYPTO_OVERHEAD)
+		return IMDR_EAUTH;
+	ctlen = n - CRYPTO_OVERHEAD;
+	if (EVP_DecryptInit_ex(c, gcm, NULL, key, sealed) != 1 ||
+	    EVP_DecryptUpdate(c, NULL, &len, aad, (int)aadlen) != 1 ||
+	    (ctlen > 0 && EVP_DecryptUpdate(c, out, &len,
+	    sealed + CRYPTO_NONCE_LEN, (int)ctlen) != 1) ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, CRYPTO_TAG_LEN,
+	    (void *)(sealed + CRYPTO_NONCE_LEN + ctlen)) != 1)
+		fatal("open");
+	if (EVP_DecryptFinal_ex(c, out + ctlen, &len) != 1) {
+		OPENSSL_cleanse(out, ctlen);
+		return IMDR_EAUTH;
+	}
+	return IMDR_OK;
+}
+
+void
+crypto_hmac(const uint8_t key[CRYPTO_KEY_LEN], const void *p, size_t n,
+    uint8_t out[32])
+{
+	unsigned int len = 32;
+
+	pthread_once(&ctx_once, ctx_init);
+	if (HMAC(sha256, key, CRYPTO_KEY_LEN, p, n, out, &len) == NULL)
+		fatal("HMAC");
+}
+
+void
+crypto_sha256(const void *p, size_t n, uint8_t out[32])
+{
+	unsigned int len = 32;
+
+	pthread_once(&ctx_once, ctx_init);
+	if (EVP_Digest(p, n, out, &len, sha256, NULL) != 1)
+		fatal("SHA-256");
+}
+
+int
+crypto_scrypt(const char *pass, size_t passlen, const uint8_t *salt,
+    size_t saltlen, uint64_t N, uint32_t r, uint32_t p, uint8_t *out,
+    size_t outlen)
+{
+	/* Allow what the parameters need, with headroom, up to 2 GiB. */
+	uint64_t maxmem = 128ULL * N * r + 128ULL * r * p + (64ULL << 20);
+
+	if (N < 2 || (N & (N - 1)) != 0 || r == 0 || p == 0 || maxmem > (2ULL << 30))
+		return err_set(IMDR_EINVAL, "bad scrypt parameters N=%llu r=%u p=%u",
+		    (unsigned long long)N, r, p);
+	if (EVP_PBE_scrypt(pass, passlen, salt, saltlen, N, r, p, maxmem, out,
+	    outlen) != 1)
+		return err_set(IMDR_ENOMEM, "scrypt failed (N=%llu r=%u p=%u)",
+		    (unsigned long long)N, r, p);
+	return IMDR_OK;
+}
+
+int
+crypto_memeq(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+void
+crypto_wipe(void *p, size_t n)
+{
+	OPENSSL_cleanse(p, n);
+}
