@@ -97,4 +97,8 @@ int ingest_detect(const char *source, const struct ingest_opts *opts,
 int ingest_files(const char *source, const char *prefix,
     const struct ingest_sink *sink);
 
+/* ingest_is_archive: path is an archive libarchive reads (zip, tar and its
+ * compressed forms, 7z, cpio) holding at least one entry. */
+int ingest_is_archive(const char *path);
+
 #endif

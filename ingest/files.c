@@ -1,0 +1,467 @@
+/* files — the `files` reader: a directory walked in name order, or an
+ * archive streamed entry by entry through libarchive (zip, tar, tar.gz,
+ * tar.zst, ...), or a single plain file. Nothing is extracted to disk. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "ingest/ingest.h"
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "lib/log.h"
+
+static int64_t
+ts_ns(struct timespec ts)
+{
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static char *
+join(const char *a, const char *b)
+{
+	if (a == NULL || *a == '\0')
+		return xstrdup(b);
+	return xasprintf("%s/%s", a, b);
+}
+
+/* ---- directories ---- */
+
+struct fd_reader {
+	int fd;
+	const char *path;
+};
+
+static int
+fd_read(void *rs, void *buf, size_t cap, size_t *ret_got)
+{
+	struct fd_reader *r = rs;
+	ssize_t n;
+
+	for (;;) {
+		n = read(r->fd, buf, cap);
+		if (n >= 0)
+			break;
+		if (errno != EINTR)
+			return err_set(IMDR_ESOURCE, "cannot read %s: %s", r->path, strerror(errno));
+	}
+	*ret_got = (size_t)n;
+	return IMDR_OK;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+fill_identity(struct ingest_entry *e, const struct stat *st, const char *abs)
+{
+	e->mode = st->st_mode & 07777;
+	e->mtime_ns = ts_ns(st->st_mtim);
+	e->disk_path = abs;
+	e->dev = (uint64_t)st->st_dev;
+	e->ino = (uint64_t)st->st_ino;
+	e->ctime_ns = ts_ns(st->st_ctim);
+}
+
+static int walk_dir(int dfd, const char *abs, const char *rel,
+    const struct ingest_sink *sink);
+
+static int
+walk_entry(int dfd, const char *abs_dir, const char *rel_dir, const char *name,
+    const struct ingest_sink *sink)
+{
+	char *abs = xasprintf("%s/%s", abs_dir, name);
+	char *rel = join(rel_dir, name);
+	struct ingest_entry e;
+	struct stat st;
+	int rc = IMDR_OK, fd = -1;
+
+	memset(&e, 0, sizeof(e));
+	e.path = rel;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		sink->warn(sink->ctx, rel, errno == ENOENT ? "vanished during backup" : strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			sink->warn(sink->ctx, rel, errno == ENOENT ? "vanished during backup" : strerror(errno));
+			goto out;
+		}
+		e.type = INGEST_DIR;
+		fill_identity(&e, &st, abs);
+		e.disk_path = NULL;
+		rc = sink->entry(sink->ctx, &e, NULL);
+		if (rc == IMDR_OK)
+			rc = walk_dir(fd, abs, rel, sink);
+		fd = -1;	/* walk_dir took it */
+	} else if (S_ISLNK(st.st_mode)) {
+		char target[PATH_MAX + 1];
+		ssize_t n = readlinkat(dfd, name, target, PATH_MAX);
+
+		if (n < 0) {
+			sink->warn(sink->ctx, rel, strerror(errno));
+			goto out;
+		}
+		target[n] = '\0';
+		e.type = INGEST_SYMLINK;
+		e.link_target = target;
+		e.size = (uint64_t)n;
+		fill_identity(&e, &st, abs);
+		e.disk_path = NULL;
+		rc = sink->entry(sink->ctx, &e, NULL);
+	} else if (S_ISREG(st.st_mode)) {
+		struct fd_reader fr;
+		struct ingest_reader rd = { fd_read, &fr };
+
+		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+		if (fd < 0 && errno == EPERM)
+			fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			sink->warn(sink->ctx, rel, errno == ENOENT ? "vanished during backup" : strerror(errno));
+			goto out;
+		}
+		/* Stat the open file: that is what we will read. */
+		if (fstat(fd, &st) < 0) {
+			sink->warn(sink->ctx, rel, strerror(errno));
+			goto out;
+		}
+		fr.fd = fd;
+		fr.path = abs;
+		e.type = INGEST_FILE;
+		e.size = (uint64_t)st.st_size;
+		fill_identity(&e, &st, abs);
+#ifdef POSIX_FADV_SEQUENTIAL
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+		rc = sink->entry(sink->ctx, &e, &rd);
+		if (rc == IMDR_ESOURCE) {
+			/* Read error in this file only: report, skip, go on. */
+			sink->warn(sink->ctx, rel, err_msg(rc));
+			err_clear();
+			rc = IMDR_OK;
+		}
+	} else {
+		sink->warn(sink->ctx, rel, "not a regular file, directory or symlink (device, fifo or socket): skipped");
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(abs);
+	free(rel);
+	return rc;
+}
+
+static int
+walk_dir(int dfd, const char *abs, const char *rel, const struct ingest_sink *sink)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = IMDR_OK;
+
+	if (d == NULL) {
+		close(dfd);
+		sink->warn(sink->ctx, rel[0] ? rel : ".", strerror(errno));
+		return IMDR_OK;
+	}
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			names = xrealloc(names, cap * sizeof(*names));
+		}
+		names[n++] = xstrdup(de->d_name);
+	}
+	if (errno != 0)
+		sink->warn(sink->ctx, rel[0] ? rel : ".", strerror(errno));
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 0; i < n; i++) {
+		if (rc == IMDR_OK)
+			rc = walk_entry(dirfd(d), abs, rel, names[i], sink);
+		free(names[i]);
+	}
+	free(names);
+	closedir(d);
+	return rc;
+}
+
+/* ---- archives ---- */
+
+struct ar_reader {
+	struct archive *a;
+	const char *archive;
+	const char *entry;
+};
+
+static int
+ar_read(void *rs, void *buf, size_t cap, size_t *ret_got)
+{
+	struct ar_reader *r = rs;
+	la_ssize_t n = archive_read_data(r->a, buf, cap);
+
+	if (n < 0)
+		return err_set(IMDR_ESOURCE, "%s: cannot read %s: %s", r->archive,
+		    r->entry, archive_error_string(r->a));
+	*ret_got = (size_t)n;
+	return IMDR_OK;
+}
+
+/* clean_path: archive member names as snapshot paths: no leading "/" or
+ * "./", no empty, "." or ".." parts. NULL when nothing is left or ".."
+ * appears (such a member is refused, not silently relocated). */
+static char *
+clean_path(const char *p)
+{
+	struct buf b = BUF_INIT;
+
+	while (*p) {
+		const char *s = strchr(p, '/');
+		size_t len = s ? (size_t)(s - p) : strlen(p);
+
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			buf_free(&b);
+			return NULL;
+		}
+		if (len > 0 && !(len == 1 && p[0] == '.')) {
+			if (b.len)
+				buf_putc(&b, '/');
+			buf_append(&b, p, len);
+		}
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	if (b.len == 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_cstr(&b);
+}
+
+/* Formats a chat export arrives in. Not format_all: its mtree and raw
+ * readers would take plain text files (a Mattermost .jsonl) for archives. */
+static void
+support_formats(struct archive *a)
+{
+	archive_read_support_filter_all(a);
+	archive_read_support_format_zip(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	archive_read_support_format_7zip(a);
+	archive_read_support_format_cpio(a);
+}
+
+static struct archive *
+archive_open(const char *path, int *ret_rc)
+{
+	struct archive *a = archive_read_new();
+
+	support_formats(a);
+	if (archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK) {
+		*ret_rc = err_set(IMDR_ESOURCE, "%s: cannot open as an archive: %s", path,
+		    archive_error_string(a));
+		archive_read_free(a);
+		return NULL;
+	}
+	*ret_rc = IMDR_OK;
+	return a;
+}
+
+/* ingest_is_archive: by signature (or, failing that, by name), not by a
+ * trial read, so that a truncated or corrupt archive is reported as such
+ * instead of being backed up as one opaque file. */
+int
+ingest_is_archive(const char *path)
+{
+	static const char *const exts[] = { ".zip", ".tar", ".tgz", ".tar.gz",
+	    ".tar.zst", ".tzst", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".7z", NULL };
+	uint8_t m[512];
+	size_t len = strlen(path);
+	ssize_t n;
+	int fd;
+
+	for (int i = 0; exts[i]; i++) {
+		size_t el = strlen(exts[i]);
+
+		if (len > el && strcasecmp(path + len - el, exts[i]) == 0)
+			return 1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, m, sizeof(m));
+	close(fd);
+	if (n >= 4 && m[0] == 'P' && m[1] == 'K' && (m[2] == 3 || m[2] == 5 || m[2] == 7))
+		return 1;				/* zip */
+	if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)
+		return 1;				/* gzip */
+	if (n >= 4 && m[0] == 0x28 && m[1] == 0xb5 && m[2] == 0x2f && m[3] == 0xfd)
+		return 1;				/* zstd */
+	if (n >= 6 && memcmp(m, "\xfd" "7zXZ", 5) == 0)
+		return 1;				/* xz */
+	if (n >= 3 && memcmp(m, "BZh", 3) == 0)
+		return 1;				/* bzip2 */
+	if (n >= 6 && memcmp(m, "7z\xbc\xaf\x27\x1c", 6) == 0)
+		return 1;				/* 7z */
+	if (n >= 262 && memcmp(m + 257, "ustar", 5) == 0)
+		return 1;				/* tar */
+	return 0;
+}
+
+static int
+walk_archive(const char *path, const char *prefix, const struct ingest_sink *sink)
+{
+	struct archive_entry *ae;
+	struct archive *a;
+	int rc, r;
+
+	a = archive_open(path, &rc);
+	if (a == NULL)
+		return rc;
+	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK ||
+	    r == ARCHIVE_WARN) {
+		const char *raw = archive_entry_pathname(ae);
+		char *clean = raw ? clean_path(raw) : NULL, *full;
+		struct ingest_entry e;
+		mode_t ft = archive_entry_filetype(ae);
+
+		if (clean == NULL) {
+			if (raw && strcmp(raw, ".") != 0 && strcmp(raw, "./") != 0)
+				sink->warn(sink->ctx, raw, "unsafe or empty member name in archive: skipped");
+			continue;
+		}
+		full = join(prefix, clean);
+		free(clean);
+		memset(&e, 0, sizeof(e));
+		e.path = full;
+		e.mode = archive_entry_perm(ae) & 07777;
+		e.mtime_ns = (int64_t)archive_entry_mtime(ae) * 1000000000 +
+		    archive_entry_mtime_nsec(ae);
+		if (archive_entry_hardlink(ae) != NULL) {
+			char *msg = xasprintf("hard link to %s in the archive: not stored",
+			    archive_entry_hardlink(ae));
+
+			sink->warn(sink->ctx, full, msg);
+			free(msg);
+		} else if (ft == AE_IFDIR) {
+			e.type = INGEST_DIR;
+			if (e.mode == 0)
+				e.mode = 0755;
+			rc = sink->entry(sink->ctx, &e, NULL);
+		} else if (ft == AE_IFLNK) {
+			e.type = INGEST_SYMLINK;
+			e.link_target = archive_entry_symlink(ae) ? archive_entry_symlink(ae) : "";
+			e.size = strlen(e.link_target);
+			rc = sink->entry(sink->ctx, &e, NULL);
+		} else if (ft == AE_IFREG || ft == 0) {
+			struct ar_reader ar = { a, path, full };
+			struct ingest_reader rd = { ar_read, &ar };
+
+			e.type = INGEST_FILE;
+			if (e.mode == 0)
+				e.mode = 0644;
+			e.size = archive_entry_size_is_set(ae) ?
+			    (uint64_t)archive_entry_size(ae) : 0;
+			rc = sink->entry(sink->ctx, &e, &rd);
+		} else {
+			sink->warn(sink->ctx, full, "special file in the archive: skipped");
+		}
+		free(full);
+		if (rc)
+			goto out;
+	}
+	if (r != ARCHIVE_EOF)
+		rc = err_set(IMDR_ESOURCE, "%s: corrupt or truncated archive: %s", path,
+		    archive_error_string(a));
+out:
+	archive_read_free(a);
+	return rc;
+}
+
+static int
+single_file(const char *path, const char *prefix, const struct ingest_sink *sink)
+{
+	const char *base = strrchr(path, '/');
+	char *rel, abs[PATH_MAX];
+	struct ingest_entry e;
+	struct fd_reader fr;
+	struct ingest_reader rd = { fd_read, &fr };
+	struct stat st;
+	int fd, rc;
+
+	base = base ? base + 1 : path;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(IMDR_ESOURCE, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || realpath(path, abs) == NULL) {
+		rc = err_set(IMDR_ESOURCE, "cannot stat %s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	rel = join(prefix, base);
+	memset(&e, 0, sizeof(e));
+	e.path = rel;
+	e.type = INGEST_FILE;
+	e.size = (uint64_t)st.st_size;
+	fill_identity(&e, &st, abs);
+	fr.fd = fd;
+	fr.path = path;
+	rc = sink->entry(sink->ctx, &e, &rd);
+	close(fd);
+	free(rel);
+	return rc;
+}
+
+int
+ingest_files(const char *source, const char *prefix, const struct ingest_sink *sink)
+{
+	char abs[PATH_MAX];
+	struct stat st;
+	int fd, rc;
+
+	if (stat(source, &st) < 0)
+		return err_set(IMDR_ESOURCE, "cannot read source %s: %s", source, strerror(errno));
+	if (S_ISDIR(st.st_mode)) {
+		if (realpath(source, abs) == NULL)
+			return err_set(IMDR_ESOURCE, "cannot resolve %s: %s", source, strerror(errno));
+		fd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return err_set(IMDR_ESOURCE, "cannot open %s: %s", source, strerror(errno));
+		if (prefix && *prefix) {
+			struct ingest_entry e;
+
+			memset(&e, 0, sizeof(e));
+			e.path = prefix;
+			e.type = INGEST_DIR;
+			e.mode = st.st_mode & 07777;
+			e.mtime_ns = ts_ns(st.st_mtim);
+			rc = sink->entry(sink->ctx, &e, NULL);
+			if (rc) {
+				close(fd);
+				return rc;
+			}
+		}
+		return walk_dir(fd, abs, prefix ? prefix : "", sink);
+	}
+	if (!S_ISREG(st.st_mode))
+		return err_set(IMDR_ESOURCE, "%s is not a directory, archive or regular file", source);
+	if (ingest_is_archive(source))
+		return walk_archive(source, prefix, sink);
+	return single_file(source, prefix, sink);
+}
