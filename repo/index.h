@@ -17,9 +17,13 @@ struct index;
 struct index *index_new(void);
 void index_free(struct index *idx);
 
-/* index_load: read every index/ object into idx. Objects that fail
- * authentication are an error naming them. */
+/* index_load: read every index/ object into idx. An object that fails
+ * authentication or is malformed is reported (warn0) and skipped: its packs
+ * then look unindexed, and index_recover reads their headers again. */
 int index_load(struct repo *r, struct index *idx);
+
+/* index_load_one: read the index object name into idx; errors name it. */
+int index_load_one(struct repo *r, struct index *idx, const char *name);
 
 /* index_add_pack: record the blobs of one pack (replacing pending claims). */
 void index_add_pack(struct index *idx, const uint8_t pack[CRYPTO_ID_LEN],

@@ -1,0 +1,168 @@
+/* imdr init — create a repository and its first key slot; imdr key — manage
+ * key slots (list, add). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/common.h"
+#include "cli/pass.h"
+#include "lib/err.h"
+#include "lib/log.h"
+
+static void
+usage_init(FILE *f)
+{
+	fprintf(f,
+"usage: imdr init REPO [options]\n"
+"\n"
+"Create an encrypted repository at REPO: a folder (/srv/imdr-repo or\n"
+"file:///srv/imdr-repo), s3://bucket/prefix, or azure://account/container/prefix.\n"
+"The passphrase is asked twice on the terminal, or read from --password-file F,\n"
+"$IMDR_PASSWORD_FILE or the output of $IMDR_PASSWORD_COMMAND. It is never\n"
+"stored: losing it loses the repository.\n"
+"\n"
+"options:\n"
+"  --password-file F   read the passphrase from F\n"
+"  --chunk-size N      average chunk size in bytes, a power of two (default 1048576)\n"
+"  --json              print the result as JSON\n");
+}
+
+int
+cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "chunk-size", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct repo_init_opts io;
+	const char *passfile = NULL;
+	struct repo *r = NULL;
+	char *pass = NULL, *end;
+	size_t plen = 0;
+	int c, rc, json = 0;
+
+	memset(&io, 0, sizeof(io));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': passfile = optarg; break;
+		case 'c':
+			io.chunk_avg = (uint32_t)strtoul(optarg, &end, 10);
+			if (*end != '\0') {
+				warn0("--chunk-size %s: not a number", optarg);
+				return 2;
+			}
+			break;
+		case 'j': json = 1; break;
+		case 'h': usage_init(stdout); return 0;
+		default: usage_init(stderr); return 2;
+		}
+	}
+	if (argc - optind != 1) {
+		usage_init(stderr);
+		return 2;
+	}
+	rc = pass_get(passfile, 1, &pass, &plen);
+	if (rc == IMDR_OK)
+		rc = repo_init(argv[optind], pass, plen, &io, &r);
+	pass_free(pass, plen);
+	if (rc)
+		return cli_fail(rc);
+	if (json)
+		printf("{\"id\":\"%s\",\"url\":\"%s\",\"key\":\"%s\"}\n", repo_config(r)->id,
+		    backend_url(repo_backend(r)), repo_key_name(r));
+	else
+		printf("created imdr repository %.8s at %s\n", repo_config(r)->id,
+		    backend_url(repo_backend(r)));
+	repo_free(r);
+	return 0;
+}
+
+static void
+usage_key(FILE *f)
+{
+	fprintf(f,
+"usage: imdr key list REPO\n"
+"       imdr key add REPO --new-password-file F\n"
+"       imdr key remove REPO KEYID\n"
+"\n"
+"Key slots each wrap the repository's master key with one passphrase.\n"
+"`add` asks for the new passphrase on the terminal unless --new-password-file\n"
+"is given; `remove` refuses to remove the slot you opened the repository with.\n");
+}
+
+int
+cmd_key(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "new-password-file", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *passfile = NULL, *newfile = NULL, *verb;
+	struct repo *r = NULL;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': passfile = optarg; break;
+		case 'n': newfile = optarg; break;
+		case 'h': usage_key(stdout); return 0;
+		default: usage_key(stderr); return 2;
+		}
+	}
+	if (argc - optind < 2) {
+		usage_key(stderr);
+		return 2;
+	}
+	verb = argv[optind];
+	rc = cli_open_repo(argv[optind + 1], passfile, &r);
+	if (rc)
+		return cli_fail(rc);
+	if (strcmp(verb, "list") == 0) {
+		char **names;
+		size_t n;
+
+		rc = repo_key_list(r, &names, &n);
+		for (size_t i = 0; rc == IMDR_OK && i < n; i++) {
+			printf("%s%s\n", names[i] + 5,
+			    strcmp(names[i], repo_key_name(r)) == 0 ? "  (this one)" : "");
+			free(names[i]);
+		}
+		if (rc == IMDR_OK)
+			free(names);
+	} else if (strcmp(verb, "add") == 0) {
+		char *pass = NULL, name[64];
+		size_t plen = 0;
+
+		rc = pass_get(newfile, 1, &pass, &plen);
+		if (rc == IMDR_OK)
+			rc = repo_key_add(r, pass, plen, NULL, name);
+		pass_free(pass, plen);
+		if (rc == IMDR_OK)
+			printf("added key slot %s\n", name + 5);
+	} else if (strcmp(verb, "remove") == 0 && argc - optind == 3) {
+		char *name = xasprintf("keys/%s", argv[optind + 2]);
+
+		if (strcmp(name, repo_key_name(r)) == 0)
+			rc = err_set(IMDR_EINVAL, "refusing to remove key slot %s: it is the one in use",
+			    argv[optind + 2]);
+		else if ((rc = backend_stat(repo_backend(r), name, NULL)) == IMDR_OK)
+			rc = backend_del(repo_backend(r), name);
+		if (rc == IMDR_OK)
+			printf("removed key slot %s\n", argv[optind + 2]);
+		free(name);
+	} else {
+		usage_key(stderr);
+		repo_free(r);
+		return 2;
+	}
+	repo_free(r);
+	return rc ? cli_fail(rc) : 0;
+}

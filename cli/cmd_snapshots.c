@@ -1,0 +1,113 @@
+/* imdr snapshots — list snapshots: id, time, host, source, files, size,
+ * added. Loads each snapshot object (the table needs their contents). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/common.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/timefmt.h"
+#include "repo/snapshot.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: imdr snapshots REPO [--json] [--password-file F]\n"
+"\n"
+"List every snapshot, oldest first: short id, time (UTC), host, source,\n"
+"format, files, logical size, and what the backup added to the repository.\n"
+"Name a snapshot elsewhere by an id prefix, `latest`, or a time\n"
+"(2026-11-24T10:00 = the newest snapshot at or before that minute).\n");
+}
+
+int
+cmd_snapshots(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct snapshot_name *names = NULL;
+	const char *passfile = NULL;
+	struct repo *r = NULL;
+	size_t n = 0;
+	int c, rc, json = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': passfile = optarg; break;
+		case 'j': json = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (argc - optind != 1) {
+		usage(stderr);
+		return 2;
+	}
+	rc = cli_open_repo(argv[optind], passfile, &r);
+	if (rc)
+		return cli_fail(rc);
+	rc = snapshot_list(r, &names, &n);
+	if (rc)
+		goto out;
+	if (json)
+		printf("[");
+	else
+		printf("%-8s  %-20s  %-12s  %-10s  %8s  %10s  %10s  %s\n", "ID", "TIME", "HOST",
+		    "FORMAT", "FILES", "SIZE", "ADDED", "SOURCE");
+	for (size_t i = 0; i < n; i++) {
+		struct snapshot *s;
+		char when[40], sz[32], add[32];
+
+		rc = snapshot_load(r, names[i].name, &s);
+		if (rc)
+			goto out;
+		time_format(s->time_ns, 0, when);
+		if (json) {
+			printf("%s{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":", i ? "," : "", s->id, s->id);
+			time_format(s->time_ns, 9, when);
+			json_print_string(stdout, when);
+			printf(",\"host\":");
+			json_print_string(stdout, s->host);
+			printf(",\"source\":");
+			json_print_string(stdout, s->source);
+			printf(",\"format\":");
+			json_print_string(stdout, s->format);
+			printf(",\"tags\":[");
+			for (size_t t = 0; t < s->ntags; t++) {
+				if (t)
+					putchar(',');
+				json_print_string(stdout, s->tags[t]);
+			}
+			printf("],\"files\":%llu,\"dirs\":%llu,\"bytes\":%llu,\"added_bytes\":%llu,"
+			    "\"skipped\":%llu,\"prev\":\"%s\"}",
+			    (unsigned long long)s->files, (unsigned long long)s->dirs,
+			    (unsigned long long)s->bytes, (unsigned long long)s->added_bytes,
+			    (unsigned long long)s->skipped_total, s->prev);
+		} else {
+			fmt_size(s->bytes, sz);
+			fmt_size(s->added_bytes, add);
+			printf("%.8s  %-20s  %-12.12s  %-10s  %8llu  %10s  %10s  %s", s->id, when,
+			    s->host, s->format, (unsigned long long)s->files, sz, add, s->source);
+			for (size_t t = 0; t < s->ntags; t++)
+				printf("%s%s", t ? "," : "  [", s->tags[t]);
+			printf("%s\n", s->ntags ? "]" : "");
+		}
+		snapshot_free(s);
+	}
+	if (json)
+		printf("]\n");
+	else
+		printf("%zu snapshot%s\n", n, n == 1 ? "" : "s");
+out:
+	free(names);
+	repo_free(r);
+	return rc ? cli_fail(rc) : 0;
+}

@@ -1,0 +1,87 @@
+#include "cli/common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/catalog.h"
+#include "cli/pass.h"
+#include "lib/err.h"
+#include "lib/log.h"
+
+int
+cli_open_repo(const char *url, const char *passfile, struct repo **ret)
+{
+	char *pass = NULL;
+	size_t plen = 0;
+	int rc;
+
+	rc = pass_get(passfile, 0, &pass, &plen);
+	if (rc)
+		return rc;
+	rc = repo_open(url, pass, plen, ret);
+	pass_free(pass, plen);
+	return rc;
+}
+
+int
+cli_fail(int rc)
+{
+	warn0("%s", err_msg(rc));
+	return 1;
+}
+
+void
+fmt_size(uint64_t n, char *out)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)n;
+	int u = 0;
+
+	if (n < 1024) {
+		snprintf(out, 32, "%llu B", (unsigned long long)n);
+		return;
+	}
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, 32, v < 10 ? "%.2f %s" : v < 100 ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+void
+fmt_mode(uint8_t type, uint32_t mode, char *out)
+{
+	static const char rwx[] = "rwxrwxrwx";
+
+	out[0] = type == CAT_DIR ? 'd' : type == CAT_SYMLINK ? 'l' : '-';
+	for (int i = 0; i < 9; i++)
+		out[1 + i] = (mode & (0400u >> i)) ? rwx[i] : '-';
+	if (mode & 04000)
+		out[3] = (mode & 0100) ? 's' : 'S';
+	if (mode & 02000)
+		out[6] = (mode & 0010) ? 's' : 'S';
+	if (mode & 01000)
+		out[9] = (mode & 0001) ? 't' : 'T';
+	out[10] = '\0';
+}
+
+void
+json_print_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		default:
+			if (*p < 0x20)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}

@@ -1,0 +1,88 @@
+/* imdr — the command line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/common.h"
+#include "lib/log.h"
+
+#define IMDR_VERSION "0.1.0"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "init", cmd_init, "create an encrypted repository" },
+	{ "backup", cmd_backup, "back up an export (folder, zip, tar, jsonl) as a new snapshot" },
+	{ "snapshots", cmd_snapshots, "list snapshots" },
+	{ "ls", cmd_ls, "list files in a snapshot" },
+	{ "cat", cmd_cat, "print a file of a snapshot" },
+	{ "restore", cmd_restore, "restore a snapshot, or parts of it, to a folder" },
+	{ "check", cmd_check, "verify the repository (--read-data: every blob too)" },
+	{ "key", cmd_key, "list, add or remove passphrase key slots" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: imdr COMMAND [ARGS]...\n"
+"\n"
+"imdr backs up Slack and Mattermost exports (and plain folders) into an\n"
+"encrypted, deduplicated repository; mount.imdr mounts any snapshot.\n"
+"\n"
+"commands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f,
+"\n"
+"REPO is a folder, file:///path, s3://bucket/prefix or azure://account/container/prefix.\n"
+"SNAPSHOT is an id prefix, `latest`, or a time such as 2026-11-24T10:00 (UTC; the\n"
+"newest snapshot at or before it). The passphrase comes from --password-file F,\n"
+"$IMDR_PASSWORD_FILE, $IMDR_PASSWORD_COMMAND, or the terminal; never from argv.\n"
+"\n"
+"`imdr help COMMAND` or `imdr COMMAND --help` tells more.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	log_init("imdr");
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("imdr %s\n", IMDR_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0) {
+		if (argc < 3) {
+			usage(stdout);
+			return 0;
+		}
+		for (size_t i = 0; i < NCOMMANDS; i++) {
+			if (strcmp(argv[2], commands[i].name) == 0) {
+				char *hargv[] = { argv[2], "--help", NULL };
+
+				return commands[i].fn(2, hargv);
+			}
+		}
+		warn0("no such command: %s", argv[2]);
+		return 2;
+	}
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	warn0("no such command: %s (try imdr --help)", argv[1]);
+	return 2;
+}

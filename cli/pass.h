@@ -1,0 +1,15 @@
+/* pass — where the passphrase comes from, in this order: a file named by an
+ * option (--password-file F, mount's -o passfile=F), $IMDR_PASSWORD_FILE,
+ * the output of $IMDR_PASSWORD_COMMAND, or the terminal. Never argv. */
+#ifndef IMDR_PASS_H
+#define IMDR_PASS_H
+
+#include <stddef.h>
+
+/* pass_get: *ret is malloc'd (free with pass_free); one trailing newline of
+ * a file or command is dropped. With confirm, a terminal is asked twice.
+ * IMDR_EINVAL with a message when no source is usable. */
+int pass_get(const char *file_opt, int confirm, char **ret, size_t *ret_len);
+void pass_free(char *p, size_t len);
+
+#endif
