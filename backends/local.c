@@ -197,6 +197,11 @@ local_put(struct backend *be, const char *name, const void *data, size_t len)
 			rc = local_errno("cannot create folder for", path, errno);
 			goto out;
 		}
+		/* mkstemp may have scribbled on the template: make it anew. */
+		free(tmp);
+		*slash = '\0';
+		tmp = xasprintf("%s/.tmp-%d-XXXXXX", path, (int)getpid());
+		*slash = '/';
 		fd = mkstemp(tmp);
 	}
 	if (fd < 0) {

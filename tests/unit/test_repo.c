@@ -1,0 +1,475 @@
+/* Unit tests of the repository core: crypto, key slots, sealed objects,
+ * blobs, packs, index, snapshots, store, chunker. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/err.h"
+#include "lib/hex.h"
+#include "lib/timefmt.h"
+#include "repo/chunker.h"
+#include "repo/index.h"
+#include "repo/pack.h"
+#include "repo/repo.h"
+#include "repo/snapshot.h"
+#include "repo/store.h"
+#include "tests/unit/test.h"
+
+static char tmpdir[256];
+static const char pass[] = "correct horse";
+
+static void
+fill_random(uint8_t *p, size_t n, uint64_t seed)
+{
+	uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
+
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = (uint8_t)(x >> 24);
+	}
+}
+
+static char *
+new_repo_dir(const char *name)
+{
+	return xasprintf("%s/%s", tmpdir, name);
+}
+
+static void
+flip_byte(const char *path, long off)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t b;
+	struct stat st;
+
+	fstat(fd, &st);
+	if (off < 0)
+		off += st.st_size;
+	pread(fd, &b, 1, off);
+	b ^= 0x01;
+	pwrite(fd, &b, 1, off);
+	close(fd);
+}
+
+static void
+test_crypto_roundtrip(void)
+{
+	uint8_t key[32], pt[1000], ct[1000 + CRYPTO_OVERHEAD], out[1000];
+
+	crypto_random(key, sizeof(key));
+	fill_random(pt, sizeof(pt), 1);
+	crypto_seal(key, "aad", 3, pt, sizeof(pt), ct);
+	EXPECT(crypto_open(key, "aad", 3, ct, sizeof(ct), out) == IMDR_OK);
+	EXPECT(memcmp(pt, out, sizeof(pt)) == 0);
+	/* wrong associated data, flipped bit anywhere, wrong key: rejected */
+	EXPECT(crypto_open(key, "aae", 3, ct, sizeof(ct), out) == IMDR_EAUTH);
+	for (size_t i = 0; i < sizeof(ct); i += 97) {
+		ct[i] ^= 0x80;
+		EXPECT(crypto_open(key, "aad", 3, ct, sizeof(ct), out) == IMDR_EAUTH);
+		ct[i] ^= 0x80;
+	}
+	key[0] ^= 1;
+	EXPECT(crypto_open(key, "aad", 3, ct, sizeof(ct), out) == IMDR_EAUTH);
+	/* fresh nonce every time */
+	{
+		uint8_t ct2[1000 + CRYPTO_OVERHEAD];
+
+		key[0] ^= 1;
+		crypto_seal(key, "aad", 3, pt, sizeof(pt), ct2);
+		EXPECT(memcmp(ct, ct2, CRYPTO_NONCE_LEN) != 0);
+	}
+}
+
+static void
+test_init_open_wrong_pass(void)
+{
+	char *dir = new_repo_dir("r1");
+	struct repo *r = NULL, *r2 = NULL;
+	struct buf b = BUF_INIT;
+
+	EXPECT(repo_init(dir, pass, strlen(pass), NULL, &r) == IMDR_OK);
+	EXPECT(r != NULL);
+	EXPECT(repo_put_sealed(r, OBJ_INDEX, "index/abc", "hello", 5) == IMDR_OK);
+	EXPECT(repo_put_sealed(r, OBJ_INDEX, "index/abc", "again", 5) == IMDR_EEXIST);
+	repo_free(r);
+	EXPECT(repo_init(dir, pass, strlen(pass), NULL, &r) == IMDR_EEXIST);
+	EXPECT(repo_open(dir, "wrong", 5, &r2) == IMDR_EPASS);
+	EXPECT(strstr(err_msg(IMDR_EPASS), "wrong passphrase") != NULL);
+	EXPECT(repo_open(dir, pass, strlen(pass), &r2) == IMDR_OK);
+	EXPECT(repo_get_sealed(r2, OBJ_INDEX, "index/abc", &b) == IMDR_OK);
+	EXPECT(b.len == 5 && memcmp(b.data, "hello", 5) == 0);
+	/* kind is bound: the same object read as a snapshot fails */
+	EXPECT(repo_get_sealed(r2, OBJ_SNAPSHOT, "index/abc", &b) == IMDR_EAUTH);
+	repo_free(r2);
+	{
+		char *missing = new_repo_dir("nonexistent");
+
+		EXPECT(repo_open(missing, pass, strlen(pass), &r2) == IMDR_ENOENT);
+		free(missing);
+	}
+	buf_free(&b);
+	free(dir);
+}
+
+static void
+test_tamper_key_slot_and_index(void)
+{
+	char *dir = new_repo_dir("r2"), *path;
+	struct repo *r = NULL;
+	struct dirent *de;
+	DIR *d;
+	int rc;
+
+	EXPECT(repo_init(dir, pass, strlen(pass), NULL, &r) == IMDR_OK);
+	EXPECT(repo_put_sealed(r, OBJ_INDEX, "index/00ff", "x", 1) == IMDR_OK);
+	repo_free(r);
+	path = xasprintf("%s/keys", dir);
+	d = opendir(path);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.') {
+			char *slot = xasprintf("%s/%s", path, de->d_name);
+
+			flip_byte(slot, 40);
+			free(slot);
+		}
+	}
+	closedir(d);
+	rc = repo_open(dir, pass, strlen(pass), &r);
+	EXPECT(rc == IMDR_EAUTH);
+	EXPECT(strstr(err_msg(rc), "keys/") != NULL);
+	free(path);
+	free(dir);
+}
+
+static void
+test_blob_seal(void)
+{
+	char *dir = new_repo_dir("r3");
+	struct repo *r = NULL;
+	struct buf sealed = BUF_INIT, out = BUF_INIT;
+	struct blob_ref ref;
+	uint8_t rnd[100000], txt[100000];
+
+	EXPECT(repo_init(dir, pass, strlen(pass), NULL, &r) == IMDR_OK);
+	fill_random(rnd, sizeof(rnd), 7);
+	for (size_t i = 0; i < sizeof(txt); i++)
+		txt[i] = "hello chat world "[i % 17];
+	memset(&ref, 0, sizeof(ref));
+	repo_blob_id(r, rnd, sizeof(rnd), ref.id);
+	ref.raw_length = sizeof(rnd);
+	repo_blob_seal(r, BLOB_DATA, ref.id, rnd, sizeof(rnd), &sealed);
+	EXPECT(sealed.len == sizeof(rnd) + 1 + CRYPTO_OVERHEAD);	/* not compressed */
+	EXPECT(repo_blob_unseal(r, BLOB_DATA, &ref, sealed.data, sealed.len, &out) == IMDR_OK);
+	EXPECT(out.len == sizeof(rnd) && memcmp(out.data, rnd, sizeof(rnd)) == 0);
+	/* type is bound */
+	EXPECT(repo_blob_unseal(r, BLOB_TREE, &ref, sealed.data, sealed.len, &out) == IMDR_EAUTH);
+	sealed.data[50] ^= 4;
+	EXPECT(repo_blob_unseal(r, BLOB_DATA, &ref, sealed.data, sealed.len, &out) == IMDR_EAUTH);
+	sealed.len = 0;
+	repo_blob_id(r, txt, sizeof(txt), ref.id);
+	ref.raw_length = sizeof(txt);
+	repo_blob_seal(r, BLOB_DATA, ref.id, txt, sizeof(txt), &sealed);
+	EXPECT(sealed.len < sizeof(txt) / 10);	/* compressed */
+	EXPECT(repo_blob_unseal(r, BLOB_DATA, &ref, sealed.data, sealed.len, &out) == IMDR_OK);
+	EXPECT(out.len == sizeof(txt) && memcmp(out.data, txt, sizeof(txt)) == 0);
+	buf_free(&sealed);
+	buf_free(&out);
+	repo_free(r);
+	free(dir);
+}
+
+static void
+test_pack_roundtrip_and_tamper(void)
+{
+	char *dir = new_repo_dir("r4"), name[80], *path;
+	struct repo *r = NULL;
+	struct pack_writer *pw = pack_writer_new(BLOB_DATA);
+	struct pack_entry *e = NULL, *e2 = NULL;
+	struct buf data = BUF_INIT, sealed = BUF_INIT, out = BUF_INIT;
+	struct blob_ref refs[5];
+	uint8_t pid[32];
+	size_t n = 0, n2 = 0;
+	uint8_t blob[3000];
+	int rc;
+
+	EXPECT(repo_init(dir, pass, strlen(pass), NULL, &r) == IMDR_OK);
+	for (int i = 0; i < 5; i++) {
+		uint8_t id[32];
+
+		fill_random(blob, sizeof(blob), (uint64_t)i + 100);
+		repo_blob_id(r, blob, sizeof(blob), id);
+		sealed.len = 0;
+		repo_blob_seal(r, BLOB_DATA, id, blob, sizeof(blob), &sealed);
+		pack_writer_add(pw, id, sealed.data, sealed.len, sizeof(blob), &refs[i]);
+	}
+	memcpy(pid, pack_writer_id(pw), 32);
+	pack_writer_finish(pw, r, &data, &e, &n);
+	pack_writer_free(pw);
+	EXPECT(n == 5);
+	repo_pack_name(pid, name);
+	EXPECT(backend_put(repo_backend(r), name, data.data, data.len) == IMDR_OK);
+	EXPECT(pack_read_header(r, pid, 0, &e2, &n2) == IMDR_OK);
+	EXPECT(n2 == 5);
+	for (size_t i = 0; i < n2 && i < 5; i++)
+		EXPECT(memcmp(&e2[i].ref, &refs[i], sizeof(refs[i])) == 0);
+	EXPECT(repo_blob_read(r, BLOB_DATA, &refs[3], &out) == IMDR_OK);
+	fill_random(blob, sizeof(blob), 103);
+	EXPECT(out.len == sizeof(blob) && memcmp(out.data, blob, sizeof(blob)) == 0);
+	free(e2);
+	/* flip one bit in blob 2: that blob fails, naming the pack; others read */
+	path = xasprintf("%s/%s", dir, name);
+	flip_byte(path, (long)refs[2].offset + 30);
+	rc = repo_blob_read(r, BLOB_DATA, &refs[2], &out);
+	EXPECT(rc == IMDR_EAUTH);
+	{
+		char hex[65];
+
+		hex_encode(pid, 32, hex);
+		hex[16] = '\0';
+		EXPECT(strstr(err_msg(rc), hex) != NULL);
+	}
+	EXPECT(repo_blob_read(r, BLOB_DATA, &refs[1], &out) == IMDR_OK);
+	/* flip one bit in the header: reading the header fails */
+	flip_byte(path, -10);
+	EXPECT(pack_read_header(r, pid, 0, &e2, &n2) == IMDR_EAUTH);
+	/* truncation */
+	truncate(path, (off_t)(data.len - 100));
+	EXPECT(pack_read_header(r, pid, 0, &e2, &n2) != IMDR_OK);
+	free(path);
+	free(e);
+	buf_free(&data);
+	buf_free(&sealed);
+	buf_free(&out);
+	repo_free(r);
+	free(dir);
+}
+
+static void
+test_store_index_recover(void)
+{
+	char *dir = new_repo_dir("r5");
+	struct repo *r = NULL;
+	struct index *idx = index_new(), *idx2, *idx3;
+	struct store *st = NULL;
+	struct store_opts so = { 2, 2, 1 << 20 };
+	struct store_stats ss;
+	static uint8_t slots[200][32];
+	size_t rec = 0;
+
+	EXPECT(repo_init(dir, pass, strlen(pass), NULL, &r) == IMDR_OK);
+	EXPECT(store_new(r, idx, &so, &st) == IMDR_OK);
+	for (int i = 0; i < 200; i++) {
+		uint8_t *d = xmalloc(50000);
+
+		/* 100 distinct blobs, each twice */
+		fill_random(d, 50000, (uint64_t)(i % 100));
+		EXPECT(store_add(st, BLOB_DATA, d, 50000, slots[i]) == IMDR_OK);
+	}
+	EXPECT(store_flush(st) == IMDR_OK);
+	store_get_stats(st, &ss);
+	EXPECT(ss.blobs_new == 100);
+	EXPECT(ss.blobs_dup == 100);
+	for (int i = 0; i < 200; i++) {
+		struct blob_ref ref;
+		struct buf out = BUF_INIT;
+		uint8_t want[50000];
+
+		EXPECT(memcmp(slots[i], slots[(i + 100) % 200], 32) == 0);
+		EXPECT(index_lookup(idx, slots[i], NULL, &ref) == IMDR_OK);
+		if (i % 37 == 0) {
+			EXPECT(repo_blob_read(r, BLOB_DATA, &ref, &out) == IMDR_OK);
+			fill_random(want, sizeof(want), (uint64_t)(i % 100));
+			EXPECT(out.len == sizeof(want) && memcmp(out.data, want, sizeof(want)) == 0);
+		}
+		buf_free(&out);
+	}
+	store_free(st);
+	/* a fresh index loaded from the repository knows every blob */
+	idx2 = index_new();
+	EXPECT(index_load(r, idx2) == IMDR_OK);
+	EXPECT(index_blob_count(idx2) == 100);
+	EXPECT(index_recover(r, idx2, &rec) == IMDR_OK);
+	EXPECT(rec == 0);
+	/* remove the index objects: recover rebuilds from pack headers */
+	{
+		char *cmd = xasprintf("rm -rf %s/index", dir);
+
+		EXPECT(system(cmd) == 0);
+		free(cmd);
+	}
+	idx3 = index_new();
+	EXPECT(index_load(r, idx3) == IMDR_OK);
+	EXPECT(index_blob_count(idx3) == 0);
+	EXPECT(index_recover(r, idx3, &rec) == IMDR_OK);
+	EXPECT(rec >= 1);
+	EXPECT(index_blob_count(idx3) == 100);
+	index_free(idx);
+	index_free(idx2);
+	index_free(idx3);
+	repo_free(r);
+	free(dir);
+}
+
+static void
+test_snapshots(void)
+{
+	char *dir = new_repo_dir("r6");
+	struct repo *r = NULL;
+	struct snapshot s, *got = NULL;
+	struct snapshot_name *names = NULL;
+	char ids[3][65];
+	size_t n = 0, at;
+	int64_t t;
+	char *tags[] = { "daily" };
+
+	EXPECT(repo_init(dir, pass, strlen(pass), NULL, &r) == IMDR_OK);
+	for (int i = 0; i < 3; i++) {
+		memset(&s, 0, sizeof(s));
+		time_parse("2026-11-24T10:00:00Z", &t, NULL);
+		s.time_ns = t + (int64_t)i * 3600 * 1000000000LL;
+		s.host = "h";
+		s.source = "/src";
+		s.format = "files";
+		s.tags = tags;
+		s.ntags = 1;
+		s.files = (uint64_t)i;
+		if (i)
+			strcpy(s.prev, ids[i - 1]);
+		EXPECT(snapshot_save(r, &s) == IMDR_OK);
+		strcpy(ids[i], s.id);
+	}
+	EXPECT(snapshot_list(r, &names, &n) == IMDR_OK);
+	EXPECT(n == 3);
+	EXPECT(n == 3 && strcmp(names[0].id, ids[0]) == 0 && strcmp(names[2].id, ids[2]) == 0);
+	EXPECT(snapshot_resolve_name(names, n, "latest", &at) == IMDR_OK && at == 2);
+	EXPECT(snapshot_resolve_name(names, n, "2026-11-24T11:30", &at) == IMDR_OK && at == 1);
+	EXPECT(snapshot_resolve_name(names, n, "2026-11-24T11:00", &at) == IMDR_OK && at == 1);
+	EXPECT(snapshot_resolve_name(names, n, "2026-11-24T09:59", &at) == IMDR_ENOENT);
+	EXPECT(snapshot_resolve_name(names, n, "2026-11-25", &at) == IMDR_OK && at == 2);
+	{
+		char pre[9];
+
+		memcpy(pre, ids[1], 8);
+		pre[8] = '\0';
+		EXPECT(snapshot_resolve_name(names, n, pre, &at) == IMDR_OK && at == 1);
+	}
+	EXPECT(snapshot_resolve_name(names, n, "zzzz", &at) == IMDR_EINVAL);
+	EXPECT(snapshot_load(r, names[1].name, &got) == IMDR_OK);
+	EXPECT(got && got->files == 1 && strcmp(got->prev, ids[0]) == 0 && got->ntags == 1);
+	snapshot_free(got);
+	/* tamper with a snapshot: named in the error */
+	{
+		char *path = xasprintf("%s/%s", dir, names[1].name);
+		int rc;
+
+		flip_byte(path, 20);
+		rc = snapshot_load(r, names[1].name, &got);
+		EXPECT(rc == IMDR_EAUTH);
+		EXPECT(strstr(err_msg(rc), names[1].id) != NULL);
+		free(path);
+	}
+	free(names);
+	repo_free(r);
+	free(dir);
+}
+
+static size_t
+chunk_all(struct chunker *c, const uint8_t *p, size_t n, uint8_t (*ids)[32],
+    size_t max_ids, const uint8_t key[32])
+{
+	size_t pos = 0, k = 0;
+
+	while (pos < n && k < max_ids) {
+		size_t cut = chunker_cut(c, p + pos, n - pos, 1);
+
+		crypto_hmac(key, p + pos, cut, ids[k++]);
+		pos += cut;
+	}
+	return k;
+}
+
+static void
+test_chunker_bounds_and_shift(void)
+{
+	size_t n = 64u << 20, k1, k2, reused = 0;
+	uint8_t *a = xmalloc(n + 1000), seed[32], key[32];
+	static uint8_t ids1[1024][32], ids2[1024][32];
+	struct chunker *c;
+
+	memset(seed, 7, sizeof(seed));
+	memset(key, 9, sizeof(key));
+	c = chunker_new(seed, 256 << 10, 1 << 20, 4 << 20);
+	fill_random(a + 1000, n, 42);
+	/* sizes within bounds; 0 = "need more" only before max bytes */
+	EXPECT(chunker_cut(c, a, 100, 0) == 0);
+	EXPECT(chunker_cut(c, a, 100, 1) == 100);
+	{
+		size_t pos = 0, cuts = 0;
+
+		while (pos < n) {
+			size_t cut = chunker_cut(c, a + 1000 + pos, n - pos, 1);
+
+			EXPECT(cut > 0 && cut <= (4u << 20));
+			if (pos + cut < n)
+				EXPECT(cut >= (256u << 10));
+			pos += cut;
+			cuts++;
+		}
+		EXPECT(cuts > 20 && cuts < 200);	/* avg 1 MiB over 64 MiB */
+	}
+	k1 = chunk_all(c, a + 1000, n, ids1, 1024, key);
+	/* insert 1000 bytes at the front */
+	fill_random(a, 1000, 99);
+	k2 = chunk_all(c, a, n + 1000, ids2, 1024, key);
+	for (size_t i = 0; i < k2; i++)
+		for (size_t j = 0; j < k1; j++)
+			if (memcmp(ids2[i], ids1[j], 32) == 0) {
+				reused++;
+				break;
+			}
+	printf("chunker: %zu chunks, %zu of %zu reused after a 1000-byte insert\n", k1, reused, k2);
+	EXPECT(reused * 10 >= k2 * 9);
+	/* a different key gives different boundaries */
+	{
+		struct chunker *c2;
+		uint8_t seed2[32];
+
+		memset(seed2, 8, sizeof(seed2));
+		c2 = chunker_new(seed2, 256 << 10, 1 << 20, 4 << 20);
+		EXPECT(chunker_cut(c2, a + 1000, n, 1) != chunker_cut(c, a + 1000, n, 1));
+		chunker_free(c2);
+	}
+	chunker_free(c);
+	free(a);
+}
+
+int
+main(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/imdr-unit-repo.XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return 1;
+	setenv("IMDR_TEST_FAST_KDF", "1", 1);
+	RUN(test_crypto_roundtrip);
+	RUN(test_init_open_wrong_pass);
+	RUN(test_tamper_key_slot_and_index);
+	RUN(test_blob_seal);
+	RUN(test_pack_roundtrip_and_tamper);
+	RUN(test_store_index_recover);
+	RUN(test_snapshots);
+	RUN(test_chunker_bounds_and_shift);
+	{
+		char *cmd = xasprintf("rm -rf %s", tmpdir);
+
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", tmpdir);
+		free(cmd);
+	}
+	TEST_EXIT();
+}
