@@ -31,7 +31,7 @@ struct restore {
 	struct buf b;
 	struct dir_meta *dirs;
 	size_t ndirs, cap;
-	uint64_t files, bytes;
+	uint64_t files, bytes, failed;
 };
 
 static struct timespec
@@ -180,11 +180,24 @@ out:
 	return rc;
 }
 
+/* walk_cb: a file whose data cannot be read (damaged or missing blob) is
+ * reported and left out, and the restore goes on with the rest; anything
+ * else (the target is full, unwritable, or exists) stops it. */
 static int
 walk_cb(void *ctx, const char *path, const struct cat_node *node,
     const struct cat_entry *e)
 {
-	return restore_entry(ctx, path, node, e);
+	struct restore *rs = ctx;
+	int rc = restore_entry(rs, path, node, e);
+
+	if (rc == IMDR_EAUTH || rc == IMDR_EFORMAT || rc == IMDR_ENET ||
+	    rc == IMDR_ETIMEDOUT || (rc == IMDR_ENOENT && e->type == CAT_FILE)) {
+		warn0("error: %s: %s", path, err_msg(rc));
+		err_clear();
+		rs->failed++;
+		rc = IMDR_OK;
+	}
+	return rc;
 }
 
 static int
@@ -299,7 +312,7 @@ cmd_restore(int argc, char **argv)
 		if (rc == IMDR_OK && e == NULL)
 			rc = cat_walk(rs.r, &s->root, "", walk_cb, &rs);
 		else if (rc == IMDR_OK) {
-			rc = restore_entry(&rs, p, node, e);
+			rc = walk_cb(&rs, p, node, e);
 			if (rc == IMDR_OK && e->type == CAT_DIR)
 				rc = cat_walk(rs.r, &e->subtree, p, walk_cb, &rs);
 		}
@@ -308,6 +321,9 @@ cmd_restore(int argc, char **argv)
 	}
 	if (rc == IMDR_OK)
 		rc = finish_dirs(&rs);
+	if (rc == IMDR_OK && rs.failed)
+		rc = err_set(IMDR_EAUTH, "%llu file%s could not be restored (see the errors above); the rest were",
+		    (unsigned long long)rs.failed, rs.failed == 1 ? "" : "s");
 	progress_stop(rs.pg);
 	if (rc == IMDR_OK && !quiet) {
 		char sz[32];
