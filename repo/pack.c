@@ -40,6 +40,13 @@ pack_writer_free(struct pack_writer *pw)
 	free(pw);
 }
 
+void
+pack_writer_reserve(struct pack_writer *pw, size_t n)
+{
+	if (n > pw->data.len)
+		buf_reserve(&pw->data, n - pw->data.len);
+}
+
 const uint8_t *
 pack_writer_id(const struct pack_writer *pw)
 {

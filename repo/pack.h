@@ -19,6 +19,9 @@ struct pack_writer;
 /* pack_writer_new: an empty pack with a fresh random id. */
 struct pack_writer *pack_writer_new(enum blob_type type);
 void pack_writer_free(struct pack_writer *pw);
+/* pack_writer_reserve: allocate room for n bytes up front, so a growing
+ * pack is not copied again and again. */
+void pack_writer_reserve(struct pack_writer *pw, size_t n);
 const uint8_t *pack_writer_id(const struct pack_writer *pw);
 size_t pack_writer_size(const struct pack_writer *pw);
 size_t pack_writer_count(const struct pack_writer *pw);

@@ -130,8 +130,12 @@ add_sealed(struct store *s, enum blob_type type, const uint8_t *id,
 	struct blob_ref ref;
 
 	pthread_mutex_lock(&s->pack_mu);
-	if (s->open[type] == NULL)
+	if (s->open[type] == NULL) {
 		s->open[type] = pack_writer_new(type);
+		if (type == BLOB_DATA)
+			pack_writer_reserve(s->open[type], s->pack_target +
+			    repo_config(s->r)->chunk_max + 65536);
+	}
 	pack_writer_add(s->open[type], id, sealed->data, sealed->len, raw, &ref);
 	index_set_location(s->idx, (uint8_t)type, &ref);
 	if (pack_writer_size(s->open[type]) >= s->pack_target) {
