@@ -37,7 +37,7 @@ LIB_OBJ  = $(call obj,$(LIB_SRC))
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_BIN = $(patsubst %.c,$(BUILD)/tools/%,$(notdir $(TOOL_SRC)))
 
-PROGS = $(BUILD)/imdr $(BUILD)/mount.imdr
+PROGS = $(BUILD)/imdr $(if $(wildcard $(MOUNT_SRC)),$(BUILD)/mount.imdr)
 
 .PHONY: all check install uninstall clean demo bench deps test-deps unit
 all: $(PROGS) $(TOOL_BIN)

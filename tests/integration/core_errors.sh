@@ -8,7 +8,7 @@ mkdir -p "$src"
 printf 'a\n' >"$src/a.txt"
 "$IMDR" init "$T/repo" >/dev/null || { fail "setup"; exit 1; }
 
-printf 'not the passphrase\n' >"$T/wrong"
+printf 'not the passphrase\n' >"$T/wrong"; chmod 600 "$T/wrong"
 out=$("$IMDR" snapshots "$T/repo" --password-file "$T/wrong" 2>&1); rc=$?
 if [ $rc -eq 1 ] && [[ "$out" == *"wrong passphrase"* ]] && [ "$(echo "$out" | wc -l)" -eq 1 ]; then pass "wrong passphrase: one line, exit 1"; else fail "wrong passphrase: rc=$rc out=$out"; fi
 
