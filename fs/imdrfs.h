@@ -1,0 +1,31 @@
+/* imdrfs — the FUSE filesystem of mount.imdr: thin fs_op_* operations over
+ * the catalog and the repository, with byte-limited node and chunk caches,
+ * background prefetch, and stable inode numbers. Only this folder knows
+ * libfuse. */
+#ifndef IMDR_FS_IMDRFS_H
+#define IMDR_FS_IMDRFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "repo/repo.h"
+
+struct fs_config {
+	const char *single;		/* snapshot spec mounted at the root, or NULL */
+	size_t chunk_cache_bytes;	/* decrypted chunks held in memory */
+	size_t node_cache_bytes;	/* decoded tree nodes held in memory */
+	int refresh_secs;		/* how stale the snapshot list may get */
+	int prefetch_chunks;		/* chunks read ahead of a sequential reader */
+	int prefetch_threads;
+	const char *cache_dir;		/* on-disk cache of sealed blobs, or NULL */
+	uint64_t cache_dir_bytes;
+};
+
+/* fs_run: mount r at mountpoint with the FUSE arguments in argv (fsname,
+ * allow_other, -d, ...), daemonize unless foreground, and serve until
+ * unmounted or signalled. Returns the process exit status. The repository is
+ * owned by the filesystem from here on. */
+int fs_run(struct repo *r, const struct fs_config *cfg, int argc, char **argv,
+    const char *mountpoint, int foreground);
+
+#endif

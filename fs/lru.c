@@ -1,0 +1,323 @@
+#include "fs/lru.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/buf.h"
+
+enum { LOADING, READY };
+
+struct lru_entry {
+	uint8_t key[32];
+	int state;
+	int refs;
+	int rc;			/* load result, for waiters */
+	void *value;
+	size_t size;
+	struct lru_entry *prev, *next;	/* LRU list, most recent at head */
+	struct lru_entry *hnext;	/* hash chain */
+	int in_table;
+};
+
+struct lru {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	lru_dispose_fn dispose;
+	struct lru_entry **tab;
+	size_t cap, n;
+	struct lru_entry *head, *tail;
+	struct lru_stats st;
+};
+
+static size_t
+bucket(const struct lru *c, const uint8_t *key)
+{
+	uint64_t h;
+
+	memcpy(&h, key, sizeof(h));
+	return h & (c->cap - 1);
+}
+
+struct lru *
+lru_new(size_t max_bytes, lru_dispose_fn dispose)
+{
+	struct lru *c = xcalloc(1, sizeof(*c));
+
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	c->dispose = dispose;
+	c->cap = 1024;
+	c->tab = xcalloc(c->cap, sizeof(*c->tab));
+	c->st.limit = max_bytes;
+	return c;
+}
+
+static void
+destroy(struct lru *c, struct lru_entry *e)
+{
+	if (e->value && c->dispose)
+		c->dispose(e->value);
+	free(e);
+}
+
+void
+lru_free(struct lru *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->cap; i++) {
+		struct lru_entry *e = c->tab[i];
+
+		while (e) {
+			struct lru_entry *next = e->hnext;
+
+			destroy(c, e);
+			e = next;
+		}
+	}
+	free(c->tab);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	free(c);
+}
+
+static struct lru_entry *
+find(struct lru *c, const uint8_t *key)
+{
+	for (struct lru_entry *e = c->tab[bucket(c, key)]; e; e = e->hnext)
+		if (memcmp(e->key, key, 32) == 0)
+			return e;
+	return NULL;
+}
+
+static void
+unhash(struct lru *c, struct lru_entry *e)
+{
+	struct lru_entry **pp = &c->tab[bucket(c, e->key)];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	e->in_table = 0;
+	c->n--;
+}
+
+static void
+list_unlink(struct lru *c, struct lru_entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else if (c->head == e)
+		c->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else if (c->tail == e)
+		c->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void
+list_push(struct lru *c, struct lru_entry *e)
+{
+	e->prev = NULL;
+	e->next = c->head;
+	if (c->head)
+		c->head->prev = e;
+	c->head = e;
+	if (c->tail == NULL)
+		c->tail = e;
+}
+
+static void
+grow(struct lru *c)
+{
+	size_t ncap = c->cap * 2;
+	struct lru_entry **nt = xcalloc(ncap, sizeof(*nt));
+
+	for (size_t i = 0; i < c->cap; i++) {
+		struct lru_entry *e = c->tab[i];
+
+		while (e) {
+			struct lru_entry *next = e->hnext;
+			uint64_t h;
+
+			memcpy(&h, e->key, sizeof(h));
+			e->hnext = nt[h & (ncap - 1)];
+			nt[h & (ncap - 1)] = e;
+			e = next;
+		}
+	}
+	free(c->tab);
+	c->tab = nt;
+	c->cap = ncap;
+}
+
+/* evict: caller holds mu; collects victims to dispose of outside the lock. */
+static struct lru_entry *
+evict(struct lru *c)
+{
+	struct lru_entry *victims = NULL, *e = c->tail;
+
+	while (c->st.bytes > c->st.limit && e) {
+		struct lru_entry *prev = e->prev;
+
+		if (e->refs == 0 && e->state == READY) {
+			list_unlink(c, e);
+			unhash(c, e);
+			c->st.bytes -= e->size;
+			c->st.evictions++;
+			e->hnext = victims;
+			victims = e;
+		}
+		e = prev;
+	}
+	return victims;
+}
+
+static void
+dispose_list(struct lru *c, struct lru_entry *v)
+{
+	while (v) {
+		struct lru_entry *next = v->hnext;
+
+		destroy(c, v);
+		v = next;
+	}
+}
+
+int
+lru_get(struct lru *c, const uint8_t key[32], lru_load_fn load, void *ctx,
+    struct lru_entry **ret)
+{
+	struct lru_entry *e, *victims;
+	void *value = NULL;
+	size_t size = 0;
+	int rc;
+
+	pthread_mutex_lock(&c->mu);
+	e = find(c, key);
+	if (e) {
+		e->refs++;
+		if (e->state == LOADING) {
+			c->st.waits++;
+			while (e->state == LOADING)
+				pthread_cond_wait(&c->cv, &c->mu);
+		} else {
+			c->st.hits++;
+		}
+		if (e->rc) {
+			rc = e->rc;
+			if (--e->refs == 0 && !e->in_table)
+				free(e);
+			pthread_mutex_unlock(&c->mu);
+			return rc;
+		}
+		list_unlink(c, e);
+		list_push(c, e);
+		pthread_mutex_unlock(&c->mu);
+		*ret = e;
+		return 0;
+	}
+	c->st.misses++;
+	if (c->n * 2 >= c->cap)
+		grow(c);
+	e = xcalloc(1, sizeof(*e));
+	memcpy(e->key, key, 32);
+	e->state = LOADING;
+	e->refs = 1;
+	e->in_table = 1;
+	e->hnext = c->tab[bucket(c, key)];
+	c->tab[bucket(c, key)] = e;
+	c->n++;
+	pthread_mutex_unlock(&c->mu);
+
+	rc = load(ctx, key, &value, &size);
+
+	pthread_mutex_lock(&c->mu);
+	e->state = READY;
+	e->rc = rc;
+	if (rc) {
+		/* not cached: waiters see rc, the last one frees it */
+		unhash(c, e);
+		c->st.failures++;
+		pthread_cond_broadcast(&c->cv);
+		if (--e->refs == 0)
+			free(e);
+		pthread_mutex_unlock(&c->mu);
+		return rc;
+	}
+	e->value = value;
+	e->size = size;
+	c->st.bytes += size;
+	list_push(c, e);
+	pthread_cond_broadcast(&c->cv);
+	victims = evict(c);
+	pthread_mutex_unlock(&c->mu);
+	dispose_list(c, victims);
+	*ret = e;
+	return 0;
+}
+
+struct lru_entry *
+lru_peek(struct lru *c, const uint8_t key[32])
+{
+	struct lru_entry *e;
+
+	pthread_mutex_lock(&c->mu);
+	e = find(c, key);
+	if (e && e->state == READY && e->rc == 0) {
+		e->refs++;
+		c->st.hits++;
+		list_unlink(c, e);
+		list_push(c, e);
+	} else {
+		e = NULL;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return e;
+}
+
+int
+lru_contains(struct lru *c, const uint8_t key[32])
+{
+	int has;
+
+	pthread_mutex_lock(&c->mu);
+	has = find(c, key) != NULL;
+	pthread_mutex_unlock(&c->mu);
+	return has;
+}
+
+void *
+lru_value(const struct lru_entry *e)
+{
+	return e->value;
+}
+
+size_t
+lru_size(const struct lru_entry *e)
+{
+	return e->size;
+}
+
+void
+lru_release(struct lru *c, struct lru_entry *e)
+{
+	struct lru_entry *victims;
+
+	pthread_mutex_lock(&c->mu);
+	e->refs--;
+	victims = evict(c);
+	pthread_mutex_unlock(&c->mu);
+	dispose_list(c, victims);
+}
+
+void
+lru_get_stats(struct lru *c, struct lru_stats *ret)
+{
+	pthread_mutex_lock(&c->mu);
+	*ret = c->st;
+	ret->entries = c->n;
+	pthread_mutex_unlock(&c->mu);
+}
