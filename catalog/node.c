@@ -321,6 +321,27 @@ cat_node_load(struct repo *r, const struct blob_ref *ref, struct cat_node **ret)
 }
 
 int
+cat_node_open(struct repo *r, const struct blob_ref *ref, const uint8_t *sealed,
+    size_t n, struct cat_node **ret)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	rc = repo_blob_unseal(r, BLOB_TREE, ref, sealed, n, &b);
+	if (rc == IMDR_OK) {
+		rc = cat_node_decode(b.data, b.len, ret);
+		if (rc) {
+			char hex[65];
+
+			hex_encode(ref->id, CRYPTO_ID_LEN, hex);
+			rc = err_set(rc, "tree node %.16s: %s", hex, err_msg(rc));
+		}
+	}
+	buf_free(&b);
+	return rc;
+}
+
+int
 cat_resolve(struct repo *r, const struct blob_ref *root, const char *path,
     struct cat_node **ret_node, const struct cat_entry **ret_entry)
 {

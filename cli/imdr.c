@@ -53,6 +53,7 @@ int
 main(int argc, char **argv)
 {
 	log_init("imdr");
+	mem_tune();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

