@@ -606,7 +606,7 @@ repo_blob_open_buf(const struct repo *r, enum blob_type type,
 	uint8_t *pt = b->data + CRYPTO_NONCE_LEN;
 	size_t n = b->len, ptlen;
 
-	if (n < CRYPTO_OVERHEAD + 1 || n != ref->length) {
+	if (n < CRYPTO_OVERHEAD + 1 || (ref->length && n != ref->length)) {
 		hex_encode(ref->id, CRYPTO_ID_LEN, idhex);
 		hex_encode(ref->pack, CRYPTO_ID_LEN, packhex);
 		return err_set(IMDR_EAUTH, "blob %.16s in pack %.16s is truncated (%zu of %u bytes)",
