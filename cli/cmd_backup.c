@@ -124,11 +124,11 @@ store_file(struct backup *b, const struct ingest_entry *e,
 	/* Small files: one exact read, one chunk, no buffer copies. */
 	if (e->size > 0 && e->size < maxc / 4) {
 		size_t cap = (size_t)e->size + 1, n = 0;
-		uint8_t *data = xmalloc(cap);
+		uint8_t *data = store_alloc(b->st, cap);
 
 		rc = read_fill(rd, data, &n, cap, &eof);
 		if (rc) {
-			free(data);
+			store_release(b->st, data);
 			return rc;
 		}
 		if (eof && n > 0 && n <= maxc) {
@@ -142,7 +142,7 @@ store_file(struct backup *b, const struct ingest_entry *e,
 		/* It grew while we read: fall through to the streaming path. */
 		memcpy(b->rbuf, data, n);
 		have = n;
-		free(data);
+		store_release(b->st, data);
 	}
 	for (;;) {
 		size_t cut;
@@ -165,7 +165,7 @@ store_file(struct backup *b, const struct ingest_entry *e,
 		if (cut == 0)
 			continue;
 		{
-			uint8_t *data = xmalloc(cut), *slot;
+			uint8_t *data = store_alloc(b->st, cut), *slot;
 
 			memcpy(data, b->rbuf + pos, cut);
 			slot = cat_file_add_chunk(f, (uint32_t)cut);

@@ -86,6 +86,25 @@ crypto_seal(const uint8_t key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
 		fatal("seal");
 }
 
+void
+crypto_seal2(const uint8_t key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
+    uint8_t prefix, const void *pt, size_t n, uint8_t *out)
+{
+	EVP_CIPHER_CTX *c = thread_ctx();
+	uint8_t *nonce = out, *ct = out + CRYPTO_NONCE_LEN;
+	int len;
+
+	crypto_random(nonce, CRYPTO_NONCE_LEN);
+	if (EVP_EncryptInit_ex(c, gcm, NULL, key, nonce) != 1 ||
+	    EVP_EncryptUpdate(c, NULL, &len, aad, (int)aadlen) != 1 ||
+	    EVP_EncryptUpdate(c, ct, &len, &prefix, 1) != 1 ||
+	    (n > 0 && EVP_EncryptUpdate(c, ct + 1, &len, pt, (int)n) != 1) ||
+	    EVP_EncryptFinal_ex(c, ct + 1 + n, &len) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG_LEN,
+	    ct + 1 + n) != 1)
+		fatal("seal");
+}
+
 int
 crypto_open(const uint8_t key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
     const uint8_t *sealed, size_t n, uint8_t *out)

@@ -21,6 +21,10 @@ void crypto_random(void *p, size_t n);
 void crypto_seal(const uint8_t key[CRYPTO_KEY_LEN], const void *aad,
     size_t aadlen, const void *pt, size_t n, uint8_t *out);
 
+/* crypto_seal2: crypto_seal of the byte prefix followed by n bytes of pt,
+ * without joining them first (out: n + 1 + CRYPTO_OVERHEAD bytes). */
+void crypto_seal2(const uint8_t key[CRYPTO_KEY_LEN], const void *aad,
+    size_t aadlen, uint8_t prefix, const void *pt, size_t n, uint8_t *out);
 /* crypto_open: verify and decrypt n sealed bytes into out (n -
  * CRYPTO_OVERHEAD bytes). IMDR_OK, or IMDR_EAUTH when the tag does not match
  * (out is then zeroed: nothing unauthenticated escapes). */

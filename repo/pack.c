@@ -47,6 +47,18 @@ pack_writer_reserve(struct pack_writer *pw, size_t n)
 		buf_reserve(&pw->data, n - pw->data.len);
 }
 
+void
+pack_writer_adopt(struct pack_writer *pw, struct buf *b)
+{
+	if (pw->data.len == 0 && b->cap > pw->data.cap) {
+		buf_free(&pw->data);
+		pw->data = *b;
+		pw->data.len = 0;
+		*b = (struct buf)BUF_INIT;
+	}
+	buf_free(b);
+}
+
 const uint8_t *
 pack_writer_id(const struct pack_writer *pw)
 {

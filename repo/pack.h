@@ -19,6 +19,9 @@ struct pack_writer;
 /* pack_writer_new: an empty pack with a fresh random id. */
 struct pack_writer *pack_writer_new(enum blob_type type);
 void pack_writer_free(struct pack_writer *pw);
+/* pack_writer_adopt: use b's memory for an empty pack (a finished pack's,
+ * already faulted in); b is emptied. */
+void pack_writer_adopt(struct pack_writer *pw, struct buf *b);
 /* pack_writer_reserve: allocate room for n bytes up front, so a growing
  * pack is not copied again and again. */
 void pack_writer_reserve(struct pack_writer *pw, size_t n);

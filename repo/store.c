@@ -24,6 +24,21 @@
 #define INDEX_EVERY 8
 #define UPLOAD_QUEUE 1
 
+/* Chunk buffers come from a pool by size class (256 KiB .. 4 MiB), each
+ * with a small header naming its class: a chunk's memory is reused for a
+ * later chunk instead of being unmapped and faulted in again, which cost
+ * a page fault every 4 KiB of input. */
+#define POOL_MIN_SHIFT 18
+#define POOL_CLASSES 5
+#define POOL_HDR 16
+#define POOL_KEEP 12		/* free buffers kept per class */
+
+struct pool {
+	pthread_mutex_t mu;
+	void *free[POOL_CLASSES][POOL_KEEP];
+	int n[POOL_CLASSES];
+};
+
 struct job {
 	struct job *next;
 	enum blob_type type;
@@ -41,6 +56,8 @@ struct upload {
 };
 
 struct store {
+	struct pool pool;
+	struct buf spare_pack;		/* an uploaded pack's memory; guarded by mu */
 	struct repo *r;
 	struct index *idx;
 	size_t pack_target;
@@ -75,6 +92,55 @@ struct store {
 	char errmsg[1024];
 	struct store_stats st;
 };
+
+static int
+pool_class(size_t n)
+{
+	for (int c = 0; c < POOL_CLASSES; c++)
+		if (n <= ((size_t)1 << (POOL_MIN_SHIFT + c)))
+			return c;
+	return -1;
+}
+
+uint8_t *
+store_alloc(struct store *s, size_t n)
+{
+	int c = n >= ((size_t)1 << (POOL_MIN_SHIFT - 2)) ? pool_class(n) : -1;
+	uint8_t *p = NULL;
+
+	if (c >= 0) {
+		pthread_mutex_lock(&s->pool.mu);
+		if (s->pool.n[c] > 0)
+			p = s->pool.free[c][--s->pool.n[c]];
+		pthread_mutex_unlock(&s->pool.mu);
+		if (p == NULL)
+			p = xmalloc(POOL_HDR + ((size_t)1 << (POOL_MIN_SHIFT + c)));
+	} else
+		p = xmalloc(POOL_HDR + (n ? n : 1));
+	*(int *)p = c;
+	return p + POOL_HDR;
+}
+
+void
+store_release(struct store *s, uint8_t *data)
+{
+	uint8_t *p;
+	int c;
+
+	if (data == NULL)
+		return;
+	p = data - POOL_HDR;
+	c = *(int *)p;
+	if (c >= 0) {
+		pthread_mutex_lock(&s->pool.mu);
+		if (s->pool.n[c] < POOL_KEEP) {
+			s->pool.free[c][s->pool.n[c]++] = p;
+			p = NULL;
+		}
+		pthread_mutex_unlock(&s->pool.mu);
+	}
+	free(p);
+}
 
 static void
 set_error(struct store *s, int rc)
@@ -132,9 +198,17 @@ add_sealed(struct store *s, enum blob_type type, const uint8_t *id,
 	pthread_mutex_lock(&s->pack_mu);
 	if (s->open[type] == NULL) {
 		s->open[type] = pack_writer_new(type);
-		if (type == BLOB_DATA)
+		if (type == BLOB_DATA) {
+			struct buf spare;
+
+			pthread_mutex_lock(&s->mu);
+			spare = s->spare_pack;
+			s->spare_pack = (struct buf)BUF_INIT;
+			pthread_mutex_unlock(&s->mu);
+			pack_writer_adopt(s->open[type], &spare);
 			pack_writer_reserve(s->open[type], s->pack_target +
 			    repo_config(s->r)->chunk_max + 65536);
+		}
 	}
 	pack_writer_add(s->open[type], id, sealed->data, sealed->len, raw, &ref);
 	index_set_location(s->idx, (uint8_t)type, &ref);
@@ -191,7 +265,7 @@ worker_main(void *arg)
 			s->st.blobs_dup++;
 			pthread_mutex_unlock(&s->mu);
 		}
-		free(j->data);
+		store_release(s, j->data);
 		free(j);
 
 		pthread_mutex_lock(&s->mu);
@@ -302,6 +376,14 @@ uploader_main(void *arg)
 		} else {
 			free(u->e);
 		}
+		pthread_mutex_lock(&s->mu);
+		if (s->spare_pack.cap < u->data.cap) {
+			struct buf t = s->spare_pack;
+
+			s->spare_pack = u->data;
+			u->data = t;
+		}
+		pthread_mutex_unlock(&s->mu);
 		buf_free(&u->data);
 		free(u);
 
@@ -328,6 +410,7 @@ store_new(struct repo *r, struct index *idx, const struct store_opts *opts,
 	s->queue_cap = opts && opts->queue_bytes ? opts->queue_bytes : 32U << 20;
 	s->ucap = UPLOAD_QUEUE;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->pool.mu, NULL);
 	pthread_mutex_init(&s->pack_mu, NULL);
 	pthread_mutex_init(&s->index_mu, NULL);
 	pthread_cond_init(&s->cv_job, NULL);
@@ -355,7 +438,7 @@ store_add(struct store *s, enum blob_type type, uint8_t *data, size_t n,
 
 	rc = get_error(s);
 	if (rc) {
-		free(data);
+		store_release(s, data);
 		return rc;
 	}
 	j = xcalloc(1, sizeof(*j));
@@ -478,5 +561,9 @@ store_free(struct store *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->pack_mu);
 	pthread_mutex_destroy(&s->index_mu);
+	for (int c = 0; c < POOL_CLASSES; c++)
+		while (s->pool.n[c] > 0)
+			free(s->pool.free[c][--s->pool.n[c]]);
+	buf_free(&s->spare_pack);
 	free(s);
 }

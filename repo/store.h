@@ -35,7 +35,12 @@ struct store_stats {
 int store_new(struct repo *r, struct index *idx, const struct store_opts *opts,
     struct store **ret);
 
-/* store_add: take ownership of data (malloc'd, n bytes); the blob id is
+/* store_alloc: a buffer for n bytes of a blob to pass to store_add (from a
+ * pool: chunk memory is reused). store_release gives one back unused. */
+uint8_t *store_alloc(struct store *s, size_t n);
+void store_release(struct store *s, uint8_t *data);
+
+/* store_add: take ownership of data (from store_alloc, n bytes); the blob id is
  * written to id_slot (which must stay valid until store_flush) by a worker.
  * Returns an error already met by a worker or an uploader, if any. */
 int store_add(struct store *s, enum blob_type type, uint8_t *data, size_t n,

@@ -335,8 +335,13 @@ test_resolve_walk_real(void)
 	rl.idx = index_new();
 	EXPECT(store_new(r, rl.idx, NULL, &rl.st) == IMDR_OK);
 	EXPECT(cat_builder_add_file(b, "d1/d2/deep.txt", 0644, 0, 5, &f) == IMDR_OK);
-	EXPECT(store_add(rl.st, BLOB_DATA, (uint8_t *)xstrdup("hello"), 5,
-	    cat_file_add_chunk(f, 5)) == IMDR_OK);
+	{
+		uint8_t *d = store_alloc(rl.st, 5);
+
+		memcpy(d, "hello", 5);
+		EXPECT(store_add(rl.st, BLOB_DATA, d, 5,
+		    cat_file_add_chunk(f, 5)) == IMDR_OK);
+	}
 	EXPECT(cat_builder_add_file(b, "top", 0644, 0, 0, &f) == IMDR_OK);
 	EXPECT(store_flush(rl.st) == IMDR_OK);
 	EXPECT(cat_builder_finish(b, real_resolve, real_store, &rl, &root, NULL) == IMDR_OK);

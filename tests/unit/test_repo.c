@@ -265,7 +265,7 @@ test_store_index_recover(void)
 	EXPECT(repo_init(dir, pass, strlen(pass), NULL, &r) == IMDR_OK);
 	EXPECT(store_new(r, idx, &so, &st) == IMDR_OK);
 	for (int i = 0; i < 200; i++) {
-		uint8_t *d = xmalloc(50000);
+		uint8_t *d = store_alloc(st, 50000);
 
 		/* 100 distinct blobs, each twice */
 		fill_random(d, 50000, (uint64_t)(i % 100));
