@@ -17,7 +17,7 @@ endif
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -pthread -D_FILE_OFFSET_BITS=64 \
-            -DFUSE_USE_VERSION=31 -D_GNU_SOURCE -I. $(SANFLAGS)
+            -DFUSE_USE_VERSION=312 -D_GNU_SOURCE -I. $(SANFLAGS)
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 LDFLAGS  += -pthread $(SANFLAGS)

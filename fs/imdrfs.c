@@ -103,10 +103,17 @@ struct twin {
 	uint64_t used;
 };
 
+/* An open file. Reads of one handle may run in parallel, and the kernel
+ * can send RELEASE while a read is still being answered (a reader killed
+ * mid-read): fields are guarded by fs->fhmu, and the last of release and
+ * the reads frees it. */
 struct fh {
 	uint64_t next_off;	/* where a sequential reader reads next */
 	uint32_t prefetched_to;	/* chunks below this index were scheduled */
 	int sequential;
+	int refs;		/* reads in progress */
+	int released;
+	char *text;		/* .imdr/stats: the text made at open */
 };
 
 struct fs {
@@ -118,6 +125,8 @@ struct fs {
 	struct fs_config cfg;
 	struct fuse_session *se;
 	int no_opendir;
+	int inval_running;	/* detached notifier threads still using se */
+	pthread_mutex_t fhmu;
 	uid_t uid;
 	gid_t gid;
 	int64_t mount_time;
@@ -297,6 +306,7 @@ inval_latest_main(void *arg)
 	struct fs *fs = arg;
 
 	fuse_lowlevel_notify_inval_inode(fs->se, INO_LATEST, 0, 0);
+	__atomic_sub_fetch(&fs->inval_running, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -347,8 +357,11 @@ refresh_snapshots(struct fs *fs, int force)
 	    strcmp(fs->snaps[fs->nsnaps - 1].sn.id, names[n - 1].id) != 0) {
 		pthread_t t;
 
+		__atomic_add_fetch(&fs->inval_running, 1, __ATOMIC_ACQUIRE);
 		if (pthread_create(&t, NULL, inval_latest_main, fs) == 0)
 			pthread_detach(t);
+		else
+			__atomic_sub_fetch(&fs->inval_running, 1, __ATOMIC_RELEASE);
 	}
 	snaps_free(fs->snaps, fs->nsnaps);
 	fs->snaps = nv;
@@ -1514,7 +1527,10 @@ fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if (fs->single < 0 && ino == INO_STATS) {
-		fi->fh = (uint64_t)(uintptr_t)stats_text(fs);
+		struct fh *fh = xcalloc(1, sizeof(*fh));
+
+		fh->text = stats_text(fs);
+		fi->fh = (uint64_t)(uintptr_t)fh;
 		fi->direct_io = 1;
 		fuse_reply_open(req, fi);
 		return;
@@ -1534,20 +1550,47 @@ fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	prefetch_following_files(fs, &copy.node, copy.index);
 }
 
+static struct fh *
+fh_hold(struct fs *fs, struct fuse_file_info *fi)
+{
+	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
+
+	pthread_mutex_lock(&fs->fhmu);
+	fh->refs++;
+	pthread_mutex_unlock(&fs->fhmu);
+	return fh;
+}
+
+static void
+fh_drop(struct fs *fs, struct fh *fh, int release)
+{
+	int dead;
+
+	pthread_mutex_lock(&fs->fhmu);
+	if (release)
+		fh->released = 1;
+	else
+		fh->refs--;
+	dead = fh->released && fh->refs == 0;
+	pthread_mutex_unlock(&fs->fhmu);
+	if (dead) {
+		free(fh->text);
+		free(fh);
+	}
+}
+
 static void
 fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	free((void *)(uintptr_t)fi->fh);
+	fh_drop(fs_of(req), (struct fh *)(uintptr_t)fi->fh, 1);
 	fuse_reply_err(req, 0);
 }
 
 static void
-fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-    struct fuse_file_info *fi)
+read_held(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fh *fh)
 {
 	struct fs *fs = fs_of(req);
-	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
 	struct lru_entry *held[16], *ne = NULL;
 	struct iovec iov[16];
 	const struct cat_entry *e;
@@ -1557,7 +1600,7 @@ fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int nheld = 0, err = 0;
 
 	if (fs->single < 0 && ino == INO_STATS) {
-		const char *text = (const char *)fh;
+		const char *text = fh->text;
 		size_t len = strlen(text);
 
 		if ((size_t)off >= len)
@@ -1610,7 +1653,8 @@ fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		nheld++;
 		pos += len;
 		/* sequential reader: keep the next chunks coming */
-		if (fh && fs->cfg.prefetch_chunks > 0 && (fh->sequential || off == 0 ||
+		pthread_mutex_lock(&fs->fhmu);
+		if (fs->cfg.prefetch_chunks > 0 && (fh->sequential || off == 0 ||
 		    (uint64_t)off == fh->next_off)) {
 			uint32_t last = k + (uint32_t)fs->cfg.prefetch_chunks;
 
@@ -1625,12 +1669,13 @@ fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				prefetch(fs, &pr);
 			}
 		}
+		pthread_mutex_unlock(&fs->fhmu);
 	}
-	if (fh) {
-		if ((uint64_t)off != fh->next_off && off != 0)
-			fh->sequential = 0;
-		fh->next_off = pos;
-	}
+	pthread_mutex_lock(&fs->fhmu);
+	if ((uint64_t)off != fh->next_off && off != 0)
+		fh->sequential = 0;
+	fh->next_off = pos;
+	pthread_mutex_unlock(&fs->fhmu);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -1638,6 +1683,17 @@ fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	for (int k = 0; k < nheld; k++)
 		lru_release(fs->chunks, held[k]);
 	lru_release(fs->nodes, ne);
+}
+
+static void
+fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fh *fh = fh_hold(fs, fi);
+
+	read_held(req, ino, size, off, fh);
+	fh_drop(fs, fh, 0);
 }
 
 static void
@@ -1768,6 +1824,7 @@ fs_run(struct repo *r, const struct fs_config *cfg, int argc, char **argv,
 	pthread_mutex_init(&fs->pmu, NULL);
 	pthread_mutex_init(&fs->emu, NULL);
 	pthread_mutex_init(&fs->wmu, NULL);
+	pthread_mutex_init(&fs->fhmu, NULL);
 	pthread_cond_init(&fs->pcv, NULL);
 	fs->logged = idset_new();
 	fs->nodes = lru_new(cfg->node_cache_bytes, node_dispose);
@@ -1825,10 +1882,20 @@ fs_run(struct repo *r, const struct fs_config *cfg, int argc, char **argv,
 		for (int k = 0; k < fs->npthreads; k++)
 			pthread_create(&fs->pthreads[k], NULL, prefetch_main, fs);
 	}
-	rc = fuse_session_loop_mt(fs->se, 0);
+	{
+		struct fuse_loop_config *lc = fuse_loop_cfg_create();
+
+		/* each worker holds a 1 MiB request buffer: bound them */
+		fuse_loop_cfg_set_max_threads(lc, 16);
+		fuse_loop_cfg_set_idle_threads(lc, 8);
+		rc = fuse_session_loop_mt(fs->se, lc);
+		fuse_loop_cfg_destroy(lc);
+	}
 	/* a signal that asked us to stop is a clean exit */
 	rc = !(rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP);
 out_unmount:
+	while (__atomic_load_n(&fs->inval_running, __ATOMIC_ACQUIRE) > 0)
+		usleep(1000);
 	fuse_session_unmount(fs->se);
 out_signals:
 	fuse_remove_signal_handlers(fs->se);

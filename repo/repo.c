@@ -8,6 +8,7 @@
 #include "repo/repo.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -551,6 +552,32 @@ repo_thread_cleanup(void)
 	buf_free(&zscratch);
 }
 
+/* Threads that never call repo_thread_cleanup (libfuse's workers come and
+ * go) still free their contexts: a key whose destructor runs at exit. */
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+
+static void
+tl_destroy(void *unused)
+{
+	(void)unused;
+	repo_thread_cleanup();
+}
+
+static void
+tl_init(void)
+{
+	pthread_key_create(&tl_key, tl_destroy);
+}
+
+static void
+tl_register(void)
+{
+	pthread_once(&tl_once, tl_init);
+	if (pthread_getspecific(tl_key) == NULL)
+		pthread_setspecific(tl_key, (void *)1);
+}
+
 /* Compress only when it pays: probe the first 64 KiB at the fastest level,
  * and give up on data that does not shrink by 1/16 there (media, archives,
  * encrypted attachments), which is most of a chat export's bytes. */
@@ -576,8 +603,10 @@ repo_blob_seal(const struct repo *r, enum blob_type type,
 	const void *body = data;
 	uint8_t enc = 0;
 
-	if (cctx == NULL)
+	if (cctx == NULL) {
+		tl_register();
 		cctx = ZSTD_createCCtx();
+	}
 	buf_reserve(&zscratch, bound);
 	if (cctx && worth_compressing(data, n, zscratch.data, bound)) {
 		c = ZSTD_compressCCtx(cctx, zscratch.data, bound, data, n,
@@ -631,6 +660,8 @@ repo_blob_open_buf(const struct repo *r, enum blob_type type,
 		struct buf out = BUF_INIT;
 		size_t d;
 
+		if (dctx == NULL)
+			tl_register();
 		if (dctx == NULL && (dctx = ZSTD_createDCtx()) == NULL)
 			return err_set(IMDR_ENOMEM, "cannot allocate a zstd context");
 		buf_reserve(&out, ref->raw_length ? ref->raw_length : 1);
