@@ -216,8 +216,13 @@ write_file(struct diskcache *dc, const char *path, const struct buf *b)
 		free(tmp);
 		return;
 	}
-	if (write(fd, b->data, b->len) != (ssize_t)b->len || close(fd) < 0 ||
-	    rename(tmp, path) < 0) {
+	if (write(fd, b->data, b->len) != (ssize_t)b->len) {
+		close(fd);	/* a full disk: the cache simply keeps less */
+		unlink(tmp);
+		free(tmp);
+		return;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
 		unlink(tmp);
 		free(tmp);
 		return;
