@@ -191,6 +191,23 @@ all_indexed(struct backup *b, const uint8_t (*ids)[CRYPTO_ID_LEN], size_t n)
 	return 1;
 }
 
+/* sink_wants: will sink_entry read this file, or take it from the files
+ * cache? (for the reader's read-ahead) */
+static int
+sink_wants(void *ctx, const struct ingest_entry *e)
+{
+	struct backup *b = ctx;
+	struct fcache_key k = { e->disk_path, e->size, e->dev, e->ino,
+	    e->mtime_ns, e->ctime_ns };
+	const uint8_t (*ids)[CRYPTO_ID_LEN];
+	const uint32_t *raw;
+	size_t n;
+
+	if (e->disk_path == NULL || b->fc == NULL)
+		return 1;
+	return !(fcache_lookup(b->fc, &k, &ids, &raw, &n) && all_indexed(b, ids, n));
+}
+
 static int
 sink_entry(void *ctx, const struct ingest_entry *e, const struct ingest_reader *rd)
 {
@@ -461,6 +478,7 @@ cmd_backup(int argc, char **argv)
 	sink.entry = sink_entry;
 	sink.warn = sink_warn;
 	sink.ctx = &b;
+	sink.wants = sink_wants;
 	rc = ingest_run(source_abs, &io, &sink, &ir);
 	if (scanning) {
 		pthread_join(scanner, NULL);

@@ -61,6 +61,10 @@ struct ingest_sink {
 	 * unreadable file, a missing attachment); the ingest goes on. */
 	void (*warn)(void *ctx, const char *path, const char *msg);
 	void *ctx;
+	/* wants (optional): will entry() read this file's bytes? Asked ahead
+	 * of time for files on disk, so their reading can start early; a
+	 * hint only, with no effect on what is backed up. NULL: always. */
+	int (*wants)(void *ctx, const struct ingest_entry *e);
 };
 
 struct ingest_opts {

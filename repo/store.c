@@ -8,7 +8,8 @@
  * packs' worth of index (and index_recover finds even those).
  *
  * Memory bound: queue_bytes + (uploaders + UPLOAD_QUEUE) finished packs +
- * two open packs + one chunk per worker. */
+ * two open packs + one chunk per worker + POOL_BYTES of free chunk buffers
+ * + one spare pack buffer. */
 #include "repo/store.h"
 
 #include <pthread.h>
@@ -32,11 +33,13 @@
 #define POOL_CLASSES 5
 #define POOL_HDR 16
 #define POOL_KEEP 12		/* free buffers kept per class */
+#define POOL_BYTES (12u << 20)	/* and in all */
 
 struct pool {
 	pthread_mutex_t mu;
 	void *free[POOL_CLASSES][POOL_KEEP];
 	int n[POOL_CLASSES];
+	size_t bytes;
 };
 
 struct job {
@@ -110,8 +113,10 @@ store_alloc(struct store *s, size_t n)
 
 	if (c >= 0) {
 		pthread_mutex_lock(&s->pool.mu);
-		if (s->pool.n[c] > 0)
+		if (s->pool.n[c] > 0) {
 			p = s->pool.free[c][--s->pool.n[c]];
+			s->pool.bytes -= (size_t)1 << (POOL_MIN_SHIFT + c);
+		}
 		pthread_mutex_unlock(&s->pool.mu);
 		if (p == NULL)
 			p = xmalloc(POOL_HDR + ((size_t)1 << (POOL_MIN_SHIFT + c)));
@@ -133,8 +138,11 @@ store_release(struct store *s, uint8_t *data)
 	c = *(int *)p;
 	if (c >= 0) {
 		pthread_mutex_lock(&s->pool.mu);
-		if (s->pool.n[c] < POOL_KEEP) {
+		size_t size = (size_t)1 << (POOL_MIN_SHIFT + c);
+
+		if (s->pool.n[c] < POOL_KEEP && s->pool.bytes + size <= POOL_BYTES) {
 			s->pool.free[c][s->pool.n[c]++] = p;
+			s->pool.bytes += size;
 			p = NULL;
 		}
 		pthread_mutex_unlock(&s->pool.mu);
