@@ -35,6 +35,7 @@ struct bnode {
 	uint32_t name_len;
 	uint8_t type;
 	uint8_t explicit;
+	uint8_t dropped;	/* a file left out after all (unreadable) */
 	uint32_t mode;
 	int64_t mtime_ns;
 	uint64_t size;
@@ -314,6 +315,22 @@ cat_builder_add_file(struct cat_builder *b, const char *path, uint32_t mode,
 }
 
 void
+cat_file_drop(struct cat_file *f)
+{
+	((struct bnode *)f)->dropped = 1;
+}
+
+static uint32_t
+live_kids(const struct bnode *d)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < d->nkids; i++)
+		n += !d->kids[i]->dropped;
+	return n;
+}
+
+void
 cat_file_set_size(struct cat_file *f, uint64_t size)
 {
 	((struct bnode *)f)->size = size;
@@ -457,19 +474,22 @@ finish_dir(struct finish *f, struct bnode *d, struct blob_ref *ret_ref,
 	struct cat_entry *e = NULL;
 	struct blob_ref *chunks = NULL;
 	size_t nch = 0, k = 0;
-	uint32_t nsub = 0;
+	uint32_t nsub = 0, nlive = 0;
 	struct buf out = BUF_INIT;
 	int rc = IMDR_OK;
 
 	if (d->nkids > 1)
 		qsort(d->kids, d->nkids, sizeof(*d->kids), cmp_kids);
 	for (uint32_t i = 0; i < d->nkids; i++)
-		if (d->kids[i]->type == CAT_FILE)
+		if (d->kids[i]->type == CAT_FILE && !d->kids[i]->dropped)
 			nch += d->kids[i]->nchunks;
 	e = xcalloc(d->nkids ? d->nkids : 1, sizeof(*e));
 	chunks = xcalloc(nch ? nch : 1, sizeof(*chunks));
-	for (uint32_t i = 0; i < d->nkids && rc == IMDR_OK; i++) {
-		struct bnode *c = d->kids[i];
+	for (uint32_t j = 0, i = 0; j < d->nkids && rc == IMDR_OK; j++) {
+		struct bnode *c = d->kids[j];
+
+		if (c->dropped)
+			continue;
 
 		e[i].name = c->name;
 		e[i].name_len = c->name_len;
@@ -481,7 +501,7 @@ finish_dir(struct finish *f, struct bnode *d, struct blob_ref *ret_ref,
 		if (c->type == CAT_DIR) {
 			nsub++;
 			f->st.dirs++;
-			e[i].nentries = c->nkids;
+			e[i].nentries = live_kids(c);
 			rc = finish_dir(f, c, &e[i].subtree, &e[i].nsubdirs);
 		} else if (c->type == CAT_FILE) {
 			uint64_t total = 0;
@@ -504,9 +524,11 @@ finish_dir(struct finish *f, struct bnode *d, struct blob_ref *ret_ref,
 		} else {
 			f->st.symlinks++;
 		}
+		i++;
+		nlive = i;
 	}
 	if (rc == IMDR_OK) {
-		encode(e, d->nkids, chunks, &out);
+		encode(e, nlive, chunks, &out);
 		rc = f->store(f->ctx, out.data, out.len, ret_ref);
 		f->st.nodes++;
 	}

@@ -95,6 +95,9 @@ int cat_builder_add_symlink(struct cat_builder *b, const char *path,
 int cat_builder_add_file(struct cat_builder *b, const char *path, uint32_t mode,
     int64_t mtime_ns, uint64_t size, struct cat_file **ret_file);
 void cat_file_set_size(struct cat_file *f, uint64_t size);
+/* cat_file_drop: leave a file added earlier out of the tree after all (its
+ * bytes could not be read); its slots stay valid. */
+void cat_file_drop(struct cat_file *f);
 /* cat_file_add_chunk: append a chunk of raw_length bytes; returns a 32-byte
  * slot for its blob id that stays valid until cat_builder_free (another
  * thread may fill it later). */

@@ -254,6 +254,8 @@ sink_entry(void *ctx, const struct ingest_entry *e, const struct ingest_reader *
 		}
 	}
 	rc = store_file(b, e, rd, f, &size);
+	if (rc == IMDR_ESOURCE)
+		cat_file_drop(f);	/* unreadable: the reader warns and goes on */
 	if (rc)
 		return rc;
 	b->files_read++;

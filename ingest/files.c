@@ -35,17 +35,48 @@ join(const char *a, const char *b)
 
 /* ---- directories ---- */
 
+/* A file is opened only when its bytes are first read: a backup that takes
+ * an unchanged file from the files cache never opens it. The open file must
+ * be the one that was stat'ed (same device and inode). */
 struct fd_reader {
-	int fd;
+	int fd;			/* -1 until the first read */
+	int dfd;
+	const char *name;
 	const char *path;
+	dev_t dev;
+	ino_t ino;
 };
+
+static int
+fd_open(struct fd_reader *r)
+{
+	struct stat st;
+
+	r->fd = openat(r->dfd, r->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	if (r->fd < 0 && errno == EPERM)
+		r->fd = openat(r->dfd, r->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (r->fd < 0)
+		return err_set(IMDR_ESOURCE, "cannot open %s: %s", r->path,
+		    errno == ENOENT ? "vanished during backup" : strerror(errno));
+	if (fstat(r->fd, &st) < 0)
+		return err_set(IMDR_ESOURCE, "cannot stat %s: %s", r->path, strerror(errno));
+	if (!S_ISREG(st.st_mode) || st.st_dev != r->dev || st.st_ino != r->ino)
+		return err_set(IMDR_ESOURCE, "%s was replaced during backup", r->path);
+#ifdef POSIX_FADV_SEQUENTIAL
+	posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+	return IMDR_OK;
+}
 
 static int
 fd_read(void *rs, void *buf, size_t cap, size_t *ret_got)
 {
 	struct fd_reader *r = rs;
 	ssize_t n;
+	int rc;
 
+	if (r->fd < 0 && (rc = fd_open(r)) != IMDR_OK)
+		return rc;
 	for (;;) {
 		n = read(r->fd, buf, cap);
 		if (n >= 0)
@@ -77,9 +108,11 @@ fill_identity(struct ingest_entry *e, const struct stat *st, const char *abs)
 static int walk_dir(int dfd, const char *abs, const char *rel,
     const struct ingest_sink *sink);
 
+/* walk_entry: one entry of a folder; pre is its lstat when read-ahead
+ * already made it (NULL otherwise). */
 static int
 walk_entry(int dfd, const char *abs_dir, const char *rel_dir, const char *name,
-    const struct ingest_sink *sink)
+    const struct stat *pre, const struct ingest_sink *sink)
 {
 	char *abs = xasprintf("%s/%s", abs_dir, name);
 	char *rel = join(rel_dir, name);
@@ -89,7 +122,9 @@ walk_entry(int dfd, const char *abs_dir, const char *rel_dir, const char *name,
 
 	memset(&e, 0, sizeof(e));
 	e.path = rel;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (pre)
+		st = *pre;
+	else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		sink->warn(sink->ctx, rel, errno == ENOENT ? "vanished during backup" : strerror(errno));
 		goto out;
 	}
@@ -122,30 +157,14 @@ walk_entry(int dfd, const char *abs_dir, const char *rel_dir, const char *name,
 		e.disk_path = NULL;
 		rc = sink->entry(sink->ctx, &e, NULL);
 	} else if (S_ISREG(st.st_mode)) {
-		struct fd_reader fr;
+		struct fd_reader fr = { -1, dfd, name, abs, st.st_dev, st.st_ino };
 		struct ingest_reader rd = { fd_read, &fr };
 
-		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
-		if (fd < 0 && errno == EPERM)
-			fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			sink->warn(sink->ctx, rel, errno == ENOENT ? "vanished during backup" : strerror(errno));
-			goto out;
-		}
-		/* Stat the open file: that is what we will read. */
-		if (fstat(fd, &st) < 0) {
-			sink->warn(sink->ctx, rel, strerror(errno));
-			goto out;
-		}
-		fr.fd = fd;
-		fr.path = abs;
 		e.type = INGEST_FILE;
 		e.size = (uint64_t)st.st_size;
 		fill_identity(&e, &st, abs);
-#ifdef POSIX_FADV_SEQUENTIAL
-		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-#endif
 		rc = sink->entry(sink->ctx, &e, &rd);
+		fd = fr.fd;
 		if (rc == IMDR_ESOURCE) {
 			/* Read error in this file only: report, skip, go on. */
 			sink->warn(sink->ctx, rel, err_msg(rc));
@@ -171,18 +190,20 @@ out:
 #define READ_AHEAD_FILES 16
 #define READ_AHEAD_MAX (4u << 20)	/* of each file: the start is enough */
 
-static void
+static int
 read_ahead(int dfd, const char *abs_dir, const char *rel_dir, const char *name,
-    const struct ingest_sink *sink)
+    const struct ingest_sink *sink, struct stat *ret_st)
 {
 	struct ingest_entry e;
 	struct stat st;
 	char *abs, *rel;
 	int fd;
 
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISREG(st.st_mode) || st.st_size == 0)
-		return;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;	/* walk_entry will stat again and say why */
+	*ret_st = st;
+	if (!S_ISREG(st.st_mode) || st.st_size == 0)
+		return 1;
 	if (sink->wants) {
 		abs = xasprintf("%s/%s", abs_dir, name);
 		rel = join(rel_dir, name);
@@ -195,16 +216,17 @@ read_ahead(int dfd, const char *abs_dir, const char *rel_dir, const char *name,
 		free(abs);
 		free(rel);
 		if (!fd)
-			return;
+			return 1;
 	}
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
 		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return 1;
 	posix_fadvise(fd, 0, st.st_size < (off_t)READ_AHEAD_MAX ? st.st_size : (off_t)READ_AHEAD_MAX,
 	    POSIX_FADV_WILLNEED);
 	close(fd);
+	return 1;
 }
 
 static int
@@ -212,6 +234,8 @@ walk_dir(int dfd, const char *abs, const char *rel, const struct ingest_sink *si
 {
 	DIR *d = fdopendir(dfd);
 	struct dirent *de;
+	struct stat *sts;
+	char *have;
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	int rc = IMDR_OK;
@@ -235,17 +259,21 @@ walk_dir(int dfd, const char *abs, const char *rel, const struct ingest_sink *si
 		sink->warn(sink->ctx, rel[0] ? rel : ".", strerror(errno));
 	if (n)
 		qsort(names, n, sizeof(*names), cmp_names);
+	sts = xcalloc(n ? n : 1, sizeof(*sts));
+	have = xcalloc(n ? n : 1, 1);
 	for (size_t i = 0, ahead = 0; i < n; i++) {
 		if (rc == IMDR_OK) {
 			if (ahead <= i)
-				ahead = i + 1;
+				ahead = i;
 			for (; ahead < n && ahead <= i + READ_AHEAD_FILES; ahead++)
-				read_ahead(dirfd(d), abs, rel, names[ahead], sink);
-			rc = walk_entry(dirfd(d), abs, rel, names[i], sink);
+				have[ahead] = (char)read_ahead(dirfd(d), abs, rel, names[ahead], sink, &sts[ahead]);
+			rc = walk_entry(dirfd(d), abs, rel, names[i], have[i] ? &sts[i] : NULL, sink);
 		}
 		free(names[i]);
 	}
 	free(names);
+	free(sts);
+	free(have);
 	closedir(d);
 	return rc;
 }

@@ -35,6 +35,8 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$u" XDG_CACHE_HOME="$u/cache" IMDR_PASSWORD_FILE="$u/pass" IMDR_TEST_FAST_KDF=1 \
 		sh -c "'$IMDR' init '$u/repo' >/dev/null && '$IMDR' backup '$u/repo' '$u/src' --json" 2>&1); rc=$?
 	if [ $rc -eq 0 ] && [[ "$out" == *locked.txt* ]] && [[ "$out" == *'"skipped":1'* ]]; then pass "unreadable file is reported, skipped and recorded"; else fail "unreadable file: rc=$rc out=$out"; fi
+	lsout=$(setpriv --reuid=nobody --regid=nogroup --clear-groups env IMDR_PASSWORD_FILE="$u/pass" "$IMDR" ls "$u/repo" latest 2>&1)
+	if [[ "$lsout" == *ok.txt* ]] && [[ "$lsout" != *locked.txt* ]]; then pass "the unreadable file is not in the snapshot (not even empty)"; else fail "snapshot of unreadable: $lsout"; fi
 else
 	skip "unreadable file (needs root and setpriv to act as another user)"
 fi
