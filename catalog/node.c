@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "backends/backend.h"
 #include "lib/err.h"
 #include "lib/hex.h"
 #include "lib/varint.h"
@@ -301,26 +302,6 @@ cat_chunk_at(const struct cat_node *node, const struct cat_entry *e,
 }
 
 int
-cat_node_load(struct repo *r, const struct blob_ref *ref, struct cat_node **ret)
-{
-	struct buf b = BUF_INIT;
-	int rc;
-
-	rc = repo_blob_read(r, BLOB_TREE, ref, &b);
-	if (rc == IMDR_OK) {
-		rc = cat_node_decode(b.data, b.len, ret);
-		if (rc) {
-			char hex[65];
-
-			hex_encode(ref->id, CRYPTO_ID_LEN, hex);
-			rc = err_set(rc, "tree node %.16s: %s", hex, err_msg(rc));
-		}
-	}
-	buf_free(&b);
-	return rc;
-}
-
-int
 cat_node_open(struct repo *r, const struct blob_ref *ref, const uint8_t *sealed,
     size_t n, struct cat_node **ret)
 {
@@ -338,6 +319,21 @@ cat_node_open(struct repo *r, const struct blob_ref *ref, const uint8_t *sealed,
 		}
 	}
 	buf_free(&b);
+	return rc;
+}
+
+int
+cat_node_load(struct repo *r, const struct blob_ref *ref, struct cat_node **ret)
+{
+	struct buf sealed = BUF_INIT;
+	char name[80];
+	int rc;
+
+	repo_pack_name(ref->pack, name);
+	rc = backend_get(repo_backend(r), name, ref->offset, ref->length, &sealed);
+	if (rc == IMDR_OK)
+		rc = cat_node_open(r, ref, sealed.data, sealed.len, ret);
+	buf_free(&sealed);
 	return rc;
 }
 

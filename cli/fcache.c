@@ -14,6 +14,7 @@
 
 #include "lib/buf.h"
 #include "lib/err.h"
+#include "lib/fsutil.h"
 #include "lib/hex.h"
 #include "lib/log.h"
 #include "lib/varint.h"
@@ -66,26 +67,6 @@ cache_dir(const char *repo_id)
 	if (x && *x)
 		return xasprintf("%s/imdr/%s", x, repo_id);
 	return xasprintf("%s/.cache/imdr/%s", home && *home ? home : "/tmp", repo_id);
-}
-
-static int
-mkdir_p(const char *dir)
-{
-	char *p = xstrdup(dir);
-
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		mkdir(p, 0700);
-		*s = '/';
-	}
-	if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-		free(p);
-		return -1;
-	}
-	free(p);
-	return 0;
 }
 
 static void

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lib/err.h"
+#include "lib/fsutil.h"
 #include "lib/hex.h"
 #include "lib/log.h"
 
@@ -26,26 +27,6 @@ struct file_age {
 	int64_t mtime;
 	uint64_t size;
 };
-
-static int
-mkdir_p(const char *path)
-{
-	char *p = xstrdup(path);
-
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		mkdir(p, 0700);
-		*s = '/';
-	}
-	if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-		free(p);
-		return -1;
-	}
-	free(p);
-	return 0;
-}
 
 /* scan: every cached file with its age and size. */
 static void

@@ -504,17 +504,26 @@ node_load(void *ctx, const uint8_t key[32], void **ret, size_t *ret_size)
 	return IMDR_OK;
 }
 
+/* cache_get: ref's value from cache c, loaded by load on a miss; a failure
+ * is logged once per blob and becomes EIO for the caller. */
 static int
-node_get(struct fs *fs, const struct blob_ref *ref, struct lru_entry **ret)
+cache_get(struct fs *fs, struct lru *c, lru_load_fn load,
+    const struct blob_ref *ref, struct lru_entry **ret)
 {
-	struct { struct fs *fs; const struct blob_ref *ref; } c = { fs, ref };
-	int rc = lru_get(fs->nodes, ref->id, node_load, &c, ret);
+	struct { struct fs *fs; const struct blob_ref *ref; } ctx = { fs, ref };
+	int rc = lru_get(c, ref->id, load, &ctx, ret);
 
 	if (rc) {
 		log_blob_error(fs, ref->id, rc);
 		err_clear();
 	}
 	return rc;
+}
+
+static int
+node_get(struct fs *fs, const struct blob_ref *ref, struct lru_entry **ret)
+{
+	return cache_get(fs, fs->nodes, node_load, ref, ret);
 }
 
 /* ---- chunk cache ---- */
@@ -623,14 +632,7 @@ chunk_load(void *ctx, const uint8_t key[32], void **ret, size_t *ret_size)
 static int
 chunk_get(struct fs *fs, const struct blob_ref *ref, struct lru_entry **ret)
 {
-	struct { struct fs *fs; const struct blob_ref *ref; } c = { fs, ref };
-	int rc = lru_get(fs->chunks, ref->id, chunk_load, &c, ret);
-
-	if (rc) {
-		log_blob_error(fs, ref->id, rc);
-		err_clear();
-	}
-	return rc;
+	return cache_get(fs, fs->chunks, chunk_load, ref, ret);
 }
 
 /* ---- prefetch ---- */

@@ -68,9 +68,10 @@ crypto_random(void *p, size_t n)
 		fatal("RAND_bytes");
 }
 
-void
-crypto_seal(const uint8_t key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
-    const void *pt, size_t n, uint8_t *out)
+/* seal_parts: the sealed form of prefix (plen bytes) followed by pt. */
+static void
+seal_parts(const uint8_t key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
+    const uint8_t *prefix, size_t plen, const void *pt, size_t n, uint8_t *out)
 {
 	EVP_CIPHER_CTX *c = thread_ctx();
 	uint8_t *nonce = out, *ct = out + CRYPTO_NONCE_LEN;
@@ -79,30 +80,26 @@ crypto_seal(const uint8_t key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
 	crypto_random(nonce, CRYPTO_NONCE_LEN);
 	if (EVP_EncryptInit_ex(c, gcm, NULL, key, nonce) != 1 ||
 	    EVP_EncryptUpdate(c, NULL, &len, aad, (int)aadlen) != 1 ||
-	    (n > 0 && EVP_EncryptUpdate(c, ct, &len, pt, (int)n) != 1) ||
-	    EVP_EncryptFinal_ex(c, ct + n, &len) != 1 ||
+	    (plen > 0 && EVP_EncryptUpdate(c, ct, &len, prefix, (int)plen) != 1) ||
+	    (n > 0 && EVP_EncryptUpdate(c, ct + plen, &len, pt, (int)n) != 1) ||
+	    EVP_EncryptFinal_ex(c, ct + plen + n, &len) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG_LEN,
-	    ct + n) != 1)
+	    ct + plen + n) != 1)
 		fatal("seal");
+}
+
+void
+crypto_seal(const uint8_t key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
+    const void *pt, size_t n, uint8_t *out)
+{
+	seal_parts(key, aad, aadlen, NULL, 0, pt, n, out);
 }
 
 void
 crypto_seal2(const uint8_t key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
     uint8_t prefix, const void *pt, size_t n, uint8_t *out)
 {
-	EVP_CIPHER_CTX *c = thread_ctx();
-	uint8_t *nonce = out, *ct = out + CRYPTO_NONCE_LEN;
-	int len;
-
-	crypto_random(nonce, CRYPTO_NONCE_LEN);
-	if (EVP_EncryptInit_ex(c, gcm, NULL, key, nonce) != 1 ||
-	    EVP_EncryptUpdate(c, NULL, &len, aad, (int)aadlen) != 1 ||
-	    EVP_EncryptUpdate(c, ct, &len, &prefix, 1) != 1 ||
-	    (n > 0 && EVP_EncryptUpdate(c, ct + 1, &len, pt, (int)n) != 1) ||
-	    EVP_EncryptFinal_ex(c, ct + 1 + n, &len) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG_LEN,
-	    ct + 1 + n) != 1)
-		fatal("seal");
+	seal_parts(key, aad, aadlen, &prefix, 1, pt, n, out);
 }
 
 int
