@@ -38,6 +38,12 @@ for s in "${sources[@]}"; do
 	echo "== imdr backup $D/repo $s"
 	"$IMDR" backup "$D/repo" "$s"
 done
+if [ -d "$D/generated-export" ]; then
+	# the next day's export of the same workspace: a second point in time
+	"$BUILD/tools/gen_corpus" --preset tiny --seed 1 --out "$D/generated-export" --mutate 10 >/dev/null
+	echo "== imdr backup $D/repo $D/generated-export   (the next day: 10 % changed)"
+	"$IMDR" backup "$D/repo" "$D/generated-export"
+fi
 echo "== imdr snapshots $D/repo"
 "$IMDR" snapshots "$D/repo"
 
