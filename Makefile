@@ -20,7 +20,7 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -pthread -D_FILE_OFFSET_BITS=64 \
             -DFUSE_USE_VERSION=312 -D_GNU_SOURCE -I. $(SANFLAGS)
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
-LDFLAGS  += -pthread $(SANFLAGS)
+LDFLAGS  += -pthread -Wl,--as-needed $(SANFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm
 
 # Every .c in a library folder is part of libimdr.a; in cli/, files named
