@@ -15,6 +15,7 @@
 #include <archive_entry.h>
 
 #include "ingest/ingest.h"
+#include "ingest/ingest_impl.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -302,8 +303,8 @@ ar_read(void *rs, void *buf, size_t cap, size_t *ret_got)
 /* clean_path: archive member names as snapshot paths: no leading "/" or
  * "./", no empty, "." or ".." parts. NULL when nothing is left or ".."
  * appears (such a member is refused, not silently relocated). */
-static char *
-clean_path(const char *p)
+char *
+ingest_clean_path(const char *p)
 {
 	struct buf b = BUF_INIT;
 
@@ -344,8 +345,8 @@ support_formats(struct archive *a)
 	archive_read_support_format_cpio(a);
 }
 
-static struct archive *
-archive_open(const char *path, int *ret_rc)
+struct archive *
+ingest_archive_open(const char *path, int *ret_rc)
 {
 	struct archive *a = archive_read_new();
 
@@ -408,13 +409,13 @@ walk_archive(const char *path, const char *prefix, const struct ingest_sink *sin
 	struct archive *a;
 	int rc, r;
 
-	a = archive_open(path, &rc);
+	a = ingest_archive_open(path, &rc);
 	if (a == NULL)
 		return rc;
 	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK ||
 	    r == ARCHIVE_WARN) {
 		const char *raw = archive_entry_pathname(ae);
-		char *clean = raw ? clean_path(raw) : NULL, *full;
+		char *clean = raw ? ingest_clean_path(raw) : NULL, *full;
 		struct ingest_entry e;
 		mode_t ft = archive_entry_filetype(ae);
 
