@@ -196,10 +196,22 @@ slug_of(const char *name, char *out, size_t cap)
 		if (c >= 'A' && c <= 'Z')
 			c = (unsigned char)(c - 'A' + 'a');
 		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-		    ((c == '.' || c == '-') && n > 0))
+		    c >= 0x80 || ((c == '.' || c == '-') && n > 0))
 			out[n++] = (char)c;
 		else if (n > 0 && out[n - 1] != '-')
 			out[n++] = '-';
+	}
+	if (n > 0 && ((unsigned char)out[n - 1] & 0x80)) {
+		/* a cut may have split the last UTF-8 sequence: drop it then */
+		size_t k = n - 1, len;
+		unsigned char lead;
+
+		while (k > 0 && ((unsigned char)out[k] & 0xc0) == 0x80)
+			k--;
+		lead = (unsigned char)out[k];
+		len = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+		if (k + len > n)
+			n = k;
 	}
 	while (n > 0 && (out[n - 1] == '-' || out[n - 1] == '.'))
 		n--;
@@ -525,6 +537,14 @@ int
 canon_has_user(struct canon *cn, const char *id)
 {
 	return user_find(cn, id) != 0;
+}
+
+const char *
+canon_user_login(struct canon *cn, const char *id)
+{
+	size_t k = user_find(cn, id);
+
+	return k ? cn->u[k - 1].name : id;
 }
 
 const char *

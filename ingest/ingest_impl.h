@@ -94,6 +94,8 @@ void canon_user(struct canon *cn, const struct canon_user *u);
  * else the id). */
 const char *canon_user_name(struct canon *cn, const char *id);
 int canon_has_user(struct canon *cn, const char *id);
+/* canon_user_login: a user's short name (login), else the id. */
+const char *canon_user_login(struct canon *cn, const char *id);
 /* canon_conv: a conversation; returns its index. */
 size_t canon_conv(struct canon *cn, const char *id, const char *name,
     enum canon_kind kind, const char *const *members, size_t nmembers,

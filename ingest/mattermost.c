@@ -225,6 +225,8 @@ dm_chan(struct mm *mm, json_t *members)
 		json_array_foreach(members, i, m)
 			if (json_is_string(m))
 				chan_member(c, json_string_value(m));
+		/* the same people in any order are one conversation */
+		qsort(c->members, c->nmembers, sizeof(char *), cmp_cstr);
 	}
 	return c;
 }

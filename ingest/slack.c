@@ -196,7 +196,7 @@ load_convs(struct slack *sl, int list, enum canon_kind kind)
 			if (n > 0) {
 				len = 0;
 				for (k = 0; k < n && len + 64 < sizeof(dmname); k++) {
-					const char *un = canon_user_name(sl->cn, members[k]);
+					const char *un = canon_user_login(sl->cn, members[k]);
 
 					len += (size_t)snprintf(dmname + len, sizeof(dmname) - len,
 					    "%s%s", k ? "--" : "", un);
