@@ -1521,5 +1521,13 @@ main(int argc, char **argv)
 	    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	    w.mutating ? " (mutated)" : "");
 	free(w.manifest.p);
+	for (int i = 0; i < md.nconvs; i++) {
+		free(md.convs[i].members);
+		free(md.convs[i].msgs);
+	}
+	free(md.convs);
+	free(md.users);
+	free(md.msgs);
+	free(md.atts);
 	return 0;
 }
