@@ -14,6 +14,10 @@ struct scheme {
 /* The URL scheme picks the ops; anything without a known scheme is a path. */
 static const struct scheme schemes[] = {
 	{ "file://", &backend_local },
+	{ "s3://", &backend_s3 },
+	{ "azure://", &backend_azure },
+	{ "https://", &backend_https },
+	{ "http://", &backend_https },
 };
 
 void

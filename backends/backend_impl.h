@@ -17,5 +17,8 @@ void backend_base_init(struct backend *be, const struct backend_ops *ops,
 void backend_base_free(struct backend *be);
 
 extern const struct backend_ops backend_local;
+extern const struct backend_ops backend_s3;
+extern const struct backend_ops backend_azure;
+extern const struct backend_ops backend_https;
 
 #endif
