@@ -38,6 +38,7 @@ struct azure {
 	unsigned char key[96];
 	int keylen;
 	char *sas;		/* without '?' */
+	int maxresults;		/* ?maxresults=N: listing page size */
 };
 
 struct call {
@@ -295,6 +296,10 @@ azure_open(const char *url, int create, struct backend **ret)
 		conns = atoi(v);
 		free(v);
 	}
+	if ((v = http_query_get(query, "maxresults")) != NULL) {
+		a->maxresults = atoi(v);
+		free(v);
+	}
 	red = xasprintf("azure://%s/%s/%s%s%s", a->account, a->container, a->prefix,
 	    endpoint ? "?endpoint=" : "", endpoint ? endpoint : "");
 	backend_base_init(&a->base, &backend_azure, red);
@@ -509,6 +514,8 @@ azure_list(struct backend *be, const char *prefix, backend_list_cb cb, void *ctx
 			buf_puts(&q, "&marker=");
 			sigv4_uri_encode((char *)buf_cstr(&marker), 0, &q);
 		}
+		if (a->maxresults > 0)
+			buf_printf(&q, "&maxresults=%d", a->maxresults);
 		buf_puts(&q, "&prefix=");
 		sigv4_uri_encode(full, 0, &q);
 		buf_puts(&q, "&restype=container");

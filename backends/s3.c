@@ -8,7 +8,8 @@
  * us-east-1. Requests are signed with SigV4 over the whole payload (never
  * aws-chunked). Objects are written once: If-None-Match: * where the service
  * honours it, and a HEAD first for those that do not. Objects larger than
- * 64 MiB go up in 16 MiB parts (multipart upload). */
+ * 64 MiB (?multipart_over=BYTES) go up in 16 MiB parts (multipart upload).
+ * ?max_keys=N sets the size of a listing page. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@
 #include "lib/err.h"
 
 #define MULTIPART_OVER (64u << 20)
-#define PART_SIZE (16u << 20)
+#define PART_SIZE (s->multipart_over < (16u << 20) ? (size_t)s->multipart_over : (size_t)(16u << 20))
 
 struct s3 {
 	struct backend base;
@@ -34,6 +35,8 @@ struct s3 {
 	char *host;
 	int path_style;
 	char *region, *akey, *skey, *token;
+	int max_keys;			/* ?max_keys=N: listing page size */
+	size_t multipart_over;
 };
 
 struct call {
@@ -253,6 +256,15 @@ s3_open(const char *url, int create, struct backend **ret)
 	}
 	if ((v = http_query_get(query, "connections")) != NULL) {
 		conns = atoi(v);
+		free(v);
+	}
+	if ((v = http_query_get(query, "max_keys")) != NULL) {
+		s->max_keys = atoi(v);
+		free(v);
+	}
+	s->multipart_over = MULTIPART_OVER;
+	if ((v = http_query_get(query, "multipart_over")) != NULL) {
+		s->multipart_over = strtoull(v, NULL, 10) > 0 ? strtoull(v, NULL, 10) : MULTIPART_OVER;
 		free(v);
 	}
 	red = xasprintf("s3://%s/%s%s%s", s->bucket, s->prefix, endpoint ? "?endpoint=" : "",
@@ -498,7 +510,7 @@ s3_put(struct backend *be, const char *name, const void *data, size_t len)
 	else if (rc == IMDR_OK && resp.status != 404)
 		rc = fail(s, "HEAD", name, &resp);
 	if (rc == IMDR_OK) {
-		if (len > MULTIPART_OVER)
+		if (len > s->multipart_over)
 			rc = multipart(s, name, path, data, len);
 		else {
 			rc = request(s, "PUT", name, path, "", data, len, extra, 0, &resp);
@@ -530,7 +542,10 @@ s3_list(struct backend *be, const char *prefix, backend_list_cb cb, void *ctx)
 			sigv4_uri_encode((char *)buf_cstr(&token), 0, &q);
 			buf_putc(&q, '&');
 		}
-		buf_puts(&q, "list-type=2&prefix=");
+		buf_puts(&q, "list-type=2");
+		if (s->max_keys > 0)
+			buf_printf(&q, "&max-keys=%d", s->max_keys);
+		buf_puts(&q, "&prefix=");
 		sigv4_uri_encode(full, 0, &q);
 		rc = request(s, "GET", prefix[0] ? prefix : "(list)", bp, (char *)buf_cstr(&q), NULL, 0, NULL, 1, &resp);
 		if (rc == IMDR_OK && resp.status >= 300)
