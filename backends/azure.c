@@ -276,7 +276,7 @@ azure_open(const char *url, int create, struct backend **ret)
 	char *query = q ? xstrdup(q + 1) : xstrdup("");
 	char *endpoint = http_query_get(query, "endpoint"), *v, *s1, *s2, *red;
 	const char *key = getenv("AZURE_STORAGE_KEY"), *sas = getenv("AZURE_STORAGE_SAS_TOKEN");
-	int conns = 8, rc = IMDR_OK;
+	int conns = 16, rc = IMDR_OK;
 
 	s1 = strchr(path, '/');
 	a->account = s1 ? xstrndup(path, (size_t)(s1 - path)) : xstrdup(path);

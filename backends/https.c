@@ -69,7 +69,7 @@ https_open(const char *url, int create, struct backend **ret)
 		https_close(&h->base);
 		return err_set(IMDR_EPERM, "%s: an http(s):// repository is read-only; create it with another backend and publish it", url);
 	}
-	h->pool = http_pool_new(8);
+	h->pool = http_pool_new(16);
 	*ret = &h->base;
 	return IMDR_OK;
 }

@@ -232,7 +232,7 @@ s3_open(const char *url, int create, struct backend **ret)
 	char *path = q ? xstrndup(rest, (size_t)(q - rest)) : xstrdup(rest);
 	char *query = q ? xstrdup(q + 1) : xstrdup("");
 	char *endpoint = http_query_get(query, "endpoint"), *v, *slash, *red;
-	int conns = 8, rc;
+	int conns = 16, rc;
 
 	slash = strchr(path, '/');
 	s->bucket = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(path);

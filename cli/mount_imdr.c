@@ -126,9 +126,9 @@ usage(FILE *f)
 "                        in the repository (survives remounts)\n"
 "  -o cache_dir_size=SIZE  bound of the disk cache (default 1G)\n"
 "  -o refresh=SECS       how often the snapshot list is re-read (default 30)\n"
-"  -o prefetch=N         chunks read ahead of a sequential reader (default 8;\n"
-"                        0 disables)\n"
-"  -o prefetch_threads=N background fetchers (default 4)\n"
+"  -o prefetch=N         chunks read ahead of a sequential reader (default 8,\n"
+"                        12 for cloud repositories; 0 disables)\n"
+"  -o prefetch_threads=N background fetchers (default 4, 8 for cloud)\n"
 "  -o allow_other        let other users read (needs user_allow_other in\n"
 "                        /etc/fuse.conf when not root)\n"
 "  -o fsname=NAME, -o subtype=NAME, and other FUSE mount options are passed\n"
@@ -239,7 +239,7 @@ int
 main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct mopts o = { .refresh = 30, .prefetch = 8, .threads = 4 };
+	struct mopts o = { .refresh = 30, .prefetch = -1, .threads = -1 };
 	struct fs_config cfg = { 0 };
 	uint64_t chunk_bytes = 24u << 20, node_bytes = 16u << 20;
 	uint64_t dc_bytes = 1ull << 30;
@@ -284,8 +284,8 @@ main(int argc, char **argv)
 		warn0("-o node_cache_size: at least 1M");
 		goto out;
 	}
-	if (o.refresh < 1 || o.prefetch < 0 || o.prefetch > 256 ||
-	    o.threads < 0 || o.threads > 64) {
+	if (o.refresh < 1 || o.prefetch < -1 || o.prefetch > 256 ||
+	    o.threads < -1 || o.threads > 64) {
 		warn0("-o refresh= must be at least 1, prefetch= 0..256, prefetch_threads= 0..64");
 		goto out;
 	}
@@ -319,6 +319,16 @@ main(int argc, char **argv)
 	if (!o.has_subtype)
 		fuse_opt_add_arg(&args, "-osubtype=imdr");
 
+	/* over a network, a sequential reader needs more chunks in flight
+	 * to cover the round trips: 12 ahead from 8 fetchers by default */
+	{
+		int remote = strcmp(backend_name(repo_backend(r)), "local") != 0;
+
+		if (o.prefetch < 0)
+			o.prefetch = remote ? 12 : 8;
+		if (o.threads < 0)
+			o.threads = remote ? 8 : 4;
+	}
 	cfg.single = o.snapshot ? o.snapshot : o.at;
 	cfg.chunk_cache_bytes = (size_t)chunk_bytes;
 	cfg.node_cache_bytes = (size_t)node_bytes;

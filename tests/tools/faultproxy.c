@@ -6,8 +6,8 @@
  *
  *   --to PORT       forward to 127.0.0.1:PORT
  *   --listen PORT   listen on 127.0.0.1:PORT (default: a free port)
- *   --delay-ms N    hold every forwarded read for N ms, both ways (a link
- *                   with a 2N ms round trip)
+ *   --delay-ms N    hold every forwarded byte for N ms, both ways, without
+ *                   limiting bandwidth (a link with a 2N ms round trip)
  *   --fail N        answer the first N connections with "503 Service
  *                   Unavailable" and close them
  *   --drop N        cut every Nth connection after it has sent its request
@@ -38,15 +38,6 @@ struct pipe_args {
 	int from, to;
 };
 
-static void
-sleep_ms(int ms)
-{
-	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&t, &t) < 0 && errno == EINTR)
-		;
-}
-
 static int
 write_all(int fd, const char *p, size_t n)
 {
@@ -64,24 +55,105 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* one direction; each read waits delay_ms before it goes on */
+/* One direction. With a delay, bytes are held for delay_ms from the
+ * moment they arrive and then written, while reading goes on: latency
+ * without a bandwidth limit (a link with a 2 * delay_ms round trip). */
+struct chunk {
+	struct chunk *next;
+	struct timespec due;
+	size_t n;
+	char data[];
+};
+
+struct line {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct chunk *head, *tail;
+	size_t queued;
+	int eof;
+	int to;
+};
+
+static void *
+writer(void *arg)
+{
+	struct line *l = arg;
+
+	for (;;) {
+		struct chunk *c;
+
+		pthread_mutex_lock(&l->mu);
+		while (l->head == NULL && !l->eof)
+			pthread_cond_wait(&l->cv, &l->mu);
+		c = l->head;
+		if (c == NULL) {
+			pthread_mutex_unlock(&l->mu);
+			break;
+		}
+		pthread_mutex_unlock(&l->mu);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &c->due, NULL) == EINTR)
+			;
+		if (write_all(l->to, c->data, c->n) < 0) {
+			pthread_mutex_lock(&l->mu);
+			l->eof = 2;	/* the other side is gone */
+			pthread_mutex_unlock(&l->mu);
+		}
+		pthread_mutex_lock(&l->mu);
+		l->head = c->next;
+		if (l->head == NULL)
+			l->tail = NULL;
+		l->queued -= c->n;
+		pthread_cond_broadcast(&l->cv);
+		pthread_mutex_unlock(&l->mu);
+		free(c);
+	}
+	shutdown(l->to, SHUT_WR);
+	return NULL;
+}
+
 static void *
 pump(void *arg)
 {
 	struct pipe_args *a = arg;
-	char buf[65536];
+	struct line l = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, a->to };
+	pthread_t w;
 
+	pthread_create(&w, NULL, writer, &l);
 	for (;;) {
-		ssize_t n = recv(a->from, buf, sizeof(buf), 0);
+		struct chunk *c = malloc(sizeof(*c) + 65536);
+		ssize_t n;
 
-		if (n <= 0)
+		if (c == NULL)
 			break;
-		if (delay_ms > 0)
-			sleep_ms(delay_ms);
-		if (write_all(a->to, buf, (size_t)n) < 0)
+		n = recv(a->from, c->data, 65536, 0);
+		if (n <= 0) {
+			free(c);
 			break;
+		}
+		c->n = (size_t)n;
+		c->next = NULL;
+		clock_gettime(CLOCK_MONOTONIC, &c->due);
+		c->due.tv_nsec += (long)delay_ms * 1000000;
+		c->due.tv_sec += c->due.tv_nsec / 1000000000;
+		c->due.tv_nsec %= 1000000000;
+		pthread_mutex_lock(&l.mu);
+		while (l.queued > (16u << 20) && l.eof != 2)
+			pthread_cond_wait(&l.cv, &l.mu);	/* backpressure */
+		if (l.tail)
+			l.tail->next = c;
+		else
+			l.head = c;
+		l.tail = c;
+		l.queued += c->n;
+		pthread_cond_broadcast(&l.cv);
+		pthread_mutex_unlock(&l.mu);
 	}
-	shutdown(a->to, SHUT_WR);
+	pthread_mutex_lock(&l.mu);
+	if (l.eof == 0)
+		l.eof = 1;
+	pthread_cond_broadcast(&l.cv);
+	pthread_mutex_unlock(&l.mu);
+	pthread_join(w, NULL);
 	shutdown(a->from, SHUT_RD);
 	return NULL;
 }
