@@ -121,7 +121,7 @@ usage(FILE *f)
 "  -o at=TIME            mount at the root the newest snapshot at or before\n"
 "                        TIME (2026-11-24, 2026-11-24T10:00, ...)\n"
 "  -o cache_size=SIZE    decrypted chunks kept in memory (default 24M)\n"
-"  -o node_cache_size=SIZE  decoded directories kept in memory (default 16M)\n"
+"  -o node_cache_size=SIZE  decoded directories kept in memory (default 8M)\n"
 "  -o cache_dir=DIR      also keep fetched blobs on disk, sealed as they are\n"
 "                        in the repository (survives remounts)\n"
 "  -o cache_dir_size=SIZE  bound of the disk cache (default 1G)\n"
@@ -241,7 +241,7 @@ main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct mopts o = { .refresh = 30, .prefetch = -1, .threads = -1 };
 	struct fs_config cfg = { 0 };
-	uint64_t chunk_bytes = 24u << 20, node_bytes = 16u << 20;
+	uint64_t chunk_bytes = 24u << 20, node_bytes = 8u << 20;
 	uint64_t dc_bytes = 1ull << 30;
 	char mp[PATH_MAX];
 	struct repo *r = NULL;

@@ -125,6 +125,8 @@ struct fs {
 	struct fs_config cfg;
 	struct fuse_session *se;
 	int no_opendir;
+	pthread_t warm;
+	int warm_started;
 	int inval_running;	/* detached notifier threads still using se */
 	pthread_mutex_t fhmu;
 	uid_t uid;
@@ -300,6 +302,27 @@ snaps_free(struct snap *v, size_t n)
 
 /* refresh_snapshots: list again when the list is older than refresh_secs
  * (or force). Loaded snapshots carry over. Caller holds smu. */
+static int snaproot_proto(struct fs *fs, size_t i, struct inode *p);
+
+/* warm_main: right after mounting, load the newest snapshot's root folder
+ * (and with it the window of its pack that holds most of its folders), so
+ * the first look into latest/ costs no fetch. A fixed amount of work,
+ * whatever the repository's size. */
+static void *
+warm_main(void *arg)
+{
+	struct fs *fs = arg;
+	struct inode p;
+
+	pthread_mutex_lock(&fs->smu);
+	if (fs->nsnaps > 0)
+		(void)snaproot_proto(fs, fs->single >= 0 ? (size_t)fs->single : fs->nsnaps - 1, &p);
+	pthread_mutex_unlock(&fs->smu);
+	err_clear();
+	repo_thread_cleanup();
+	return NULL;
+}
+
 static void *
 inval_latest_main(void *arg)
 {
@@ -539,7 +562,7 @@ struct chunk {
  * (and the kernel zeroing a page) every 4 KiB, which is a large part of a
  * sequential read's CPU time. The pool holds at most POOL_BYTES. */
 #define POOL_MAX 16
-#define POOL_BYTES (8u << 20)
+#define POOL_BYTES (4u << 20)
 
 static struct {
 	pthread_mutex_t mu;
@@ -1763,6 +1786,8 @@ static const struct fuse_lowlevel_ops fs_ops = {
 static void
 fs_free(struct fs *fs)
 {
+	if (fs->warm_started)
+		pthread_join(fs->warm, NULL);
 	if (fs->pthreads) {
 		pthread_mutex_lock(&fs->pmu);
 		fs->pstop = 1;
@@ -1878,6 +1903,7 @@ fs_run(struct repo *r, const struct fs_config *cfg, int argc, char **argv,
 	if (!foreground)
 		log_use_syslog();
 	/* threads only after daemonizing: fork keeps just the caller */
+	fs->warm_started = pthread_create(&fs->warm, NULL, warm_main, fs) == 0;
 	fs->npthreads = cfg->prefetch_threads;
 	if (fs->npthreads > 0) {
 		fs->pthreads = xcalloc((size_t)fs->npthreads, sizeof(pthread_t));
