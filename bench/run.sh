@@ -70,11 +70,12 @@ large=$(find "$C" -type f -size +40M | head -1); large=${large#$C/}
 small=$(find "$C/conversations" -path '*attachments*' -type f -size -100k | sort | sed -n 50p); small=${small#$C/}
 echo "   $files files, $bytes bytes; large file $large; first-byte file $small"
 echo "   $dropnote; short steps: median of $RUNS runs"
+echo "   imdr backs the corpus up with --format files, as restic and borg see it"
 
 # ---- backups ----
 backup_cmd() {	# tool incremental?
 	case $1 in
-	imdr) echo "$IMDR backup $B/repo-imdr $C --quiet" ;;
+	imdr) echo "$IMDR backup $B/repo-imdr $C --quiet --format files" ;;
 	restic) echo "restic -r $B/repo-restic backup --quiet corpus-$preset" ;;
 	borg) echo "borg create --compression zstd,3 $B/repo-borg::a$2 corpus-$preset" ;;
 	squashfs) echo "mksquashfs corpus-$preset $B/sq.img -comp zstd -noappend -quiet -no-progress" ;;
@@ -195,7 +196,8 @@ fi
 
 # ---- table ----
 measures=(backup_s backup_mbs backup_rss_mb repo_mb incr_s incr_pct mount_s find_s catall_mbs first_byte_ms large_mbs mount_rss_mb)
-higher_better=" backup_mbs catall_mbs large_mbs "
+[ -z "$s3note" ] && measures+=(s3_backup_s s3_mount_s s3_first_byte_ms s3_large_mbs)
+higher_better=" backup_mbs catall_mbs large_mbs s3_large_mbs "
 echo
 echo "== results ($mode, $files files, $((bytes / 1048576)) MiB, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ))"
 printf '%-9s' tool; for m in "${measures[@]}"; do printf ' %13s' "$m"; done; echo
