@@ -120,13 +120,14 @@ usage(FILE *f)
 "                        `latest`\n"
 "  -o at=TIME            mount at the root the newest snapshot at or before\n"
 "                        TIME (2026-11-24, 2026-11-24T10:00, ...)\n"
-"  -o cache_size=SIZE    decrypted chunks kept in memory (default 24M)\n"
+"  -o cache_size=SIZE    decrypted chunks kept in memory (default 16M, 32M\n"
+"                        for cloud repositories)\n"
 "  -o node_cache_size=SIZE  decoded directories kept in memory (default 8M)\n"
 "  -o cache_dir=DIR      also keep fetched blobs on disk, sealed as they are\n"
 "                        in the repository (survives remounts)\n"
 "  -o cache_dir_size=SIZE  bound of the disk cache (default 1G)\n"
 "  -o refresh=SECS       how often the snapshot list is re-read (default 30)\n"
-"  -o prefetch=N         chunks read ahead of a sequential reader (default 8,\n"
+"  -o prefetch=N         chunks read ahead of a sequential reader (default 5,\n"
 "                        12 for cloud repositories; 0 disables)\n"
 "  -o prefetch_threads=N background fetchers (default 4, 8 for cloud)\n"
 "  -o allow_other        let other users read (needs user_allow_other in\n"
@@ -241,7 +242,7 @@ main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct mopts o = { .refresh = 30, .prefetch = -1, .threads = -1 };
 	struct fs_config cfg = { 0 };
-	uint64_t chunk_bytes = 24u << 20, node_bytes = 8u << 20;
+	uint64_t chunk_bytes = 16u << 20, node_bytes = 8u << 20;
 	uint64_t dc_bytes = 1ull << 30;
 	char mp[PATH_MAX];
 	struct repo *r = NULL;
@@ -325,9 +326,12 @@ main(int argc, char **argv)
 		int remote = strcmp(backend_name(repo_backend(r)), "local") != 0;
 
 		if (o.prefetch < 0)
-			o.prefetch = remote ? 12 : 8;
+			o.prefetch = remote ? 12 : 5;
 		if (o.threads < 0)
 			o.threads = remote ? 8 : 4;
+		/* what is read ahead must fit the cache with room to spare */
+		if (o.cache_size == NULL && remote)
+			chunk_bytes = 32u << 20;
 	}
 	cfg.single = o.snapshot ? o.snapshot : o.at;
 	cfg.chunk_cache_bytes = (size_t)chunk_bytes;

@@ -1914,7 +1914,7 @@ fs_run(struct repo *r, const struct fs_config *cfg, int argc, char **argv,
 		struct fuse_loop_config *lc = fuse_loop_cfg_create();
 
 		/* each worker holds a 1 MiB request buffer: bound them */
-		fuse_loop_cfg_set_max_threads(lc, 16);
+		fuse_loop_cfg_set_max_threads(lc, 10);
 		fuse_loop_cfg_set_idle_threads(lc, 8);
 		rc = fuse_session_loop_mt(fs->se, lc);
 		fuse_loop_cfg_destroy(lc);

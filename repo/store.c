@@ -33,7 +33,7 @@
 #define POOL_CLASSES 5
 #define POOL_HDR 16
 #define POOL_KEEP 12		/* free buffers kept per class */
-#define POOL_BYTES (12u << 20)	/* and in all */
+#define POOL_BYTES (8u << 20)	/* and in all */
 
 struct pool {
 	pthread_mutex_t mu;
@@ -415,7 +415,7 @@ store_new(struct repo *r, struct index *idx, const struct store_opts *opts,
 	s->pack_target = repo_config(r)->pack_size;
 	s->nworkers = opts && opts->workers > 0 ? opts->workers : (int)(ncpu > 0 ? ncpu : 2);
 	s->nuploaders = opts && opts->uploaders > 0 ? opts->uploaders : 2;
-	s->queue_cap = opts && opts->queue_bytes ? opts->queue_bytes : 32U << 20;
+	s->queue_cap = opts && opts->queue_bytes ? opts->queue_bytes : 16U << 20;
 	s->ucap = UPLOAD_QUEUE;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->pool.mu, NULL);

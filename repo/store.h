@@ -20,7 +20,7 @@ struct store;
 struct store_opts {
 	int workers;			/* 0: number of CPUs */
 	int uploaders;			/* 0: 2 (more for remote backends) */
-	size_t queue_bytes;		/* 0: 64 MiB */
+	size_t queue_bytes;		/* 0: 16 MiB */
 };
 
 struct store_stats {
