@@ -364,55 +364,25 @@ static int
 azure_get(struct backend *be, const char *name, uint64_t off, uint64_t len, struct buf *out)
 {
 	struct azure *a = (struct azure *)be;
+	char *path = blob_path(a, name);
 	struct http_resp resp = { 0 };
+	struct http_req r = { "GET", NULL, NULL, 0, name, 1 };
 	char range[96];
 	const char *extra[2] = { NULL, NULL };
-	char *path = blob_path(a, name);
-	int rc;
+	int rc, ranged;
 
 	if (len == 0) {
 		out->len = 0;
 		free(path);
 		return IMDR_OK;
 	}
-	if (len != BACKEND_WHOLE) {
-		snprintf(range, sizeof(range), "x-ms-range: bytes=%llu-%llu", (unsigned long long)off,
-		    (unsigned long long)(off + len - 1));
+	ranged = http_range_header("x-ms-range", off, len, range);
+	if (ranged)
 		extra[0] = range;
-	} else if (off > 0) {
-		snprintf(range, sizeof(range), "x-ms-range: bytes=%llu-", (unsigned long long)off);
-		extra[0] = range;
-	}
 	rc = request(a, "GET", name, path, "", NULL, 0, extra, 1, &resp);
 	free(path);
-	if (rc == IMDR_OK && resp.status == 416)
-		rc = err_set(IMDR_EFORMAT, "azure %s: range %llu+%llu is past the end", name,
-		    (unsigned long long)off, (unsigned long long)len);
-	else if (rc == IMDR_OK && resp.status >= 300)
-		rc = fail("GET", name, &resp);
-	if (rc == IMDR_OK) {
-		const uint8_t *p = resp.body.data;
-		size_t n = resp.body.len;
-
-		if (resp.status == 200 && extra[0]) {
-			if (off > n) {
-				rc = err_set(IMDR_EFORMAT, "azure %s: offset past the end", name);
-				goto out;
-			}
-			p += off;
-			n -= (size_t)off;
-			if (len != BACKEND_WHOLE && n > len)
-				n = (size_t)len;
-		}
-		if (len != BACKEND_WHOLE && n != len) {
-			rc = err_set(IMDR_EFORMAT, "azure %s: %zu bytes at %llu, expected %llu", name, n,
-			    (unsigned long long)off, (unsigned long long)len);
-			goto out;
-		}
-		out->len = 0;
-		buf_append(out, p, n);
-	}
-out:
+	if (rc == IMDR_OK)
+		rc = http_take_range("azure", &r, &resp, ranged, off, len, out);
 	http_resp_free(&resp);
 	return rc;
 }

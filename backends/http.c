@@ -482,3 +482,47 @@ http_query_get(const char *query, const char *key)
 	}
 	return NULL;
 }
+
+int
+http_range_header(const char *name, uint64_t off, uint64_t len, char *out)
+{
+	if (len != UINT64_MAX)
+		snprintf(out, 96, "%s: bytes=%llu-%llu", name, (unsigned long long)off,
+		    (unsigned long long)(off + len - 1));
+	else if (off > 0)
+		snprintf(out, 96, "%s: bytes=%llu-", name, (unsigned long long)off);
+	else
+		return 0;
+	return 1;
+}
+
+int
+http_take_range(const char *service, const struct http_req *r,
+    const struct http_resp *resp, int ranged, uint64_t off, uint64_t len,
+    struct buf *out)
+{
+	const uint8_t *p = resp->body.data;
+	size_t n = resp->body.len;
+
+	if (resp->status == 416)
+		return err_set(IMDR_EFORMAT, "%s %s: range %llu+%llu is past the end", service,
+		    r->what, (unsigned long long)off, (unsigned long long)len);
+	if (resp->status >= 300)
+		return http_error(service, r, resp);
+	if (resp->status == 200 && ranged) {
+		/* the range was ignored: cut it out of the whole */
+		if (off > n)
+			return err_set(IMDR_EFORMAT, "%s %s: offset %llu is past the end", service,
+			    r->what, (unsigned long long)off);
+		p += off;
+		n -= (size_t)off;
+		if (len != UINT64_MAX && n > len)
+			n = (size_t)len;
+	}
+	if (len != UINT64_MAX && n != len)
+		return err_set(IMDR_EFORMAT, "%s %s: %zu bytes at %llu, expected %llu", service,
+		    r->what, n, (unsigned long long)off, (unsigned long long)len);
+	out->len = 0;
+	buf_append(out, p, n);
+	return IMDR_OK;
+}

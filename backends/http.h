@@ -54,6 +54,17 @@ void http_resp_free(struct http_resp *resp);
 int http_error(const char *service, const struct http_req *r,
     const struct http_resp *resp);
 
+/* http_range_header: "<name>: bytes=off-end" (or "bytes=off-" to the end)
+ * into out (96 bytes); 0 when the whole object is wanted (no header). */
+int http_range_header(const char *name, uint64_t off, uint64_t len, char *out);
+
+/* http_take_range: the bytes of a ranged GET's answer into out: checks
+ * status (416: past the end), cuts the range out of a 200 from a server
+ * that ignored it, and checks the length. */
+int http_take_range(const char *service, const struct http_req *r,
+    const struct http_resp *resp, int ranged, uint64_t off, uint64_t len,
+    struct buf *out);
+
 /* http_xml_next: the text of the next <tag>...</tag> at or after *pos in
  * xml (entities decoded) into out; 0 when there is none. */
 int http_xml_next(const char *xml, size_t len, size_t *pos, const char *tag,

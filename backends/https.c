@@ -80,48 +80,23 @@ https_get(struct backend *be, const char *name, uint64_t off, uint64_t len, stru
 	struct https *h = (struct https *)be;
 	char range[96];
 	struct hdr x = { NULL };
-	char *url = obj_url(h, name);
-	struct http_req r = { "GET", url, NULL, 0, name, 1 };
+	char *url;
+	struct http_req r = { "GET", NULL, NULL, 0, name, 1 };
 	struct http_resp resp = { 0 };
-	int rc;
+	int rc, ranged;
 
 	if (len == 0) {
-		free(url);
 		out->len = 0;
 		return IMDR_OK;
 	}
-	if (len != BACKEND_WHOLE)
-		snprintf(range, sizeof(range), "Range: bytes=%llu-%llu", (unsigned long long)off,
-		    (unsigned long long)(off + len - 1));
-	else
-		snprintf(range, sizeof(range), "Range: bytes=%llu-", (unsigned long long)off);
-	if (len != BACKEND_WHOLE || off > 0)
+	ranged = http_range_header("Range", off, len, range);
+	if (ranged)
 		x.line = range;
+	url = obj_url(h, name);
+	r.url = url;
 	rc = http_do(h->pool, &r, add_hdr, &x, &resp);
-	if (rc == IMDR_OK && resp.status >= 300)
-		rc = resp.status == 416 ? err_set(IMDR_EFORMAT, "%s: range past the end", name) :
-		    http_error("https", &r, &resp);
-	if (rc == IMDR_OK) {
-		const uint8_t *p = resp.body.data;
-		size_t n = resp.body.len;
-
-		if (resp.status == 200 && x.line) {
-			/* a server without range support sends everything */
-			if (off > n)
-				rc = err_set(IMDR_EFORMAT, "%s: offset past the end", name);
-			p += off;
-			n -= off > n ? n : (size_t)off;
-			if (len != BACKEND_WHOLE && n > len)
-				n = (size_t)len;
-		}
-		if (rc == IMDR_OK && len != BACKEND_WHOLE && n != len)
-			rc = err_set(IMDR_EFORMAT, "%s: %zu bytes at %llu, expected %llu", name, n,
-			    (unsigned long long)off, (unsigned long long)len);
-		if (rc == IMDR_OK) {
-			out->len = 0;
-			buf_append(out, p, n);
-		}
-	}
+	if (rc == IMDR_OK)
+		rc = http_take_range("https", &r, &resp, ranged, off, len, out);
 	http_resp_free(&resp);
 	free(url);
 	return rc;

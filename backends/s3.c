@@ -343,57 +343,25 @@ static int
 s3_get(struct backend *be, const char *name, uint64_t off, uint64_t len, struct buf *out)
 {
 	struct s3 *s = (struct s3 *)be;
+	char *path = object_path(s, name);
 	struct http_resp resp = { 0 };
+	struct http_req r = { "GET", NULL, NULL, 0, name, 1 };
 	char range[96];
 	const char *extra[2] = { NULL, NULL };
-	char *path = object_path(s, name);
-	int rc;
+	int rc, ranged;
 
 	if (len == 0) {
 		out->len = 0;
 		free(path);
 		return IMDR_OK;
 	}
-	if (len != BACKEND_WHOLE) {
-		snprintf(range, sizeof(range), "Range: bytes=%llu-%llu", (unsigned long long)off,
-		    (unsigned long long)(off + len - 1));
+	ranged = http_range_header("Range", off, len, range);
+	if (ranged)
 		extra[0] = range;
-	} else if (off > 0) {
-		snprintf(range, sizeof(range), "Range: bytes=%llu-", (unsigned long long)off);
-		extra[0] = range;
-	}
 	rc = request(s, "GET", name, path, "", NULL, 0, extra, 1, &resp);
 	free(path);
-	if (rc == IMDR_OK && resp.status == 416)
-		rc = err_set(IMDR_EFORMAT, "s3 %s: range %llu+%llu is past the end", name,
-		    (unsigned long long)off, (unsigned long long)len);
-	else if (rc == IMDR_OK && resp.status >= 300)
-		rc = fail(s, "GET", name, &resp);
-	if (rc == IMDR_OK) {
-		const uint8_t *p = resp.body.data;
-		size_t n = resp.body.len;
-
-		if (resp.status == 200 && extra[0]) {
-			/* the range was ignored: cut it out of the whole */
-			if (off > n) {
-				rc = err_set(IMDR_EFORMAT, "s3 %s: offset %llu is past the end", name,
-				    (unsigned long long)off);
-				goto out;
-			}
-			p += off;
-			n -= (size_t)off;
-			if (len != BACKEND_WHOLE && n > len)
-				n = (size_t)len;
-		}
-		if (len != BACKEND_WHOLE && n != len) {
-			rc = err_set(IMDR_EFORMAT, "s3 %s: %zu bytes at %llu, expected %llu", name, n,
-			    (unsigned long long)off, (unsigned long long)len);
-			goto out;
-		}
-		out->len = 0;
-		buf_append(out, p, n);
-	}
-out:
+	if (rc == IMDR_OK)
+		rc = http_take_range("s3", &r, &resp, ranged, off, len, out);
 	http_resp_free(&resp);
 	return rc;
 }
