@@ -41,7 +41,8 @@ usage(FILE *f)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 "\n"
-"REPO is a folder, file:///path, s3://bucket/prefix or azure://account/container/prefix.\n"
+"REPO is a folder, file:///path, s3://bucket/prefix, azure://account/container/prefix,\n"
+"or http(s)://host/path (read-only); see imdr(1) for their options and credentials.\n"
 "SNAPSHOT is an id prefix, `latest`, or a time such as 2026-11-24T10:00 (UTC; the\n"
 "newest snapshot at or before it). The passphrase comes from --password-file F,\n"
 "$IMDR_PASSWORD_FILE, $IMDR_PASSWORD_COMMAND, or the terminal; never from argv.\n"
