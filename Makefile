@@ -19,7 +19,8 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -pthread -D_FILE_OFFSET_BITS=64 \
             -DFUSE_USE_VERSION=312 -D_GNU_SOURCE -I. $(SANFLAGS)
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# libcurl is opened at run time, only for cloud repositories (backends/curl_dl.c)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
 LDFLAGS  += -pthread -Wl,--as-needed $(SANFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm
 

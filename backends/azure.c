@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include <curl/curl.h>
+
+#include "backends/curl_dl.h"
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -337,6 +339,10 @@ azure_open(const char *url, int create, struct backend **ret)
 		goto out;
 	}
 	a->pool = http_pool_new(conns);
+	if (a->pool == NULL) {
+		rc = IMDR_EUNSUP;
+		goto out;
+	}
 	if (create) {
 		struct http_resp resp = { 0 };
 		char *cp = blob_path(a, NULL);

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+
+#include "backends/curl_dl.h"
 #include <openssl/rand.h>
 
 #include "lib/err.h"
@@ -24,14 +26,6 @@ struct http_pool {
 	CURLSH *share;		/* DNS and TLS sessions across handles */
 	pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
 };
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-
-static void
-global_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static void
 share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
@@ -55,9 +49,11 @@ share_unlock(CURL *h, curl_lock_data d, void *u)
 struct http_pool *
 http_pool_new(int max_handles)
 {
-	struct http_pool *p = xcalloc(1, sizeof(*p));
+	struct http_pool *p;
 
-	pthread_once(&global_once, global_init);
+	if (curl_load() != IMDR_OK)
+		return NULL;
+	p = xcalloc(1, sizeof(*p));
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	p->max = max_handles > 0 ? max_handles : 8;

@@ -36,6 +36,7 @@ struct http_resp {
 typedef int (*http_sign_fn)(void *ctx, const struct http_req *r,
     struct curl_slist **h);
 
+/* http_pool_new: NULL (error set) when libcurl cannot be loaded. */
 struct http_pool *http_pool_new(int max_handles);
 void http_pool_free(struct http_pool *p);
 

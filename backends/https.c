@@ -14,6 +14,8 @@
 
 #include <curl/curl.h>
 
+#include "backends/curl_dl.h"
+
 #include "backends/backend_impl.h"
 #include "backends/http.h"
 #include "backends/sigv4.h"
@@ -70,6 +72,10 @@ https_open(const char *url, int create, struct backend **ret)
 		return err_set(IMDR_EPERM, "%s: an http(s):// repository is read-only; create it with another backend and publish it", url);
 	}
 	h->pool = http_pool_new(16);
+	if (h->pool == NULL) {
+		https_close(&h->base);
+		return IMDR_EUNSUP;
+	}
 	*ret = &h->base;
 	return IMDR_OK;
 }

@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include <curl/curl.h>
+
+#include "backends/curl_dl.h"
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -304,6 +306,10 @@ s3_open(const char *url, int create, struct backend **ret)
 	if (rc)
 		goto bad;
 	s->pool = http_pool_new(conns);
+	if (s->pool == NULL) {
+		rc = IMDR_EUNSUP;
+		goto bad;
+	}
 	if (create) {
 		struct http_resp resp = { 0 };
 		char *bp = object_path(s, NULL);
