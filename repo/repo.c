@@ -584,7 +584,7 @@ tl_register(void)
 static int
 worth_compressing(const void *data, size_t n, void *scratch, size_t cap)
 {
-	size_t probe = n < 65536 ? n : 65536, c;
+	size_t probe = n < 16384 ? n : 16384, c;
 
 	if (n < 128)
 		return 0;
