@@ -578,7 +578,7 @@ tl_register(void)
 		pthread_setspecific(tl_key, (void *)1);
 }
 
-/* Compress only when it pays: probe the first 64 KiB at the fastest level,
+/* Compress only when it pays: probe the first 16 KiB at the fastest level,
  * and give up on data that does not shrink by 1/16 there (media, archives,
  * encrypted attachments), which is most of a chat export's bytes. */
 static int
