@@ -111,6 +111,11 @@ if backup_restore slackdir "$T/slackdir-src"; then pass "Slack folder backs up";
 check "a renamed channel keeps its id, the slug follows the name" test -f "$T/slackdir/conversations/water-cooler--C02RANDOM/messages.jsonl"
 check "source/ of a folder export is the folder byte for byte" diff -r "$T/slackdir-src" "$T/slackdir/source"
 
+# ---- Slack, as a .tar.gz ----
+tar -czf "$T/slack.tar.gz" -C "$SRC" slack-acme
+if backup_restore slacktar "$T/slack.tar.gz"; then pass "Slack .tar.gz backs up"; else fail "Slack tar: $(cat "$T/slacktar.warn")"; fi
+check "the .tar.gz gives the zip's conversations" diff -r "$T/slackzip/conversations" "$T/slacktar/conversations"
+
 # ---- Mattermost: folder, zip, lone .jsonl with --attachments ----
 if backup_restore mm "$S/mattermost-acme"; then pass "Mattermost folder backs up"; else fail "Mattermost: $(cat "$T/mm.warn")"; fi
 fmt=$("$IMDR" snapshots "$repo" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["format"])')
