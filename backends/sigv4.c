@@ -100,12 +100,18 @@ canonical_query(const char *q, struct buf *out)
 struct hv {
 	char *name;
 	char *value;
+	size_t order;	/* a header given twice keeps its values' order */
 };
 
 static int
 cmp_hv(const void *a, const void *b)
 {
-	return strcmp(((const struct hv *)a)->name, ((const struct hv *)b)->name);
+	const struct hv *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c)
+		return c;
+	return x->order < y->order ? -1 : x->order > y->order;
 }
 
 static char *
@@ -147,15 +153,23 @@ sigv4_sign(const struct sigv4_req *r, struct buf *ret_canonical,
 			if (*p >= 'A' && *p <= 'Z')
 				*p = (char)(*p - 'A' + 'a');
 		h[i].value = fold_value(r->headers[i].value);
+		h[i].order = i;
 	}
 	qsort(h, r->nheaders, sizeof(*h), cmp_hv);
 	buf_printf(&can, "%s\n%s\n", r->method, r->path && *r->path ? r->path : "/");
 	canonical_query(r->query, &can);
 	buf_putc(&can, '\n');
+	/* one line per name; repeated headers' values joined by commas */
 	for (size_t i = 0; i < r->nheaders; i++) {
-		buf_printf(&can, "%s:%s\n", h[i].name, h[i].value);
+		if (i > 0 && strcmp(h[i].name, h[i - 1].name) == 0) {
+			buf_printf(&can, ",%s", h[i].value);
+			continue;
+		}
+		buf_printf(&can, "%s%s:%s", i ? "\n" : "", h[i].name, h[i].value);
 		buf_printf(&signed_h, "%s%s", i ? ";" : "", h[i].name);
 	}
+	if (r->nheaders)
+		buf_putc(&can, '\n');
 	buf_cstr(&signed_h);
 	buf_printf(&can, "\n%s\n%s", (char *)signed_h.data, r->payload_hash);
 	sigv4_sha256_hex(can.data, can.len, hash);
