@@ -8,6 +8,7 @@ start_azurite || { fail "azurite did not start (make test-deps installs it): $(t
 U="azure://devstoreaccount1/imdrtest/repo?endpoint=http://127.0.0.1:$AZ_PORT/devstoreaccount1"
 
 roundtrip azure "$U"
+objects azure "azure://devstoreaccount1/imdrtest/raw?endpoint=http://127.0.0.1:$AZ_PORT/devstoreaccount1"
 check "listing in pages of 2 blobs (markers) sees every snapshot" \
 	test "$("$IMDR" snapshots "$U&maxresults=2" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 2
 wrong='Fby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
