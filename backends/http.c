@@ -314,8 +314,11 @@ http_do(struct http_pool *p, const struct http_req *r, http_sign_fn sign,
 				    resp->error_code[0] == '\0')
 					snprintf(resp->error_code, sizeof(resp->error_code), "%s", (char *)t.data);
 				pos = 0;
-				if (http_xml_next((char *)resp->body.data, resp->body.len, &pos, "Message", &t))
-					snprintf(resp->error_msg, sizeof(resp->error_msg), "%s", (char *)t.data);
+				if (http_xml_next((char *)resp->body.data, resp->body.len, &pos, "Message", &t)) {
+					/* Azure adds "\nRequestId:...\nTime:...": errors are one line */
+					snprintf(resp->error_msg, sizeof(resp->error_msg), "%.*s",
+					    (int)strcspn((char *)t.data, "\r\n"), (char *)t.data);
+				}
 				buf_free(&t);
 			}
 		} else
