@@ -272,13 +272,19 @@ static void azure_close(struct backend *be);
 static int
 azure_open(const char *url, int create, struct backend **ret)
 {
-	struct azure *a = xcalloc(1, sizeof(*a));
+	static const char *const known[] = { "endpoint", "connections", "maxresults", NULL };
+	struct azure *a;
 	const char *rest = url + 8, *q = strchr(rest, '?');
-	char *path = q ? xstrndup(rest, (size_t)(q - rest)) : xstrdup(rest);
-	char *query = q ? xstrdup(q + 1) : xstrdup("");
-	char *endpoint = http_query_get(query, "endpoint"), *v, *s1, *s2, *red;
+	char *path, *query, *endpoint, *v, *s1, *s2, *red;
 	const char *key = getenv("AZURE_STORAGE_KEY"), *sas = getenv("AZURE_STORAGE_SAS_TOKEN");
 	int conns = 16, rc = IMDR_OK;
+
+	if ((rc = http_url_check(url, known)) != IMDR_OK)
+		return rc;
+	a = xcalloc(1, sizeof(*a));
+	path = q ? xstrndup(rest, (size_t)(q - rest)) : xstrdup(rest);
+	query = q ? xstrdup(q + 1) : xstrdup("");
+	endpoint = http_query_get(query, "endpoint");
 
 	s1 = strchr(path, '/');
 	a->account = s1 ? xstrndup(path, (size_t)(s1 - path)) : xstrdup(path);

@@ -525,3 +525,62 @@ http_take_range(const char *service, const struct http_req *r,
 	buf_append(out, p, n);
 	return IMDR_OK;
 }
+
+int
+http_url_check(const char *url, const char *const *known)
+{
+	const char *auth = strstr(url, "://"), *q = strchr(url, '?');
+	size_t alen;
+	char *v;
+	long n;
+
+	auth = auth ? auth + 3 : url;
+	alen = strcspn(auth, "/?");
+	if (memchr(auth, '@', alen) != NULL)
+		return err_set(IMDR_EINVAL, "repository URL with user@host: give credentials in "
+		    "the environment (see imdr(1)), never in the URL, where ps and logs show them");
+	for (q = q ? q + 1 : NULL; q && *q; q += strcspn(q, "&"), q += *q == '&') {
+		size_t klen = strcspn(q, "=&");
+		const char *const *k;
+
+		if (klen == 0)
+			continue;
+		if (klen == 3 && strncmp(q, "sig", 3) == 0)
+			return err_set(IMDR_EINVAL, "repository URL with a SAS token: put it in "
+			    "AZURE_STORAGE_SAS_TOKEN, not in the URL, where ps and logs show it");
+		for (k = known; k && *k; k++)
+			if (strlen(*k) == klen && strncmp(*k, q, klen) == 0)
+				break;
+		if (k == NULL || *k == NULL) {
+			struct buf b = BUF_INIT;
+
+			for (k = known; k && *k; k++)
+				buf_printf(&b, "%s%s", b.len ? ", " : "", *k);
+			err_set(IMDR_EINVAL, "repository URL: unknown option \"%.*s\" (known: %s)",
+			    (int)klen, q, b.len ? buf_cstr(&b) : "none");
+			buf_free(&b);
+			return IMDR_EINVAL;
+		}
+	}
+	if (q && (v = http_query_get(strchr(url, '?') + 1, "connections")) != NULL) {
+		char *e;
+
+		n = strtol(v, &e, 10);
+		if (*v == '\0' || *e != '\0' || n < 1 || n > 256) {
+			err_set(IMDR_EINVAL, "repository URL: connections=%s: want a number from 1 to 256", v);
+			free(v);
+			return IMDR_EINVAL;
+		}
+		free(v);
+	}
+	if (q && (v = http_query_get(strchr(url, '?') + 1, "endpoint")) != NULL) {
+		int ok = strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0;
+
+		if (!ok)
+			err_set(IMDR_EINVAL, "repository URL: endpoint=%s: want http://HOST[:PORT] or https://HOST", v);
+		free(v);
+		if (!ok)
+			return IMDR_EINVAL;
+	}
+	return IMDR_OK;
+}

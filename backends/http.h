@@ -75,4 +75,11 @@ int http_xml_next(const char *xml, size_t len, size_t *pos, const char *tag,
  * malloc'd, or NULL. */
 char *http_query_get(const char *query, const char *key);
 
+/* http_url_check: refuse a repository URL that carries credentials
+ * (user:password@host, a SAS sig=: they would show in ps and in logs), an
+ * option not in known (NULL-terminated: a typo must not pass unnoticed),
+ * connections= outside 1..256, or an endpoint= that is not http(s)://.
+ * IMDR_OK or IMDR_EINVAL with a one-line message. */
+int http_url_check(const char *url, const char *const *known);
+
 #endif

@@ -59,9 +59,14 @@ static void https_close(struct backend *be);
 static int
 https_open(const char *url, int create, struct backend **ret)
 {
-	struct https *h = xcalloc(1, sizeof(*h));
+	struct https *h;
 	size_t n;
+	int rc;
 
+	/* no options: the URL is the repository's folder, as published */
+	if ((rc = http_url_check(url, NULL)) != IMDR_OK)
+		return rc;
+	h = xcalloc(1, sizeof(*h));
 	h->root = xstrdup(url);
 	n = strlen(h->root);
 	while (n > 0 && h->root[n - 1] == '/')

@@ -229,12 +229,22 @@ static void s3_close(struct backend *be);
 static int
 s3_open(const char *url, int create, struct backend **ret)
 {
-	struct s3 *s = xcalloc(1, sizeof(*s));
+	static const char *const known[] = { "region", "endpoint", "path_style",
+		"connections", "max_keys", "multipart_over", NULL };
+	struct s3 *s;
 	const char *rest = url + 5, *q = strchr(rest, '?');
 	char *path = q ? xstrndup(rest, (size_t)(q - rest)) : xstrdup(rest);
 	char *query = q ? xstrdup(q + 1) : xstrdup("");
-	char *endpoint = http_query_get(query, "endpoint"), *v, *slash, *red;
+	char *endpoint, *v, *slash, *red;
 	int conns = 16, rc;
+
+	if ((rc = http_url_check(url, known)) != IMDR_OK) {
+		free(path);
+		free(query);
+		return rc;
+	}
+	s = xcalloc(1, sizeof(*s));
+	endpoint = http_query_get(query, "endpoint");
 
 	slash = strchr(path, '/');
 	s->bucket = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(path);

@@ -36,4 +36,21 @@ check "credentials from a shared credentials file" env -u AWS_ACCESS_KEY_ID -u A
 # the secret never shows in ps or in messages
 "$IMDR" snapshots "s3://imdr-test/repo?$E" >"$T/snaps.out" 2>&1
 check "the secret key appears in no output" sh -c "! grep -q S3RVER '$T/snaps.out'"
+# a session token, like the secret, never shows (not even with IMDR_DEBUG)
+out=$(AWS_SESSION_TOKEN=tok-never-printed-5150 IMDR_DEBUG=1 "$IMDR" snapshots "s3://imdr-test/repo?$E" 2>&1; AWS_SESSION_TOKEN=tok-never-printed-5150 IMDR_DEBUG=1 "$IMDR" snapshots "s3://imdr-test/none?$E" 2>&1)
+check "the session token appears in no output, even with IMDR_DEBUG" sh -c "! printf '%s' \"\$1\" | grep -q never-printed" _ "$out"
+# malformed URLs: one clear line each, before any request
+for bad in "s3://imdr-test/repo?$E&path-style=1|unknown option \"path-style\"" \
+	"s3://imdr-test/repo?endpoint=ftp://127.0.0.1:$S3_PORT|want http://" \
+	"s3://AKID:secret@imdr-test/repo?$E|never in the URL" \
+	"s3://imdr-test/repo?$E&connections=0|connections=0" \
+	"s3://?$E|no bucket"; do
+	u=${bad%%|*} want=${bad#*|}
+	out=$("$IMDR" snapshots "$u" 2>&1); rc=$?
+	if [ $rc -ne 0 ] && [[ "$out" == *"$want"* ]] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && [[ "$out" != *secret* ]]; then
+		pass "bad URL refused in one line: $out"
+	else
+		fail "bad URL $u: rc=$rc $out"
+	fi
+done
 exit 0
