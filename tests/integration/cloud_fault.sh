@@ -28,6 +28,20 @@ if have_fuse && [ -x "$MOUNT_IMDR" ]; then
 	fusermount3 -u "$T/m"
 fi
 
+# a 50 ms round-trip link (25 ms each way): every request on a kept-alive
+# connection costs one round trip, not more, and the data arrives intact
+start_proxy "$S3_PORT" --delay-ms 25
+D="s3://faults/repo?endpoint=http://127.0.0.1:$PROXY_PORT&path_style=1"
+pack=$("$TOOLS/betool" "$D" list data/ | head -1 | cut -d' ' -f1)
+out=$("$TOOLS/betool" "$D" bench-get "$pack" 20 4096 1 2>&1)
+avg=$(printf '%s' "$out" | sed -n 's/.*avg_ms=\([0-9.]*\).*/\1/p')
+if [ -n "$avg" ] && python3 -c "import sys; a=float(sys.argv[1]); sys.exit(not (48 <= a < 100))" "$avg"; then
+	pass "ranged GETs over a 50 ms link: one round trip each ($out)"
+else
+	fail "ranged GETs over the delay link: $out"
+fi
+check "restore over the 50 ms link is byte-identical" sh -c "'$IMDR' restore '$D' latest '$T/out-delay' --quiet && diff -r '$src' '$T/out-delay'"
+
 # a 404 is an answer, not a fault: reported at once, no retries
 t0=$(date +%s%N)
 out=$("$IMDR" snapshots "s3://faults/none?endpoint=http://127.0.0.1:$S3_PORT&path_style=1" 2>&1); rc=$?
@@ -50,8 +64,8 @@ if have_fuse && [ -x "$MOUNT_IMDR" ]; then
 	V="s3://faults/repo?endpoint=http://127.0.0.1:$PROXY_PORT&path_style=1"
 	IMDR_RETRY_SECS=3 IMDR_HTTP_TIMEOUT=2 "$MOUNT_IMDR" "$V" "$T/m" -o prefetch=0 || fail "mount through the proxy"
 	ls "$T/m/latest/a" >/dev/null
-	pkill -f "faultproxy --to $S3_PORT --port-file" 2>/dev/null
-	kill "$(pgrep -f "faultproxy --to $S3_PORT" | tail -1)" 2>/dev/null
+	kill "$PROXY_PID"	# this proxy only, by its id
+	wait "$PROXY_PID" 2>/dev/null
 	t0=$(date +%s)
 	out=$(timeout 60 cat "$T/m/latest/a/two.bin" 2>&1 >/dev/null); rc=$?
 	secs=$(( $(date +%s) - t0 ))
