@@ -32,7 +32,7 @@ fi
 # connection costs one round trip, not more, and the data arrives intact
 start_proxy "$S3_PORT" --delay-ms 25
 D="s3://faults/repo?endpoint=http://127.0.0.1:$PROXY_PORT&path_style=1"
-pack=$("$TOOLS/betool" "$D" list data/ | head -1 | cut -d' ' -f1)
+pack=$("$TOOLS/betool" "$D" list data/ | sort -k2 -n | tail -1 | cut -d' ' -f1)	# the biggest
 out=$("$TOOLS/betool" "$D" bench-get "$pack" 20 4096 1 2>&1)
 avg=$(printf '%s' "$out" | sed -n 's/.*avg_ms=\([0-9.]*\).*/\1/p')
 if [ -n "$avg" ] && python3 -c "import sys; a=float(sys.argv[1]); sys.exit(not (48 <= a < 100))" "$avg"; then

@@ -100,9 +100,17 @@ bench_get(struct backend *be, char **argv)
 	int64_t t0;
 	double secs;
 
-	if (backend_stat(be, b.name, &b.objsize) != IMDR_OK || b.objsize < b.size ||
-	    nth < 1 || nth > 64 || b.n < 1 || b.size == 0)
+	if (nth < 1 || nth > 64 || b.n < 1 || b.size == 0)
 		return usage();
+	if (backend_stat(be, b.name, &b.objsize) != IMDR_OK) {
+		fprintf(stderr, "betool: %s\n", err_msg(IMDR_ENOENT));
+		return 1;
+	}
+	if (b.objsize < b.size) {
+		fprintf(stderr, "betool: %s has %llu bytes, fewer than one read of %llu\n",
+		    b.name, (unsigned long long)b.objsize, (unsigned long long)b.size);
+		return 1;
+	}
 	t0 = time_mono_ns();
 	for (int i = 0; i < nth; i++)
 		pthread_create(&th[i], NULL, bench_worker, &b);
