@@ -1,6 +1,8 @@
 #include "lib/buf.h"
+#include "lib/array.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <malloc.h>
 #include <stdlib.h>
@@ -214,4 +216,22 @@ mem_tune(void)
 	 * 256 -> 130 MB, at no cost in speed (chunk buffers are pooled). */
 	mallopt(M_ARENA_MAX, 2);
 	mallopt(M_TRIM_THRESHOLD, 1 << 20);
+}
+
+void
+array_grow(void **v, size_t *cap, size_t n, size_t elem)
+{
+	size_t ncap;
+
+	if (n < *cap)
+		return;
+	ncap = *cap ? *cap * 2 : 16;
+	while (ncap <= n)
+		ncap *= 2;
+	if (ncap > SIZE_MAX / elem) {
+		fprintf(stderr, "imdr: array of %zu elements is too large\n", ncap);
+		abort();
+	}
+	*v = xrealloc(*v, ncap * elem);
+	*cap = ncap;
 }

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const char *const msgs[IMDR_NERR] = {
 	[IMDR_OK] = "success",
@@ -25,7 +27,11 @@ static const char *const msgs[IMDR_NERR] = {
 	[IMDR_EAMBIG] = "ambiguous",
 };
 
-static _Thread_local char detail[1024];
+/* One message a thread. A longer one keeps its start and its end (where
+ * the reason is: "cannot write <long path>: No space left on device") with
+ * "..." between, cut at character boundaries. */
+#define DETAIL_MAX 4096
+static _Thread_local char detail[DETAIL_MAX];
 
 const char *
 imdr_strerror(int code)
@@ -35,14 +41,45 @@ imdr_strerror(int code)
 	return msgs[code];
 }
 
+/* utf8_back: move i back to the start of the UTF-8 character it is in. */
+static size_t
+utf8_back(const char *s, size_t i)
+{
+	while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
+		i--;
+	return i;
+}
+
 int
 err_set(int code, const char *fmt, ...)
 {
 	va_list ap;
+	char *msg = NULL;
+	int n;
 
+	/* Format into fresh memory first: the arguments may point into
+	 * detail itself (err_set(rc, "node %s: %s", id, err_msg(rc))). */
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	if (n < 0) {
+		snprintf(detail, sizeof(detail), "%s", imdr_strerror(code));
+		return code;
+	}
+	if ((size_t)n < sizeof(detail)) {
+		memcpy(detail, msg, (size_t)n + 1);
+	} else {
+		size_t half = (sizeof(detail) - 4) / 2;
+		size_t head = utf8_back(msg, half);
+		size_t tail = (size_t)n - half;
+
+		while (tail < (size_t)n && ((unsigned char)msg[tail] & 0xC0) == 0x80)
+			tail++;
+		memcpy(detail, msg, head);
+		memcpy(detail + head, "...", 3);
+		memcpy(detail + head + 3, msg + tail, (size_t)n - tail + 1);
+	}
+	free(msg);
 	return code;
 }
 

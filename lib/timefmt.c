@@ -197,3 +197,35 @@ time_parse(const char *s, int64_t *ret_ns, int64_t *ret_end_ns)
 		*ret_end_ns = t + span - 1;
 	return 0;
 }
+
+int
+time_parse_rfc3339(const char *s, int64_t *ret_ns)
+{
+	const char *p = s;
+	size_t n = strlen(s);
+
+	/* the strict shape first; time_parse then does the arithmetic */
+	if (n < 20 || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != 't') ||
+	    p[13] != ':' || p[16] != ':')
+		return -1;
+	p += 19;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		if (p[1] != '\0')
+			return -1;
+	} else if (*p == '+' || *p == '-') {
+		if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) ||
+		    p[3] != ':' || !isdigit((unsigned char)p[4]) ||
+		    !isdigit((unsigned char)p[5]) || p[6] != '\0')
+			return -1;
+	} else {
+		return -1;
+	}
+	return time_parse(s, ret_ns, NULL);
+}

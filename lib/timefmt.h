@@ -28,4 +28,10 @@ int time_parse_compact(const char *s, int64_t *ret_ns);
  * Returns 0, or -1 if s is not such a time. */
 int time_parse(const char *s, int64_t *ret_ns, int64_t *ret_end_ns);
 
+/* time_parse_rfc3339: exactly an RFC 3339 date-time as exports and the
+ * canonical layout hold it ("2026-11-24T10:01:02Z", a fraction and a
+ * +hh:mm offset allowed; the date, 'T', seconds and the zone required).
+ * 0, or -1 if s is anything else. */
+int time_parse_rfc3339(const char *s, int64_t *ret_ns);
+
 #endif
