@@ -18,7 +18,22 @@ endif
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -pthread -D_FILE_OFFSET_BITS=64 \
             -DFUSE_USE_VERSION=312 -D_GNU_SOURCE -I. $(SANFLAGS)
-PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+pc = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+# Each folder is compiled with only its own third-party flags (DESIGN.md's
+# layer table; tests/integration/layers.sh checks the includes themselves):
+# libfuse3 for fs/ (and mount.imdr), libarchive for ingest/, curl headers
+# for backends/ (libcurl itself is opened at run time, backends/curl_dl.c).
+FLAGS_lib      =
+FLAGS_backends = $(call pc,libcurl libcrypto)
+FLAGS_repo     = $(call pc,libcrypto libzstd jansson)
+FLAGS_catalog  =
+FLAGS_ingest   = $(call pc,libarchive jansson libcrypto)
+FLAGS_engine   =
+FLAGS_fs       = $(call pc,fuse3)
+FLAGS_cli      = $(call pc,fuse3 jansson)
+FLAGS_tests    = $(call pc,$(PKGS))
+FLAGS_examples = $(call pc,$(PKGS))
+folder_flags = $(FLAGS_$(firstword $(subst /, ,$(1))))
 # libcurl is opened at run time, only for cloud repositories (backends/curl_dl.c)
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
 LDFLAGS  += -pthread -Wl,--as-needed $(SANFLAGS)
@@ -26,7 +41,8 @@ LDLIBS   += $(PKG_LIBS) -lm
 
 # Every .c in a library folder is part of libimdr.a; in cli/, files named
 # cmd_*.c, imdr.c and mount_imdr.c are the programs, the rest is shared.
-LIB_SRC  = $(wildcard lib/*.c backends/*.c repo/*.c catalog/*.c ingest/*.c fs/*.c) \
+LIB_DIRS = lib backends repo catalog ingest engine fs
+LIB_SRC  = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)) \
            $(filter-out cli/imdr.c cli/mount_imdr.c cli/cmd_%.c,$(wildcard cli/*.c))
 IMDR_SRC = cli/imdr.c $(wildcard cli/cmd_*.c)
 MOUNT_SRC = cli/mount_imdr.c
@@ -51,7 +67,7 @@ test-deps:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(call folder_flags,$<) -MMD -MP -c -o $@ $<
 
 $(BUILD)/libimdr.a: $(LIB_OBJ)
 	@rm -f $@

@@ -345,6 +345,7 @@ azure_open(const char *url, int create, struct backend **ret)
 		goto out;
 	}
 	a->pool = http_pool_new(conns);
+	a->base.traits.concurrency = conns;
 	if (a->pool == NULL) {
 		rc = IMDR_EUNSUP;
 		goto out;
@@ -572,4 +573,5 @@ const struct backend_ops backend_azure = {
 	.list = azure_list,
 	.del = azure_del,
 	.close = azure_close,
+	.remote = 1,
 };

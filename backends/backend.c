@@ -27,6 +27,8 @@ backend_base_init(struct backend *be, const struct backend_ops *ops,
 	be->ops = ops;
 	be->url = xstrdup(url);
 	memset(&be->st, 0, sizeof(be->st));
+	be->traits.remote = ops->remote;
+	be->traits.concurrency = 4;
 }
 
 void
@@ -154,4 +156,10 @@ backend_get_stats(const struct backend *be, struct backend_stats *ret)
 
 	for (size_t i = 0; i < sizeof(*ret) / sizeof(uint64_t); i++)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+void
+backend_get_traits(const struct backend *be, struct backend_traits *ret)
+{
+	*ret = be->traits;
 }

@@ -46,6 +46,18 @@ struct backend_ops {
 	void (*close)(struct backend *be);
 	/* read_only: set for backends that cannot write (https). */
 	int read_only;
+	/* remote: every request crosses a network (round trips cost more than
+	 * bytes); local disks are not. */
+	int remote;
+};
+
+/* What a backend likes, asked of it rather than guessed from its name:
+ * whether it is remote, and how many requests it serves well at once
+ * (its connection pool; a local disk a few). Readers and writers size
+ * their parallelism and read-ahead from this. */
+struct backend_traits {
+	int remote;
+	int concurrency;
 };
 
 /* Counters kept by the generic wrappers for every backend (.imdr/stats). */
@@ -76,5 +88,6 @@ const char *backend_name(const struct backend *be);
 const char *backend_url(const struct backend *be);
 int backend_read_only(const struct backend *be);
 void backend_get_stats(const struct backend *be, struct backend_stats *ret);
+void backend_get_traits(const struct backend *be, struct backend_traits *ret);
 
 #endif

@@ -9,9 +9,12 @@ struct backend {
 	const struct backend_ops *ops;
 	char *url;		/* redacted: no keys, tokens or passwords */
 	struct backend_stats st;	/* updated atomically by the wrappers */
+	struct backend_traits traits;	/* set at open (base_init: defaults) */
 };
 
-/* backend_base_init: fill the common part; url is copied (redact first). */
+/* backend_base_init: fill the common part; url is copied (redact first).
+ * traits start as {ops->remote, 4}; an implementation with a connection
+ * pool sets traits.concurrency to its size. */
 void backend_base_init(struct backend *be, const struct backend_ops *ops,
     const char *url);
 void backend_base_free(struct backend *be);

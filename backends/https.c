@@ -77,6 +77,7 @@ https_open(const char *url, int create, struct backend **ret)
 		return err_set(IMDR_EPERM, "%s: an http(s):// repository is read-only; create it with another backend and publish it", url);
 	}
 	h->pool = http_pool_new(16);
+	h->base.traits.concurrency = 16;
 	if (h->pool == NULL) {
 		https_close(&h->base);
 		return IMDR_EUNSUP;
@@ -257,4 +258,5 @@ const struct backend_ops backend_https = {
 	.del = https_del,
 	.close = https_close,
 	.read_only = 1,
+	.remote = 1,
 };

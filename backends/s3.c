@@ -316,6 +316,7 @@ s3_open(const char *url, int create, struct backend **ret)
 	if (rc)
 		goto bad;
 	s->pool = http_pool_new(conns);
+	s->base.traits.concurrency = conns;
 	if (s->pool == NULL) {
 		rc = IMDR_EUNSUP;
 		goto bad;
@@ -610,4 +611,5 @@ const struct backend_ops backend_s3 = {
 	.list = s3_list,
 	.del = s3_del,
 	.close = s3_close,
+	.remote = 1,
 };

@@ -11,6 +11,7 @@
 
 #include "catalog/catalog.h"
 #include "lib/err.h"
+#include "lib/hash.h"
 #include "lib/idset.h"
 #include "lib/varint.h"
 
@@ -57,16 +58,6 @@ struct cat_builder {
 	size_t last_dir_len;
 };
 
-static uint64_t
-hash_name(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 1099511628211ULL;
-	return h;
-}
-
 static void
 rehash(struct bnode *d)
 {
@@ -78,7 +69,7 @@ rehash(struct bnode *d)
 	d->htab = xcalloc(cap, sizeof(*d->htab));
 	d->hcap = cap;
 	for (uint32_t i = 0; i < d->nkids; i++) {
-		uint32_t j = (uint32_t)hash_name(d->kids[i]->name, d->kids[i]->name_len) & (cap - 1);
+		uint32_t j = (uint32_t)hash_fnv(d->kids[i]->name, d->kids[i]->name_len) & (cap - 1);
 
 		while (d->htab[j])
 			j = (j + 1) & (cap - 1);
@@ -98,7 +89,7 @@ find_kid(struct bnode *d, const char *name, size_t len)
 		}
 		return NULL;
 	}
-	for (uint32_t j = (uint32_t)hash_name(name, len) & (d->hcap - 1); d->htab[j];
+	for (uint32_t j = (uint32_t)hash_fnv(name, len) & (d->hcap - 1); d->htab[j];
 	    j = (j + 1) & (d->hcap - 1)) {
 		struct bnode *k = d->kids[d->htab[j] - 1];
 
@@ -126,7 +117,7 @@ add_kid(struct bnode *d, const char *name, size_t len, uint8_t type)
 	if (d->nkids > SCAN_LIMIT && (d->htab == NULL || d->nkids * 2 > d->hcap))
 		rehash(d);
 	else if (d->htab) {
-		uint32_t j = (uint32_t)hash_name(name, len) & (d->hcap - 1);
+		uint32_t j = (uint32_t)hash_fnv(name, len) & (d->hcap - 1);
 
 		while (d->htab[j])
 			j = (j + 1) & (d->hcap - 1);

@@ -33,11 +33,8 @@ struct cat_node;
 
 /* cat_node_decode: parse an encoded node (copied; data may be freed). */
 int cat_node_decode(const uint8_t *data, size_t n, struct cat_node **ret);
-/* cat_node_open: authenticate, decrypt and decode the sealed bytes of tree
- * blob ref, fetched by the caller. */
-int cat_node_open(struct repo *r, const struct blob_ref *ref,
-    const uint8_t *sealed, size_t n, struct cat_node **ret);
-/* cat_node_load: read the tree blob at ref and decode it. */
+/* cat_node_load: read the tree blob at ref (through the repository's blob
+ * reader) and decode it. */
 int cat_node_load(struct repo *r, const struct blob_ref *ref,
     struct cat_node **ret);
 void cat_node_free(struct cat_node *node);

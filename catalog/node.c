@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
-#include "backends/backend.h"
+#include "lib/array.h"
 #include "lib/err.h"
 #include "lib/hex.h"
 #include "lib/varint.h"
@@ -302,15 +302,15 @@ cat_chunk_at(const struct cat_node *node, const struct cat_entry *e,
 }
 
 int
-cat_node_open(struct repo *r, const struct blob_ref *ref, const uint8_t *sealed,
-    size_t n, struct cat_node **ret)
+cat_node_load(struct repo *r, const struct blob_ref *ref, struct cat_node **ret)
 {
 	struct buf b = BUF_INIT;
+	size_t off;
 	int rc;
 
-	rc = repo_blob_unseal(r, BLOB_TREE, ref, sealed, n, &b);
+	rc = repo_blob_read_buf(r, BLOB_TREE, ref, &b, &off);
 	if (rc == IMDR_OK) {
-		rc = cat_node_decode(b.data, b.len, ret);
+		rc = cat_node_decode(b.data + off, b.len - off, ret);
 		if (rc) {
 			char hex[65];
 
@@ -318,22 +318,7 @@ cat_node_open(struct repo *r, const struct blob_ref *ref, const uint8_t *sealed,
 			rc = err_set(rc, "tree node %.16s: %s", hex, err_msg(rc));
 		}
 	}
-	buf_free(&b);
-	return rc;
-}
-
-int
-cat_node_load(struct repo *r, const struct blob_ref *ref, struct cat_node **ret)
-{
-	struct buf sealed = BUF_INIT;
-	char name[80];
-	int rc;
-
-	repo_pack_name(ref->pack, name);
-	rc = backend_get(repo_backend(r), name, ref->offset, ref->length, &sealed);
-	if (rc == IMDR_OK)
-		rc = cat_node_open(r, ref, sealed.data, sealed.len, ret);
-	buf_free(&sealed);
+	repo_buf_recycle(r, &b);
 	return rc;
 }
 
@@ -382,13 +367,23 @@ cat_resolve(struct repo *r, const struct blob_ref *root, const char *path,
 	return IMDR_OK;
 }
 
+/* cat_walk keeps one frame a level: the folder's node, the next entry to
+ * visit and where its path ends. Iterative, so a deep tree costs heap in
+ * proportion to its depth, never stack. */
+struct walk_frame {
+	struct cat_node *node;
+	uint32_t next;
+	size_t base;		/* path length of the folder, with its '/' */
+};
+
 int
 cat_walk(struct repo *r, const struct blob_ref *dir_ref, const char *prefix,
     cat_walk_fn fn, void *ctx)
 {
-	struct cat_node *node = NULL;
+	struct walk_frame *st = NULL;
+	size_t depth = 0, cap = 0;
 	struct buf path = BUF_INIT;
-	size_t base;
+	struct cat_node *node;
 	int rc;
 
 	rc = cat_node_load(r, dir_ref, &node);
@@ -398,22 +393,36 @@ cat_walk(struct repo *r, const struct blob_ref *dir_ref, const char *prefix,
 		buf_puts(&path, prefix);
 		buf_putc(&path, '/');
 	}
-	base = path.len;
-	for (uint32_t i = 0; i < node->n && rc == IMDR_OK; i++) {
-		const struct cat_entry *e = &node->e[i];
+	*ARRAY_PUSH(st, depth, cap) = (struct walk_frame){ node, 0, path.len };
+	while (depth > 0 && rc == IMDR_OK) {
+		struct walk_frame *f = &st[depth - 1];
+		const struct cat_entry *e;
 
-		path.len = base;
+		if (f->next >= f->node->n) {
+			cat_node_free(f->node);
+			depth--;
+			continue;
+		}
+		e = &f->node->e[f->next++];
+		path.len = f->base;
 		buf_append(&path, e->name, e->name_len);
 		buf_cstr(&path);
-		rc = fn(ctx, (const char *)path.data, node, e);
+		rc = fn(ctx, (const char *)path.data, f->node, e);
 		if (rc == CAT_WALK_SKIP) {
 			rc = IMDR_OK;
 			continue;
 		}
-		if (rc == IMDR_OK && e->type == CAT_DIR)
-			rc = cat_walk(r, &e->subtree, (const char *)path.data, fn, ctx);
+		if (rc == IMDR_OK && e->type == CAT_DIR) {
+			rc = cat_node_load(r, &e->subtree, &node);
+			if (rc == IMDR_OK) {
+				buf_putc(&path, '/');
+				*ARRAY_PUSH(st, depth, cap) = (struct walk_frame){ node, 0, path.len };
+			}
+		}
 	}
+	while (depth > 0)
+		cat_node_free(st[--depth].node);
+	free(st);
 	buf_free(&path);
-	cat_node_free(node);
 	return rc;
 }

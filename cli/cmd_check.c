@@ -1,283 +1,14 @@
-/* imdr check — verify a repository: every index object, every pack header,
- * every snapshot and the chain they form, every tree node of every snapshot
- * and that each chunk it names is where it says; with --read-data, every
- * blob of every pack (authenticated, decrypted, and its id recomputed).
- * Each problem is one line naming the object; the exit status is 1 if any. */
+/* imdr check — parse the options, call the engine's check_run, print the
+ * summary. The work itself is engine/check.c. */
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog/catalog.h"
 #include "cli/common.h"
 #include "cli/progress.h"
+#include "engine/check.h"
 #include "lib/err.h"
-#include "lib/hex.h"
-#include "lib/idset.h"
-#include "lib/log.h"
-#include "repo/index.h"
-#include "repo/pack.h"
-#include "repo/snapshot.h"
-
-struct check {
-	struct repo *r;
-	struct index *idx;
-	struct idset *packs;	/* listed in data/: id -> size */
-	struct idset *trees;	/* tree nodes already walked */
-	struct progress *pg;
-	uint64_t errors, warnings;
-	uint64_t packs_checked, blobs_checked, nodes, chunk_refs;
-	int read_data, quiet;
-	char **index_names;
-	size_t nindex;
-};
-
-static void
-problem(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-problem(struct check *c, const char *fmt, ...)
-{
-	char msg[1200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	c->errors++;
-	warn0("error: %s", msg);
-}
-
-static int
-list_pack(void *ctx, const char *name, uint64_t size)
-{
-	struct check *c = ctx;
-	const char *base = strrchr(name, '/');
-	uint8_t id[CRYPTO_ID_LEN];
-
-	base = base ? base + 1 : name;
-	if (!hex_valid(base, 64) || hex_decode(base, id, sizeof(id)) != 0 ||
-	    strncmp(name + 5, base, 2) != 0) {
-		c->warnings++;
-		warn0("warning: %s is not a pack name; ignored", name);
-		return 0;
-	}
-	idset_put(c->packs, id, size);
-	return 0;
-}
-
-static int
-list_index(void *ctx, const char *name, uint64_t size)
-{
-	struct check *c = ctx;
-
-	(void)size;
-	c->index_names = xrealloc(c->index_names, (c->nindex + 1) * sizeof(char *));
-	c->index_names[c->nindex++] = xstrdup(name);
-	return 0;
-}
-
-static void
-check_blobs(struct check *c, const char *name, const struct buf *pack,
-    const struct pack_entry *e, size_t n)
-{
-	struct buf out = BUF_INIT;
-
-	for (size_t i = 0; i < n; i++) {
-		uint8_t id[CRYPTO_ID_LEN];
-		char hex[65];
-		int rc;
-
-		hex_encode(e[i].ref.id, CRYPTO_ID_LEN, hex);
-		if (e[i].ref.offset + e[i].ref.length > pack->len) {
-			problem(c, "pack %s: blob %.16s lies outside the pack", name, hex);
-			continue;
-		}
-		rc = repo_blob_unseal(c->r, e[i].type, &e[i].ref,
-		    pack->data + e[i].ref.offset, e[i].ref.length, &out);
-		if (rc) {
-			problem(c, "pack %s: %s", name, err_msg(rc));
-			err_clear();
-			continue;
-		}
-		repo_blob_id(c->r, out.data, out.len, id);
-		if (!crypto_memeq(id, e[i].ref.id, CRYPTO_ID_LEN))
-			problem(c, "pack %s: blob %.16s content does not match its id", name, hex);
-		c->blobs_checked++;
-	}
-	buf_free(&out);
-}
-
-static int
-check_pack(void *ctx, const uint8_t id[32], uint64_t size)
-{
-	struct check *c = ctx;
-	struct pack_entry *e = NULL;
-	struct buf whole = BUF_INIT;
-	size_t n = 0;
-	char name[80];
-	int rc;
-
-	repo_pack_name(id, name);
-	if (!index_has_pack(c->idx, id)) {
-		c->warnings++;
-		warn0("warning: pack %s is in no index (left by an interrupted backup; the next backup indexes it)",
-		    name);
-	}
-	if (c->read_data) {
-		rc = backend_get(repo_backend(c->r), name, 0, BACKEND_WHOLE, &whole);
-		if (rc == IMDR_OK && whole.len != size)
-			rc = err_set(IMDR_EFORMAT, "pack %s changed size while being read", name);
-		if (rc == IMDR_OK)
-			rc = pack_parse_header(c->r, id, whole.data, whole.len, &e, &n);
-		if (rc == IMDR_OK)
-			check_blobs(c, name, &whole, e, n);
-	} else {
-		rc = pack_read_header(c->r, id, size, &e, &n);
-	}
-	if (rc) {
-		problem(c, "%s", err_msg(rc));
-		err_clear();
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			struct blob_ref ref;
-
-			if (index_lookup(c->idx, e[i].ref.id, NULL, &ref) == IMDR_OK &&
-			    memcmp(ref.pack, id, CRYPTO_ID_LEN) == 0 &&
-			    (ref.offset != e[i].ref.offset || ref.length != e[i].ref.length))
-				problem(c, "pack %s: index and header disagree on a blob's place", name);
-		}
-	}
-	c->packs_checked++;
-	progress_add(c->pg, 1, size);
-	free(e);
-	buf_free(&whole);
-	return 0;
-}
-
-static int
-missing_pack(void *ctx, const uint8_t id[32], uint64_t size)
-{
-	struct check *c = ctx;
-	char name[80];
-	uint64_t have;
-
-	repo_pack_name(id, name);
-	if (!idset_get(c->packs, id, &have))
-		problem(c, "pack %s is listed in the index but missing from the repository", name);
-	else if (size && have != size)
-		problem(c, "pack %s has %llu bytes; the index says %llu (truncated?)", name,
-		    (unsigned long long)have, (unsigned long long)size);
-	return 0;
-}
-
-struct walk_ctx {
-	struct check *c;
-	const char *snap;
-};
-
-static int
-check_entry(void *ctx, const char *path, const struct cat_node *node,
-    const struct cat_entry *e)
-{
-	struct walk_ctx *w = ctx;
-	struct check *c = w->c;
-
-	if (e->type == CAT_DIR) {
-		if (!idset_put(c->trees, e->subtree.id, 0))
-			return CAT_WALK_SKIP;	/* seen in this or another snapshot */
-		c->nodes++;
-		return 0;
-	}
-	if (e->type != CAT_FILE)
-		return 0;
-	for (uint32_t i = 0; i < e->nchunks; i++) {
-		struct blob_ref ref, known;
-		uint64_t off;
-		char hex[65];
-
-		cat_chunk(node, e, i, &ref, &off);
-		c->chunk_refs++;
-		if (!idset_get(c->packs, ref.pack, NULL)) {
-			repo_pack_name(ref.pack, hex);
-			problem(c, "snapshot %.8s: %s: chunk %u is in pack %s, which is missing",
-			    w->snap, path, i, hex);
-			break;
-		}
-		if (index_lookup(c->idx, ref.id, NULL, &known) == IMDR_OK &&
-		    memcmp(known.pack, ref.pack, CRYPTO_ID_LEN) == 0 &&
-		    known.offset != ref.offset) {
-			problem(c, "snapshot %.8s: %s: chunk %u's place disagrees with the index",
-			    w->snap, path, i);
-			break;
-		}
-	}
-	return 0;
-}
-
-static void
-check_snapshots(struct check *c)
-{
-	struct snapshot_name *names = NULL;
-	struct idset *ids = idset_new();
-	size_t n = 0;
-	int rc;
-
-	rc = snapshot_list(c->r, &names, &n);
-	if (rc) {
-		problem(c, "%s", err_msg(rc));
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		uint8_t id[32];
-
-		hex_decode(names[i].id, id, sizeof(id));
-		idset_put(ids, id, i);
-	}
-	for (size_t i = 0; i < n; i++) {
-		struct snapshot *s = NULL;
-		struct walk_ctx w = { c, names[i].id };
-
-		rc = snapshot_load(c->r, names[i].name, &s);
-		if (rc) {
-			problem(c, "%s", err_msg(rc));
-			err_clear();
-			continue;
-		}
-		if (s->prev[0]) {
-			uint8_t pid[32];
-
-			if (!hex_valid(s->prev, 64) || hex_decode(s->prev, pid, 32) != 0 ||
-			    !idset_get(ids, pid, NULL))
-				problem(c, "snapshot %.8s names %.8s as the one before it, which is missing (deleted or never written)",
-				    s->id, s->prev);
-		}
-		if (idset_put(c->trees, s->root.id, 0)) {
-			c->nodes++;
-			rc = cat_walk(c->r, &s->root, "", check_entry, &w);
-			if (rc) {
-				problem(c, "snapshot %.8s: %s", s->id, err_msg(rc));
-				err_clear();
-			}
-		}
-		snapshot_free(s);
-	}
-	if (!c->quiet)
-		printf("%zu snapshots, %llu tree nodes, %llu chunk references checked\n", n,
-		    (unsigned long long)c->nodes, (unsigned long long)c->chunk_refs);
-out:
-	idset_free(ids);
-	free(names);
-}
-
-static int
-sum_pack(void *ctx, const uint8_t id[32], uint64_t size)
-{
-	(void)id;
-	*(uint64_t *)ctx += size;
-	return 0;
-}
 
 static void
 usage(FILE *f)
@@ -303,20 +34,22 @@ cmd_check(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct check c;
+	struct check_opts co;
+	struct check_result res;
+	struct cli_events ce = { NULL, 0, 0, 0 };
+	struct repo *r = NULL;
 	const char *passfile = NULL;
 	int ch, rc, force_pg = 0, json = 0;
-	uint64_t total = 0;
 
-	memset(&c, 0, sizeof(c));
+	memset(&co, 0, sizeof(co));
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'p': passfile = optarg; break;
-		case 'd': c.read_data = 1; break;
+		case 'd': co.read_data = 1; break;
 		case 'P': force_pg = 1; break;
-		case 'q': c.quiet = 1; break;
-		case 'j': json = 1; c.quiet = 1; break;
+		case 'q': ce.quiet = 1; break;
+		case 'j': json = 1; ce.quiet = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -325,61 +58,35 @@ cmd_check(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	rc = cli_open_repo(argv[optind], passfile, &c.r);
+	rc = cli_open_repo(argv[optind], passfile, &r);
 	if (rc)
 		return cli_fail(rc);
-	c.idx = index_new();
-	c.packs = idset_new();
-	c.trees = idset_new();
-
-	rc = backend_list(repo_backend(c.r), "index/", list_index, &c);
-	for (size_t i = 0; rc == IMDR_OK && i < c.nindex; i++) {
-		int irc = index_load_one(c.r, c.idx, c.index_names[i]);
-
-		if (irc) {
-			problem(&c, "%s", err_msg(irc));
-			err_clear();
-		}
-	}
-	if (rc == IMDR_OK)
-		rc = backend_list(repo_backend(c.r), "data/", list_pack, &c);
+	cli_events_bind(&co.ev, &ce);
+	ce.pg = progress_start(co.read_data ? "check --read-data" : "check", force_pg, ce.quiet);
+	rc = check_run(r, &co, &res);
+	progress_stop(ce.pg);
+	repo_free(r);
 	if (rc)
-		goto out;
-	index_each_pack(c.idx, missing_pack, &c);
-	idset_each(c.packs, sum_pack, &total);
-	c.pg = progress_start(c.read_data ? "check --read-data" : "check", force_pg, c.quiet);
-	progress_total(c.pg, idset_count(c.packs), total);
-	idset_each(c.packs, check_pack, &c);
-	check_snapshots(&c);
-	progress_stop(c.pg);
-	c.pg = NULL;
+		return cli_fail(rc);
 	if (json) {
 		printf("{\"errors\":%llu,\"warnings\":%llu,\"packs\":%llu,\"blobs_read\":%llu,"
 		    "\"tree_nodes\":%llu,\"chunk_refs\":%llu}\n",
-		    (unsigned long long)c.errors, (unsigned long long)c.warnings,
-		    (unsigned long long)c.packs_checked, (unsigned long long)c.blobs_checked,
-		    (unsigned long long)c.nodes, (unsigned long long)c.chunk_refs);
-	} else if (!c.quiet) {
-		printf("%llu packs checked%s", (unsigned long long)c.packs_checked,
-		    c.read_data ? "" : " (headers)\n");
-		if (c.read_data)
-			printf(", %llu blobs read and verified\n", (unsigned long long)c.blobs_checked);
-		if (c.errors)
-			printf("%llu error%s found\n", (unsigned long long)c.errors,
-			    c.errors == 1 ? "" : "s");
+		    (unsigned long long)res.errors, (unsigned long long)res.warnings,
+		    (unsigned long long)res.packs, (unsigned long long)res.blobs,
+		    (unsigned long long)res.nodes, (unsigned long long)res.chunk_refs);
+	} else if (!ce.quiet) {
+		printf("%llu snapshots, %llu tree nodes, %llu chunk references checked\n",
+		    (unsigned long long)res.snapshots, (unsigned long long)res.nodes,
+		    (unsigned long long)res.chunk_refs);
+		printf("%llu packs checked%s", (unsigned long long)res.packs,
+		    co.read_data ? "" : " (headers)\n");
+		if (co.read_data)
+			printf(", %llu blobs read and verified\n", (unsigned long long)res.blobs);
+		if (res.errors)
+			printf("%llu error%s found\n", (unsigned long long)res.errors,
+			    res.errors == 1 ? "" : "s");
 		else
 			printf("no errors found\n");
 	}
-out:
-	progress_stop(c.pg);
-	for (size_t i = 0; i < c.nindex; i++)
-		free(c.index_names[i]);
-	free(c.index_names);
-	idset_free(c.packs);
-	idset_free(c.trees);
-	index_free(c.idx);
-	repo_free(c.r);
-	if (rc)
-		return cli_fail(rc);
-	return c.errors ? 1 : 0;
+	return res.errors ? 1 : 0;
 }

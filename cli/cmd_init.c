@@ -74,10 +74,10 @@ cmd_init(int argc, char **argv)
 		return cli_fail(rc);
 	if (json)
 		printf("{\"id\":\"%s\",\"url\":\"%s\",\"key\":\"%s\"}\n", repo_config(r)->id,
-		    backend_url(repo_backend(r)), repo_key_name(r));
+		    repo_url(r), repo_key_name(r));
 	else
 		printf("created imdr repository %.8s at %s\n", repo_config(r)->id,
-		    backend_url(repo_backend(r)));
+		    repo_url(r));
 	repo_free(r);
 	return 0;
 }
@@ -150,11 +150,7 @@ cmd_key(int argc, char **argv)
 	} else if (strcmp(verb, "remove") == 0 && argc - optind == 3) {
 		char *name = xasprintf("keys/%s", argv[optind + 2]);
 
-		if (strcmp(name, repo_key_name(r)) == 0)
-			rc = err_set(IMDR_EINVAL, "refusing to remove key slot %s: it is the one in use",
-			    argv[optind + 2]);
-		else if ((rc = backend_stat(repo_backend(r), name, NULL)) == IMDR_OK)
-			rc = backend_del(repo_backend(r), name);
+		rc = repo_key_remove(r, name);
 		if (rc == IMDR_OK)
 			printf("removed key slot %s\n", argv[optind + 2]);
 		free(name);

@@ -74,22 +74,22 @@ static void
 usage_ls(FILE *f)
 {
 	fprintf(f,
-"usage: imdr ls REPO SNAPSHOT [PATH] [-R] [--json]\n"
+"usage: imdr ls REPO SNAPSHOT [PATH] [-R] [--json] [--source NAME]\n"
 "\n"
 "List PATH (default: the top) in SNAPSHOT (an id prefix, `latest`, or a time)\n"
 "like ls -l: mode, exact size in bytes, mtime (UTC), path. -R lists everything\n"
-"below PATH.\n");
+"below PATH. --source NAME: `latest` and times mean that source's snapshots.\n");
 }
 
 static int
-open_snapshot(const char *url, const char *passfile, const char *spec,
-    struct repo **ret_r, struct snapshot **ret_s)
+open_snapshot(const char *url, const char *passfile, const char *source,
+    const char *spec, struct repo **ret_r, struct snapshot **ret_s)
 {
 	int rc = cli_open_repo(url, passfile, ret_r);
 
 	if (rc)
 		return rc;
-	return snapshot_resolve(*ret_r, spec, ret_s);
+	return snapshot_resolve(*ret_r, source, spec, ret_s);
 }
 
 static const char *
@@ -107,10 +107,11 @@ cmd_ls(int argc, char **argv)
 		{ "password-file", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "recursive", no_argument, NULL, 'R' },
+		{ "source", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *passfile = NULL, *path = "";
+	const char *passfile = NULL, *path = "", *source = NULL;
 	struct ls_ctx c = { 0, 1, 0 };
 	struct snapshot *s = NULL;
 	struct cat_node *node = NULL;
@@ -125,6 +126,7 @@ cmd_ls(int argc, char **argv)
 		case 'p': passfile = optarg; break;
 		case 'j': c.json = 1; break;
 		case 'R': recursive = 1; break;
+		case 's': source = optarg; break;
 		case 'h': usage_ls(stdout); return 0;
 		default: usage_ls(stderr); return 2;
 		}
@@ -138,7 +140,7 @@ cmd_ls(int argc, char **argv)
 	clean = xstrdup(path);
 	while (*clean && clean[strlen(clean) - 1] == '/')
 		clean[strlen(clean) - 1] = '\0';
-	rc = open_snapshot(argv[optind], passfile, argv[optind + 1], &r, &s);
+	rc = open_snapshot(argv[optind], passfile, source, argv[optind + 1], &r, &s);
 	if (rc)
 		goto out;
 	rc = cat_resolve(r, &s->root, clean, &node, &e);
@@ -185,10 +187,11 @@ cmd_cat(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "password-file", required_argument, NULL, 'p' },
+		{ "source", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *passfile = NULL;
+	const char *passfile = NULL, *source = NULL;
 	struct snapshot *s = NULL;
 	struct cat_node *node = NULL;
 	const struct cat_entry *e = NULL;
@@ -200,8 +203,9 @@ cmd_cat(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'p': passfile = optarg; break;
+		case 's': source = optarg; break;
 		case 'h':
-			printf("usage: imdr cat REPO SNAPSHOT PATH\n\nWrite the file at PATH in SNAPSHOT to standard output.\n");
+			printf("usage: imdr cat REPO SNAPSHOT PATH [--source NAME]\n\nWrite the file at PATH in SNAPSHOT to standard output.\n");
 			return 0;
 		default: return 2;
 		}
@@ -210,7 +214,7 @@ cmd_cat(int argc, char **argv)
 		fprintf(stderr, "usage: imdr cat REPO SNAPSHOT PATH\n");
 		return 2;
 	}
-	rc = open_snapshot(argv[optind], passfile, argv[optind + 1], &r, &s);
+	rc = open_snapshot(argv[optind], passfile, source, argv[optind + 1], &r, &s);
 	if (rc)
 		goto out;
 	rc = cat_resolve(r, &s->root, trim_path(argv[optind + 2]), &node, &e);

@@ -15,10 +15,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: imdr snapshots REPO [--json] [--password-file F]\n"
+"usage: imdr snapshots REPO [--source NAME] [--json] [--password-file F]\n"
 "\n"
-"List every snapshot, oldest first: short id, time (UTC), host, source,\n"
-"format, files, logical size, and what the backup added to the repository.\n"
+"List every snapshot, oldest first: short id, time (UTC), host, format, files,\n"
+"logical size, what the backup added to the repository, and its source (the\n"
+"stable name of what was backed up). --source NAME lists that source's only,\n"
+"without reading the others (object names carry a keyed tag of the source).\n"
 "Name a snapshot elsewhere by an id prefix, `latest`, or a time\n"
 "(2026-11-24T10:00 = the newest snapshot at or before that minute).\n");
 }
@@ -29,11 +31,12 @@ cmd_snapshots(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "password-file", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "source", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct snapshot_name *names = NULL;
-	const char *passfile = NULL;
+	const char *passfile = NULL, *source = NULL;
 	struct repo *r = NULL;
 	size_t n = 0;
 	int c, rc, json = 0;
@@ -43,6 +46,7 @@ cmd_snapshots(int argc, char **argv)
 		switch (c) {
 		case 'p': passfile = optarg; break;
 		case 'j': json = 1; break;
+		case 's': source = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -57,6 +61,12 @@ cmd_snapshots(int argc, char **argv)
 	rc = snapshot_list(r, &names, &n);
 	if (rc)
 		goto out;
+	if (source) {
+		char tag[SNAPSHOT_TAG_HEX + 1];
+
+		snapshot_source_tag(r, source, tag);
+		n = snapshot_filter_source(names, n, tag);
+	}
 	if (json)
 		printf("[");
 	else
@@ -78,6 +88,8 @@ cmd_snapshots(int argc, char **argv)
 			json_print_string(stdout, s->host);
 			printf(",\"source\":");
 			json_print_string(stdout, s->source);
+			printf(",\"path\":");
+			json_print_string(stdout, s->path);
 			printf(",\"format\":");
 			json_print_string(stdout, s->format);
 			printf(",\"tags\":[");

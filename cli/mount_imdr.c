@@ -103,9 +103,10 @@ usage(FILE *f)
 "\n"
 "Mounts every snapshot of an imdr repository as a read-only tree:\n"
 "  snapshots/<TIME>/   one folder per snapshot, named by its UTC time\n"
-"  latest              the newest snapshot (follows new backups)\n"
+"  latest              the newest snapshot of any source (follows new backups)\n"
 "  at/<TIME>/          the newest snapshot at or before TIME, e.g.\n"
 "                      at/2026-11-24T01:30 (before the first one: ENOENT)\n"
+"  sources/<NAME>/     the same three for one source (imdr backup --source)\n"
 "  .imdr/stats         cache hits and misses, bytes fetched, latencies\n"
 "Content is fetched, authenticated and decrypted only when read.\n"
 "\n"
@@ -314,7 +315,7 @@ main(int argc, char **argv)
 	 * source `mount` and `df` show, "fuse.imdr" as the type. */
 	fuse_opt_add_arg(&args, "-oro,default_permissions");
 	if (!o.has_fsname) {
-		fsopt = fsname_opt(backend_url(repo_backend(r)));
+		fsopt = fsname_opt(repo_url(r));
 		fuse_opt_add_arg(&args, fsopt);
 	}
 	if (!o.has_subtype)
@@ -323,12 +324,18 @@ main(int argc, char **argv)
 	/* over a network, a sequential reader needs more chunks in flight
 	 * to cover the round trips: 12 ahead from 8 fetchers by default */
 	{
-		int remote = strcmp(backend_name(repo_backend(r)), "local") != 0;
+		struct repo_traits tr;
+		int remote;
 
+		repo_traits(r, &tr);
+		remote = tr.remote;
 		if (o.prefetch < 0)
 			o.prefetch = remote ? 12 : 5;
-		if (o.threads < 0)
-			o.threads = remote ? 8 : 4;
+		if (o.threads < 0) {
+			o.threads = remote ? (tr.concurrency / 2 < 8 ? tr.concurrency / 2 : 8) : 4;
+			if (o.threads < 1)
+				o.threads = 1;
+		}
 		/* what is read ahead must fit the cache with room to spare */
 		if (o.cache_size == NULL && remote)
 			chunk_bytes = 32u << 20;

@@ -3,11 +3,13 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/common.h"
 #include "lib/buf.h"
+#include "lib/log.h"
 #include "lib/timefmt.h"
 
 struct progress {
@@ -126,4 +128,85 @@ progress_stop(struct progress *p)
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
 	free(p);
+}
+
+static void
+ce_total(void *ctx, uint64_t files, uint64_t bytes)
+{
+	struct cli_events *ce = ctx;
+
+	if (ce->pg)
+		progress_total(ce->pg, files, bytes);
+}
+
+static void
+ce_advance(void *ctx, uint64_t files, uint64_t bytes)
+{
+	struct cli_events *ce = ctx;
+
+	if (ce->pg)
+		progress_add(ce->pg, files, bytes);
+}
+
+static void
+ce_report(struct cli_events *ce, const char *kind, const char *what, const char *msg)
+{
+	if (what)
+		warn0("%s: %s: %s", kind, what, msg);
+	else
+		warn0("%s: %s", kind, msg);
+	(void)ce;
+}
+
+static void
+ce_warn(void *ctx, const char *what, const char *msg)
+{
+	struct cli_events *ce = ctx;
+
+	__atomic_add_fetch(&ce->warnings, 1, __ATOMIC_RELAXED);
+	if (!ce->quiet)
+		ce_report(ce, "warning", what, msg);
+}
+
+static void
+ce_error(void *ctx, const char *what, const char *msg)
+{
+	struct cli_events *ce = ctx;
+
+	__atomic_add_fetch(&ce->errors, 1, __ATOMIC_RELAXED);
+	ce_report(ce, "error", what, msg);
+}
+
+static volatile sig_atomic_t caught;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	caught = 1;
+}
+
+const volatile sig_atomic_t *
+cli_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	return &caught;
+}
+
+void
+cli_events_bind(struct engine_events *ev, struct cli_events *ce)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->total = ce_total;
+	ev->advance = ce_advance;
+	ev->warn = ce_warn;
+	ev->error = ce_error;
+	ev->ctx = ce;
+	ev->cancel = &caught;
 }

@@ -290,15 +290,19 @@ dir_looks(const char *dir)
 	return ok;
 }
 
-int
-canonical_dir_looks(const char *dir)
+/* canonical_probe: users.jsonl and a conversations/<name>--<id>/meta.json
+ * at the top. */
+static int
+canonical_probe(struct ingest_probe *p)
 {
-	return dir_looks(dir);
+	if (p->kind == SRC_DIR)
+		return dir_looks(p->path) ? 90 : 0;
+	return probe_src(p) && canonical_looks(p->s) ? 90 : 0;
 }
 
-int
-ingest_canonical(const char *source, const struct ingest_sink *sink,
-    struct ingest_result *ret)
+static int
+canonical_run(const char *source, const struct ingest_opts *o,
+    const struct ingest_sink *sink, struct ingest_result *ret)
 {
 	struct canon_in ci = { sink, NULL };
 	struct ingest_sink w = { canon_entry, canon_warn, &ci, canon_wants };
@@ -306,6 +310,7 @@ ingest_canonical(const char *source, const struct ingest_sink *sink,
 	char *strip = NULL;
 	int rc, ok;
 
+	(void)o;
 	(void)ret;
 	if (stat(source, &st) == 0 && S_ISDIR(st.st_mode))
 		ok = dir_looks(source);
@@ -330,3 +335,10 @@ ingest_canonical(const char *source, const struct ingest_sink *sink,
 	free(strip);
 	return rc;
 }
+
+const struct ingest_format ingest_fmt_canonical = {
+	.name = "canonical",
+	.what = "imdr's canonical conversation layout (validated, kept file for file)",
+	.probe = canonical_probe,
+	.run = canonical_run,
+};

@@ -543,3 +543,29 @@ ingest_files(const char *source, const char *prefix, const struct ingest_sink *s
 		return walk_archive(source, prefix, sink);
 	return single_file(source, prefix, sink);
 }
+
+/* ---- the format ---- */
+
+/* files_probe: anything can be backed up as it is: the lowest bid. */
+static int
+files_probe(struct ingest_probe *p)
+{
+	(void)p;
+	return 1;
+}
+
+static int
+files_run(const char *source, const struct ingest_opts *o,
+    const struct ingest_sink *sink, struct ingest_result *ret)
+{
+	(void)o;
+	(void)ret;
+	return ingest_files(source, NULL, sink);
+}
+
+const struct ingest_format ingest_fmt_files = {
+	.name = "files",
+	.what = "the source as it is: a folder or an archive's contents",
+	.probe = files_probe,
+	.run = files_run,
+};

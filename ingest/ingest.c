@@ -1,5 +1,6 @@
-/* ingest — the dispatcher: names of formats, detection, and ingest_run. */
-#include <dirent.h>
+/* ingest — the table of formats, detection by their bids, and ingest_run.
+ * Adding a format: a file of ingest/ defining its struct ingest_format
+ * (probe and run), and a row below. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,129 +8,84 @@
 
 #include "ingest/ingest.h"
 #include "ingest/ingest_impl.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 
-static const char *const names[] = {
-	[INGEST_AUTO] = "auto",
-	[INGEST_FILES] = "files",
-	[INGEST_CANONICAL] = "canonical",
-	[INGEST_SLACK] = "slack",
-	[INGEST_MATTERMOST] = "mattermost",
+const struct ingest_format *const ingest_formats[] = {
+	&ingest_fmt_slack,
+	&ingest_fmt_mattermost,
+	&ingest_fmt_canonical,
+	&ingest_fmt_files,
+	NULL,
 };
 
-const char *
-ingest_format_name(enum ingest_format f)
+const struct ingest_format *
+ingest_format_find(const char *name)
 {
-	if ((unsigned)f >= sizeof(names) / sizeof(names[0]))
-		return "unknown";
-	return names[f];
+	struct buf known = BUF_INIT;
+
+	for (size_t i = 0; ingest_formats[i]; i++)
+		if (strcmp(ingest_formats[i]->name, name) == 0)
+			return ingest_formats[i];
+	for (size_t i = 0; ingest_formats[i]; i++)
+		buf_printf(&known, "%s%s", i ? ", " : "", ingest_formats[i]->name);
+	err_set(IMDR_EINVAL, "unknown format %s (known: %s)", name, buf_cstr(&known));
+	buf_free(&known);
+	return NULL;
+}
+
+struct src *
+probe_src(struct ingest_probe *p)
+{
+	if (p->s == NULL && p->rc == IMDR_OK)
+		p->rc = src_open(p->path, &p->s);
+	return p->s;
 }
 
 int
-ingest_format_parse(const char *s, enum ingest_format *ret)
+probe_top_has(struct ingest_probe *p, const char *name)
 {
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcmp(s, names[i]) == 0) {
-			*ret = (enum ingest_format)i;
-			return IMDR_OK;
-		}
+	if (p->kind == SRC_DIR) {
+		char *path = xasprintf("%s/%s", p->path, name);
+		struct stat st;
+		int ok = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+
+		free(path);
+		return ok;
 	}
-	return err_set(IMDR_EINVAL, "unknown format %s (files, canonical, slack, mattermost or auto)", s);
-}
-
-static int
-has_file(const char *dir, const char *name)
-{
-	char *p = xasprintf("%s/%s", dir, name);
-	struct stat st;
-	int ok = stat(p, &st) == 0 && S_ISREG(st.st_mode);
-
-	free(p);
-	return ok;
-}
-
-/* dir_has_jsonl: a .jsonl directly in dir. */
-static int
-dir_has_jsonl(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int found = 0;
-
-	while (d && !found && (de = readdir(d)) != NULL) {
-		size_t len = strlen(de->d_name);
-
-		found = len > 6 && strcmp(de->d_name + len - 6, ".jsonl") == 0;
-	}
-	if (d)
-		closedir(d);
-	return found;
-}
-
-/* detect_src: the format of a listed export. */
-static enum ingest_format
-detect_src(struct src *s)
-{
-	if (slack_looks(s))
-		return INGEST_SLACK;
-	if (canonical_looks(s))
-		return INGEST_CANONICAL;
-	if (mattermost_looks(s, NULL))
-		return INGEST_MATTERMOST;
-	return INGEST_FILES;
+	return probe_src(p) && src_has(p->s, name);
 }
 
 int
 ingest_detect(const char *source, const struct ingest_opts *opts,
-    enum ingest_format *ret)
+    const struct ingest_format **ret)
 {
+	struct ingest_probe p = { source, 0, NULL, IMDR_OK };
+	const struct ingest_format *best = NULL;
+	int best_bid = 0;
 	struct stat st;
-	struct src *s;
-	int rc;
 
-	if (opts && opts->format != INGEST_AUTO) {
+	if (opts && opts->format) {
 		*ret = opts->format;
 		return IMDR_OK;
 	}
 	if (stat(source, &st) < 0)
 		return err_set(IMDR_ESOURCE, "cannot read source %s: %s", source, strerror(errno));
-	if (S_ISDIR(st.st_mode)) {
-		/* a folder: its top level tells, without walking all of it */
-		if (has_file(source, "users.json") && (has_file(source, "channels.json") ||
-		    has_file(source, "groups.json") || has_file(source, "dms.json") ||
-		    has_file(source, "mpims.json")))
-			*ret = INGEST_SLACK;
-		else if (canonical_dir_looks(source))
-			*ret = INGEST_CANONICAL;
-		else if (dir_has_jsonl(source)) {
-			rc = src_open(source, &s);
-			if (rc)
-				return rc;
-			*ret = mattermost_looks(s, NULL) ? INGEST_MATTERMOST : INGEST_FILES;
-			src_free(s);
-		} else
-			*ret = INGEST_FILES;
-		return IMDR_OK;
-	}
-	if (S_ISREG(st.st_mode) && !ingest_is_archive(source)) {
-		size_t len = strlen(source);
+	p.kind = S_ISDIR(st.st_mode) ? SRC_DIR : S_ISREG(st.st_mode) &&
+	    !ingest_is_archive(source) ? SRC_FILE : SRC_ARCHIVE;
+	for (size_t i = 0; ingest_formats[i]; i++) {
+		int bid = ingest_formats[i]->probe(&p);
 
-		*ret = INGEST_FILES;
-		if (len > 6 && (strcmp(source + len - 6, ".jsonl") == 0 || strcmp(source + len - 5, ".json") == 0)) {
-			rc = src_open(source, &s);
-			if (rc)
-				return rc;
-			if (mattermost_looks(s, NULL))
-				*ret = INGEST_MATTERMOST;
-			src_free(s);
+		if (bid > best_bid) {
+			best = ingest_formats[i];
+			best_bid = bid;
 		}
-		return IMDR_OK;
 	}
-	rc = src_open(source, &s);
-	if (rc)
-		return rc;
-	*ret = detect_src(s);
-	src_free(s);
+	src_free(p.s);
+	if (best == NULL)
+		return p.rc ? p.rc : err_set(IMDR_ESOURCE, "%s: no format reads it", source);
+	err_clear();
+	*ret = best;
 	return IMDR_OK;
 }
 
@@ -137,50 +93,13 @@ int
 ingest_run(const char *source, const struct ingest_opts *opts,
     const struct ingest_sink *sink, struct ingest_result *ret)
 {
-	struct ingest_opts o = { INGEST_AUTO, NULL };
-	enum ingest_format f;
-	struct src *s = NULL;
-	char *dflt_att = NULL;
+	const struct ingest_format *f;
 	int rc;
 
 	memset(ret, 0, sizeof(*ret));
-	if (opts)
-		o = *opts;
-	rc = ingest_detect(source, &o, &f);
+	rc = ingest_detect(source, opts, &f);
 	if (rc)
 		return rc;
 	ret->format = f;
-	switch (f) {
-	case INGEST_FILES:
-		return ingest_files(source, NULL, sink);
-	case INGEST_CANONICAL:
-		return ingest_canonical(source, sink, ret);
-	case INGEST_SLACK:
-	case INGEST_MATTERMOST:
-		break;
-	default:
-		return err_set(IMDR_EINVAL, "format %s cannot be ingested", ingest_format_name(f));
-	}
-	rc = src_open(source, &s);
-	if (rc)
-		return rc;
-	if (f == INGEST_SLACK)
-		rc = ingest_slack(s, &o, sink, ret);
-	else {
-		/* a lone .jsonl: its attachments are in data/ beside it unless
-		 * --attachments says where */
-		if (o.attachments_dir == NULL && s->kind == SRC_FILE) {
-			const char *slash = strrchr(source, '/');
-			struct stat st;
-
-			dflt_att = slash ? xasprintf("%.*s/data", (int)(slash - source), source) :
-			    xstrdup("data");
-			if (stat(dflt_att, &st) == 0 && S_ISDIR(st.st_mode))
-				o.attachments_dir = dflt_att;
-		}
-		rc = ingest_mattermost(s, &o, sink, ret);
-	}
-	src_free(s);
-	free(dflt_att);
-	return rc;
+	return f->run(source, opts, sink, ret);
 }

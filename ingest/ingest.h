@@ -1,14 +1,11 @@
 /* ingest — readers of backup sources. A source is a directory, a file (a
  * .zip, .tar, .tar.gz, .tar.zst, or a Mattermost .jsonl), in one of the
- * formats below; the reader pushes the tree the snapshot should hold into a
- * sink, one entry at a time, streaming file contents through a reader the
- * sink pulls from. Archives are read as streams through libarchive; nothing
- * is extracted to disk.
- *
- *   files       the source as it is (directories and archives alike)
- *   canonical   imdr's canonical conversation layout, validated
- *   slack       a Slack workspace export (folder or .zip)
- *   mattermost  a Mattermost bulk export (.jsonl, or .zip with data/)
+ * formats of the table ingest_formats (ingest.c): each format is one file
+ * of ingest/ holding its probe and its reader, and one row of the table.
+ * The reader pushes the tree the snapshot should hold into a sink, one
+ * entry at a time, streaming file contents through a reader the sink pulls
+ * from. Archives are read as streams through libarchive; nothing is
+ * extracted to disk.
  *
  * Chat formats produce the canonical tree of docs/FORMAT.md plus source/
  * holding the original export byte for byte. */
@@ -17,14 +14,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-enum ingest_format {
-	INGEST_AUTO = 0,
-	INGEST_FILES,
-	INGEST_CANONICAL,
-	INGEST_SLACK,
-	INGEST_MATTERMOST,
-};
 
 enum ingest_type { INGEST_FILE = 1, INGEST_DIR = 2, INGEST_SYMLINK = 3 };
 
@@ -67,18 +56,44 @@ struct ingest_sink {
 	int (*wants)(void *ctx, const struct ingest_entry *e);
 };
 
+struct ingest_format;
+
 struct ingest_opts {
-	enum ingest_format format;	/* INGEST_AUTO: detect */
+	const struct ingest_format *format;	/* NULL: detect */
 	const char *attachments_dir;	/* Mattermost: where attachment paths point */
 };
 
 struct ingest_result {
-	enum ingest_format format;	/* what was used */
+	const struct ingest_format *format;	/* what was used */
 	uint64_t warnings;
 	/* For chat formats: a JSON object summarizing the source (kind, time
 	 * span, counts); malloc'd, caller frees; NULL for files. */
 	char *summary_json;
+	/* A stable name for what was backed up, the same for the next day's
+	 * export of the same workspace ("slack-T0123ABC", "mattermost-acme"),
+	 * or NULL when the export names none; malloc'd, caller frees. */
+	char *source_name;
 };
+
+/* A format, like libarchive's format bids: probe looks at a source and
+ * bids (0: not this format; the highest bid wins, the table's order breaks
+ * ties); run reads it into a sink. */
+struct ingest_probe;
+struct ingest_format {
+	const char *name;		/* what --format takes */
+	const char *what;		/* one line for help texts */
+	int (*probe)(struct ingest_probe *p);
+	int (*run)(const char *source, const struct ingest_opts *o,
+	    const struct ingest_sink *sink, struct ingest_result *ret);
+};
+
+/* ingest_formats: every format, NULL-terminated, in the order help texts
+ * list them. */
+extern const struct ingest_format *const ingest_formats[];
+
+/* ingest_format_find: the format called name, or NULL with a message
+ * listing the known ones. */
+const struct ingest_format *ingest_format_find(const char *name);
 
 /* ingest_run: detect (unless opts->format says), then push every entry. On
  * malformed input: IMDR_ESOURCE with a message naming the file (and line
@@ -86,14 +101,10 @@ struct ingest_result {
 int ingest_run(const char *source, const struct ingest_opts *opts,
     const struct ingest_sink *sink, struct ingest_result *ret);
 
-const char *ingest_format_name(enum ingest_format f);
-/* ingest_format_parse: "files", "canonical", "slack", "mattermost", "auto". */
-int ingest_format_parse(const char *s, enum ingest_format *ret);
-
 /* ingest_detect: look at the source and name its format, without ingesting.
  * IMDR_ESOURCE when it cannot be read. */
 int ingest_detect(const char *source, const struct ingest_opts *opts,
-    enum ingest_format *ret);
+    const struct ingest_format **ret);
 
 /* ingest_files: the `files` reader (directory or archive, as it is). Exposed
  * for the chat readers, which emit the original export under source/ with it:

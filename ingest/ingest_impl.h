@@ -117,16 +117,28 @@ int canon_finish(struct canon *cn, char **ret_summary_json);
 /* canon_msg_bytes: memory held by the messages not yet emitted. */
 size_t canon_msg_bytes(struct canon *cn);
 
-/* Readers of the chat formats. */
-int ingest_slack(struct src *s, const struct ingest_opts *o,
-    const struct ingest_sink *sink, struct ingest_result *ret);
-int ingest_mattermost(struct src *s, const struct ingest_opts *o,
-    const struct ingest_sink *sink, struct ingest_result *ret);
-int ingest_canonical(const char *source, const struct ingest_sink *sink,
-    struct ingest_result *ret);
+/* ingest.c — what a format's probe looks at (ingest.h, struct
+ * ingest_format): the source's path and kind, and its listing, made on
+ * first use (for an archive, one pass over its headers) and shared by
+ * the probes. */
+struct ingest_probe {
+	const char *path;
+	int kind;		/* SRC_DIR, SRC_ARCHIVE, SRC_FILE */
+	struct src *s;		/* see probe_src */
+	int rc;			/* why s could not be made */
+};
+/* probe_src: the listing, or NULL (p->rc says why). */
+struct src *probe_src(struct ingest_probe *p);
+/* probe_top_has: a regular file called name at the export's top. */
+int probe_top_has(struct ingest_probe *p, const char *name);
+
+/* The formats (each defined in its own file; the table is in ingest.c). */
+extern const struct ingest_format ingest_fmt_files;
+extern const struct ingest_format ingest_fmt_canonical;
+extern const struct ingest_format ingest_fmt_slack;
+extern const struct ingest_format ingest_fmt_mattermost;
 
 /* Detection helpers: why src does (not) look like each format. */
-int slack_looks(const struct src *s);
 int mattermost_looks(struct src *s, char **ret_jsonl);
 int canonical_looks(const struct src *s);
 int canonical_dir_looks(const char *dir);

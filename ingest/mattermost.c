@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -703,14 +704,27 @@ mattermost_looks(struct src *s, char **ret_jsonl)
 
 /* ---- the reader ---- */
 
+/* workspace_name: "mattermost-<team>", the first of the export's teams by
+ * name (stable from one day's export to the next), or NULL. */
+static char *
+workspace_name(const struct mm *mm)
+{
+	const char *team = NULL;
+
+	for (size_t i = 0; i < mm->nch; i++)
+		if (mm->ch[i].team && (team == NULL || strcmp(mm->ch[i].team, team) < 0))
+			team = mm->ch[i].team;
+	return team ? xasprintf("mattermost-%s", team) : NULL;
+}
+
 static int
 cmp_chan(const void *a, const void *b)
 {
 	return strcmp(((const struct chan *)a)->key, ((const struct chan *)b)->key);
 }
 
-int
-ingest_mattermost(struct src *s, const struct ingest_opts *o,
+static int
+mattermost_read(struct src *s, const struct ingest_opts *o,
     const struct ingest_sink *sink, struct ingest_result *ret)
 {
 	struct mm mm;
@@ -815,6 +829,8 @@ ingest_mattermost(struct src *s, const struct ingest_opts *o,
 		rc = ingest_files(mm.att_dir, "source/attachments", canon_sink(mm.cn));
 	if (rc == IMDR_OK)
 		rc = canon_finish(mm.cn, &ret->summary_json);
+	if (rc == IMDR_OK)
+		ret->source_name = workspace_name(&mm);
 out:
 	for (size_t i = 0; i < mm.nch; i++) {
 		struct chan *c = &mm.ch[i];
@@ -843,3 +859,74 @@ out:
 	free(jsonl);
 	return rc;
 }
+
+/* has_jsonl_at_top: a .jsonl or .json directly in the export (or the
+ * export is one), before its lines are read. */
+static int
+has_jsonl_at_top(struct ingest_probe *p)
+{
+	const char *base = strrchr(p->path, '/');
+	size_t len;
+	DIR *d;
+	struct dirent *de;
+	int found = 0;
+
+	if (p->kind != SRC_DIR) {
+		base = base ? base + 1 : p->path;
+		len = strlen(base);
+		return p->kind == SRC_ARCHIVE || (len > 5 && (strcmp(base + len - 6, ".jsonl") == 0 ||
+		    strcmp(base + len - 5, ".json") == 0));
+	}
+	d = opendir(p->path);
+	while (d && !found && (de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		found = len > 6 && strcmp(de->d_name + len - 6, ".jsonl") == 0;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* mattermost_probe: a .jsonl whose first line is a "version" line. */
+static int
+mattermost_probe(struct ingest_probe *p)
+{
+	return has_jsonl_at_top(p) && probe_src(p) && mattermost_looks(p->s, NULL) ? 80 : 0;
+}
+
+static int
+mattermost_run(const char *source, const struct ingest_opts *o,
+    const struct ingest_sink *sink, struct ingest_result *ret)
+{
+	struct ingest_opts mo = { 0 };
+	char *dflt_att = NULL;
+	struct src *s;
+	int rc = src_open(source, &s);
+
+	if (rc)
+		return rc;
+	if (o)
+		mo = *o;
+	/* a lone .jsonl: its attachments are in data/ beside it unless
+	 * --attachments says where */
+	if (mo.attachments_dir == NULL && s->kind == SRC_FILE) {
+		const char *slash = strrchr(source, '/');
+		struct stat st;
+
+		dflt_att = slash ? xasprintf("%.*s/data", (int)(slash - source), source) :
+		    xstrdup("data");
+		if (stat(dflt_att, &st) == 0 && S_ISDIR(st.st_mode))
+			mo.attachments_dir = dflt_att;
+	}
+	rc = mattermost_read(s, &mo, sink, ret);
+	src_free(s);
+	free(dflt_att);
+	return rc;
+}
+
+const struct ingest_format ingest_fmt_mattermost = {
+	.name = "mattermost",
+	.what = "a Mattermost bulk export (.jsonl with data/ beside it, or a .zip)",
+	.probe = mattermost_probe,
+	.run = mattermost_run,
+};

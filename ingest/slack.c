@@ -46,16 +46,26 @@ struct slack {
 	struct strmap *placed;
 	struct want *w;
 	size_t nw, capw;
+	const char *team;	/* the workspace's id (users' team_id), in lists[0] */
 };
 
 static const char *const list_names[5] = { "users.json", "channels.json",
     "groups.json", "dms.json", "mpims.json" };
 
-int
+static int
 slack_looks(const struct src *s)
 {
 	return src_has(s, "users.json") && (src_has(s, "channels.json") ||
 	    src_has(s, "groups.json") || src_has(s, "dms.json") || src_has(s, "mpims.json"));
+}
+
+/* slack_probe: users.json with a list of conversations at the top. */
+static int
+slack_probe(struct ingest_probe *p)
+{
+	return probe_top_has(p, "users.json") && (probe_top_has(p, "channels.json") ||
+	    probe_top_has(p, "groups.json") || probe_top_has(p, "dms.json") ||
+	    probe_top_has(p, "mpims.json")) ? 100 : 0;
 }
 
 /* day_file: "<folder>/<YYYY-MM-DD>.json" -> folder length, else 0. */
@@ -159,6 +169,10 @@ load_users(struct slack *sl)
 		cu.is_bot = json_is_true(json_object_get(u, "is_bot"));
 		cu.deleted = json_is_true(json_object_get(u, "deleted"));
 		canon_user(sl->cn, &cu);
+		/* the workspace: its users' team; names the source by default */
+		if (sl->team == NULL && json_str(u, "team_id") && *json_str(u, "team_id") &&
+		    !cu.is_bot)
+			sl->team = json_str(u, "team_id");
 	}
 }
 
@@ -500,8 +514,8 @@ atts_one(void *ctx, const char *name, uint64_t size, int64_t mtime,
 
 /* ---- the reader ---- */
 
-int
-ingest_slack(struct src *s, const struct ingest_opts *o,
+static int
+slack_read(struct src *s, const struct ingest_opts *o,
     const struct ingest_sink *sink, struct ingest_result *ret)
 {
 	struct slack sl;
@@ -573,6 +587,8 @@ ingest_slack(struct src *s, const struct ingest_opts *o,
 		rc = ingest_files(s->path, "source", canon_sink(sl.cn));
 	if (rc == IMDR_OK)
 		rc = canon_finish(sl.cn, &ret->summary_json);
+	if (rc == IMDR_OK && sl.team)
+		ret->source_name = xasprintf("slack-%s", sl.team);
 out:
 	for (int i = 0; i < 5; i++)
 		json_decref(sl.lists[i]);
@@ -592,3 +608,23 @@ out:
 	canon_free(sl.cn);
 	return rc;
 }
+
+static int
+slack_run(const char *source, const struct ingest_opts *o,
+    const struct ingest_sink *sink, struct ingest_result *ret)
+{
+	struct src *s;
+	int rc = src_open(source, &s);
+
+	if (rc == IMDR_OK)
+		rc = slack_read(s, o, sink, ret);
+	src_free(s);
+	return rc;
+}
+
+const struct ingest_format ingest_fmt_slack = {
+	.name = "slack",
+	.what = "a Slack workspace export (folder or .zip)",
+	.probe = slack_probe,
+	.run = slack_run,
+};

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "repo/repo_impl.h"
 #include "lib/hex.h"
 #include "lib/log.h"
 #include "lib/varint.h"
@@ -422,7 +423,7 @@ index_load(struct repo *r, struct index *idx)
 	struct load_ctx c = { r, idx, BUF_INIT };
 	int rc;
 
-	rc = backend_list(repo_backend(r), "index/", load_one, &c);
+	rc = backend_list(repo_be(r), "index/", load_one, &c);
 	buf_free(&c.b);
 	return rc;
 }
@@ -466,7 +467,7 @@ index_recover(struct repo *r, struct index *idx, size_t *ret_recovered)
 
 	if (ret_recovered)
 		*ret_recovered = 0;
-	rc = backend_list(repo_backend(r), "data/", find_orphan, &c);
+	rc = backend_list(repo_be(r), "data/", find_orphan, &c);
 	if (rc || c.n == 0)
 		goto out;
 	entries = xcalloc(c.n, sizeof(*entries));

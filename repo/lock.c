@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "lib/err.h"
+#include "repo/repo_impl.h"
 #include "lib/hex.h"
 #include "lib/log.h"
 #include "lib/timefmt.h"
@@ -116,7 +117,7 @@ conflict(struct lock *l, const char *own)
 	int64_t now = time_now_ns();
 	int rc;
 
-	rc = backend_list(repo_backend(l->r), "locks/", scan_one, &s);
+	rc = backend_list(repo_be(l->r), "locks/", scan_one, &s);
 	for (size_t i = 0; rc == IMDR_OK && i < s.n; i++) {
 		struct holder *h = &s.v[i];
 		int stale = now - h->time_ns > (int64_t)LOCK_STALE_SECS * 1000000000;
@@ -124,14 +125,14 @@ conflict(struct lock *l, const char *own)
 
 		if (stale) {
 			if (l->exclusive)
-				backend_del(repo_backend(l->r), h->name);
+				backend_del(repo_be(l->r), h->name);
 			continue;
 		}
 		if (!l->exclusive && !h->exclusive)
 			continue;
 		time_format(h->time_ns, 0, when);
 		rc = err_set(IMDR_ELOCKED, "repository %s is locked %s by %s pid %ld since %s (%s)",
-		    backend_url(repo_backend(l->r)), h->exclusive ? "exclusively" : "",
+		    backend_url(repo_be(l->r)), h->exclusive ? "exclusively" : "",
 		    h->host, h->pid, when, h->name);
 	}
 	free(s.v);
@@ -155,7 +156,7 @@ refresh_main(void *arg)
 			break;
 		snprintf(old, sizeof(old), "%s", l->name);
 		if (write_lock(l) == IMDR_OK)
-			backend_del(repo_backend(l->r), old);
+			backend_del(repo_be(l->r), old);
 		else
 			warn0("cannot refresh lock %s: %s", old, err_msg(IMDR_EIO));
 	}
@@ -183,7 +184,7 @@ lock_acquire(struct repo *r, int exclusive, struct lock **ret)
 	 * and back off if so. */
 	rc = conflict(l, l->name);
 	if (rc) {
-		backend_del(repo_backend(r), l->name);
+		backend_del(repo_be(r), l->name);
 		goto err;
 	}
 	if (pthread_create(&l->refresher, NULL, refresh_main, l) == 0)
@@ -208,7 +209,7 @@ lock_release(struct lock *l)
 	pthread_mutex_unlock(&l->mu);
 	if (l->thread_started)
 		pthread_join(l->refresher, NULL);
-	backend_del(repo_backend(l->r), l->name);
+	backend_del(repo_be(l->r), l->name);
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->cv);
 	free(l);

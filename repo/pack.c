@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "repo/repo_impl.h"
 #include "lib/hex.h"
 #include "lib/varint.h"
 
@@ -221,7 +222,7 @@ pack_read_header(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], uint64_t size,
 
 	repo_pack_name(id, name);
 	if (size == 0) {
-		rc = backend_stat(repo_backend(r), name, &size);
+		rc = backend_stat(repo_be(r), name, &size);
 		if (rc)
 			return rc;
 	}
@@ -230,13 +231,13 @@ pack_read_header(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], uint64_t size,
 		    (unsigned long long)size);
 	/* One guess at the tail usually holds the whole header. */
 	want = size < PACK_TAIL_GUESS ? size : PACK_TAIL_GUESS;
-	rc = backend_get(repo_backend(r), name, size - want, want, &tail);
+	rc = backend_get(repo_be(r), name, size - want, want, &tail);
 	if (rc)
 		goto out;
 	slen = get_u32le(tail.data + tail.len - 4);
 	if ((uint64_t)slen + 4 > want && (uint64_t)slen + 4 <= size) {
 		want = (uint64_t)slen + 4;
-		rc = backend_get(repo_backend(r), name, size - want, want, &tail);
+		rc = backend_get(repo_be(r), name, size - want, want, &tail);
 		if (rc)
 			goto out;
 	}

@@ -20,6 +20,7 @@
 #include "lib/hex.h"
 #include "lib/log.h"
 #include "lib/timefmt.h"
+#include "repo/repo_impl.h"
 
 #define FORMAT_VERSION 1
 #define MASTER_LEN (3 * CRYPTO_KEY_LEN)
@@ -27,6 +28,7 @@
 
 struct repo {
 	struct backend *be;
+	struct blobread *rd;
 	struct repo_config cfg;
 	struct master_key key;
 	char key_name[64];		/* the slot that opened it */
@@ -379,6 +381,7 @@ repo_init(const char *url, const char *pass, size_t passlen,
 	err_clear();
 	r = xcalloc(1, sizeof(*r));
 	r->be = be;
+	r->rd = blobread_new(r);
 	crypto_random(&r->key, sizeof(r->key));
 	crypto_random(rid, sizeof(rid));
 	hex_encode(rid, sizeof(rid), r->cfg.id);
@@ -406,6 +409,7 @@ repo_init(const char *url, const char *pass, size_t passlen,
 err:
 	if (r) {
 		crypto_wipe(&r->key, sizeof(r->key));
+		blobread_free(r->rd);
 		free(r);
 	}
 	backend_close(be);
@@ -432,6 +436,7 @@ repo_open_backend(struct backend *be, const char *pass, size_t passlen,
 	}
 	r = xcalloc(1, sizeof(*r));
 	r->be = be;
+	r->rd = blobread_new(r);
 	rc = unlock_keys(r, pass, passlen);
 	if (rc == IMDR_OK)
 		rc = config_load(r);
@@ -461,14 +466,89 @@ repo_free(struct repo *r)
 	if (r == NULL)
 		return;
 	crypto_wipe(&r->key, sizeof(r->key));
+	blobread_free(r->rd);
 	backend_close(r->be);
 	free(r);
 }
 
 struct backend *
-repo_backend(struct repo *r)
+repo_be(struct repo *r)
 {
 	return r->be;
+}
+
+struct blobread *
+repo_reader(struct repo *r)
+{
+	return r->rd;
+}
+
+const char *
+repo_url(const struct repo *r)
+{
+	return backend_url(r->be);
+}
+
+const char *
+repo_kind(const struct repo *r)
+{
+	return backend_name(r->be);
+}
+
+void
+repo_traits(const struct repo *r, struct repo_traits *ret)
+{
+	struct backend_traits t;
+
+	backend_get_traits(r->be, &t);
+	ret->remote = t.remote;
+	ret->concurrency = t.concurrency > 0 ? t.concurrency : 1;
+}
+
+int
+repo_list(struct repo *r, const char *prefix, repo_list_fn fn, void *ctx)
+{
+	return backend_list(r->be, prefix, fn, ctx);
+}
+
+int
+repo_stat(struct repo *r, const char *name, uint64_t *ret_size)
+{
+	return backend_stat(r->be, name, ret_size);
+}
+
+int
+repo_delete(struct repo *r, const char *name)
+{
+	return backend_del(r->be, name);
+}
+
+int
+repo_pack_read(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], struct buf *out)
+{
+	char name[80];
+
+	repo_pack_name(id, name);
+	out->len = 0;
+	return backend_get(r->be, name, 0, BACKEND_WHOLE, out);
+}
+
+int
+repo_key_remove(struct repo *r, const char *name)
+{
+	int rc;
+
+	if (strncmp(name, "keys/", 5) != 0 || strchr(name + 5, '/') != NULL)
+		return err_set(IMDR_EINVAL, "%s is not a key slot name", name);
+	if (strcmp(name, r->key_name) == 0)
+		return err_set(IMDR_EINVAL, "refusing to remove key slot %s: it is the one in use",
+		    name + 5);
+	rc = backend_stat(r->be, name, NULL);
+	if (rc == IMDR_ENOENT)
+		return err_set(IMDR_ENOENT, "no key slot %s in %s", name + 5, backend_url(r->be));
+	if (rc == IMDR_OK)
+		rc = backend_del(r->be, name);
+	return rc;
 }
 
 const struct repo_config *
@@ -622,6 +702,29 @@ repo_blob_seal(const struct repo *r, enum blob_type type,
 	out->len += n + 1 + CRYPTO_OVERHEAD;
 }
 
+/* check_tree_id: a tree blob's id is the MAC of its plaintext; check it, so
+ * that a node can never name itself (or an ancestor) as a subfolder: a
+ * cycle would need a MAC fixpoint. Tree blobs are small, so this costs
+ * little; data blobs are authenticated by their seal, whose associated
+ * data names the id. */
+static int
+check_tree_id(const struct repo *r, enum blob_type type, const struct blob_ref *ref,
+    const uint8_t *pt, size_t n)
+{
+	uint8_t id[CRYPTO_ID_LEN];
+	char idhex[65], packhex[65];
+
+	if (type != BLOB_TREE)
+		return IMDR_OK;
+	crypto_hmac(r->key.mac, pt, n, id);
+	if (crypto_memeq(id, ref->id, CRYPTO_ID_LEN))
+		return IMDR_OK;
+	hex_encode(ref->id, CRYPTO_ID_LEN, idhex);
+	hex_encode(ref->pack, CRYPTO_ID_LEN, packhex);
+	return err_set(IMDR_EAUTH, "tree node %.16s in pack %.16s: content does not match its id",
+	    idhex, packhex);
+}
+
 /* blob_open_buf: b holds a sealed blob; decrypt it in place (GCM allows
  * it) and leave the plaintext at b->data + *ret_off, b->len bytes in all.
  * A stored blob needs no copy at all; a compressed one is inflated into a
@@ -654,7 +757,7 @@ repo_blob_open_buf(const struct repo *r, enum blob_type type,
 			goto badlen;
 		*ret_off = CRYPTO_NONCE_LEN + 1;
 		b->len = *ret_off + ptlen - 1;
-		return IMDR_OK;
+		return check_tree_id(r, type, ref, b->data + *ret_off, ptlen - 1);
 	}
 	if (pt[0] == 1) {
 		struct buf out = BUF_INIT;
@@ -675,7 +778,7 @@ repo_blob_open_buf(const struct repo *r, enum blob_type type,
 		buf_free(b);
 		*b = out;
 		*ret_off = 0;
-		return IMDR_OK;
+		return check_tree_id(r, type, ref, b->data, d);
 	}
 	hex_encode(ref->id, CRYPTO_ID_LEN, idhex);
 	return err_set(IMDR_EFORMAT, "blob %.16s: unknown encoding %u", idhex, pt[0]);
@@ -710,35 +813,4 @@ repo_pack_name(const uint8_t pack[CRYPTO_ID_LEN], char *out)
 
 	hex_encode(pack, CRYPTO_ID_LEN, hex);
 	snprintf(out, 80, "data/%.2s/%s", hex, hex);
-}
-
-int
-repo_blob_read(struct repo *r, enum blob_type type, const struct blob_ref *ref,
-    struct buf *out)
-{
-	struct buf sealed = BUF_INIT;
-	char name[80];
-	int rc;
-
-	repo_pack_name(ref->pack, name);
-	rc = backend_get(r->be, name, ref->offset, ref->length, &sealed);
-	if (rc == IMDR_OK)
-		rc = repo_blob_unseal(r, type, ref, sealed.data, sealed.len, out);
-	buf_free(&sealed);
-	return rc;
-}
-
-int
-repo_blob_read_buf(struct repo *r, enum blob_type type, const struct blob_ref *ref,
-    struct buf *b, size_t *ret_off)
-{
-	char name[80];
-	int rc;
-
-	repo_pack_name(ref->pack, name);
-	b->len = 0;
-	rc = backend_get(r->be, name, ref->offset, ref->length, b);
-	if (rc == IMDR_OK)
-		rc = repo_blob_open_buf(r, type, ref, b, ret_off);
-	return rc;
 }

@@ -1,15 +1,18 @@
-/* repo — an open repository: its backend, config and master keys, and the
- * sealed-object and blob primitives every other repo module builds on.
+/* repo — an open repository: its config and master keys, the sealed-object
+ * primitives every other repo module builds on, and the one blob reader
+ * (repo/blobread.c) through which every blob of a pack is read.
  *
  * Objects: config, keys/<id>, snapshots/<time>-<id>, index/<id>,
- * data/<xx>/<packid>, locks/<id>. See docs/FORMAT.md for the bytes. */
+ * data/<xx>/<packid>, locks/<id>. See docs/FORMAT.md for the bytes.
+ *
+ * The backend under a repository is repo/'s own business: layers above
+ * (catalog, engine, fs, cli) ask the repository, never the backend. */
 #ifndef IMDR_REPO_H
 #define IMDR_REPO_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backends/backend.h"
 #include "lib/buf.h"
 #include "repo/crypto.h"
 
@@ -57,6 +60,7 @@ struct repo_init_opts {
 };
 
 struct repo;
+struct backend;
 
 /* repo_init: create a new repository at url (creating the folder, bucket or
  * container when missing), with one key slot for pass. IMDR_EEXIST if a
@@ -76,7 +80,6 @@ int repo_open_backend(struct backend *be, const char *pass, size_t passlen,
 
 void repo_free(struct repo *r);
 
-struct backend *repo_backend(struct repo *r);
 const struct repo_config *repo_config(const struct repo *r);
 const struct master_key *repo_keys(const struct repo *r);
 
@@ -112,12 +115,74 @@ int repo_blob_unseal(const struct repo *r, enum blob_type type,
  * b->len. No copy for stored blobs. */
 int repo_blob_open_buf(const struct repo *r, enum blob_type type,
     const struct blob_ref *ref, struct buf *b, size_t *ret_off);
-/* repo_blob_read_buf: ranged get of ref into b, then repo_blob_open_buf. */
-int repo_blob_read_buf(struct repo *r, enum blob_type type,
-    const struct blob_ref *ref, struct buf *b, size_t *ret_off);
-/* repo_blob_read: ranged get of ref from its pack, then repo_blob_unseal. */
+
+/* ---- the blob reader (repo/blobread.c) ----
+ *
+ * Every read of a blob goes through these: a ranged read of just the
+ * blob (or, for tree blobs, of a window of its pack: folders a walk goes
+ * to next lie beside it), through the sealed on-disk cache when one is
+ * set, into buffers recycled from a bounded pool. Nothing is returned
+ * before it authenticates; a failure names the blob and its pack. */
+
+/* repo_blob_read: the plaintext of ref into out (replacing its contents). */
 int repo_blob_read(struct repo *r, enum blob_type type,
     const struct blob_ref *ref, struct buf *out);
+/* repo_blob_read_buf: the same without a copy: the plaintext is left at
+ * b->data + *ret_off up to b->len. An empty b is filled from the buffer
+ * pool; give it back with repo_buf_recycle when done. */
+int repo_blob_read_buf(struct repo *r, enum blob_type type,
+    const struct blob_ref *ref, struct buf *b, size_t *ret_off);
+/* repo_buf_recycle: return a buffer to the pool (or free it); b is empty
+ * afterwards. */
+void repo_buf_recycle(struct repo *r, struct buf *b);
+
+struct repo_reader_config {
+	size_t window_bytes;		/* tree-pack windows held; 0: default */
+	const char *cache_dir;		/* sealed on-disk cache, or NULL */
+	uint64_t cache_dir_bytes;	/* its bound */
+};
+/* repo_reader_configure: set up the reader (before reads start). Fails
+ * only when cache_dir cannot be created. */
+int repo_reader_configure(struct repo *r, const struct repo_reader_config *c);
+
+/* What the repository's backend likes (see backend_traits): remote or
+ * local, and how many requests it serves well at once. */
+struct repo_traits {
+	int remote;
+	int concurrency;
+};
+void repo_traits(const struct repo *r, struct repo_traits *ret);
+
+/* Counters of the backend requests and of the reader, for .imdr/stats
+ * and reports. */
+struct repo_io_stats {
+	uint64_t gets, puts, lists, dels;
+	uint64_t bytes_in, bytes_out, errors;
+	uint64_t get_ns_total, get_ns_max;
+	uint64_t window_reads, window_hits;	/* tree windows */
+	uint64_t disk_hits, disk_misses, disk_bytes, disk_limit;
+	int disk_cache;				/* a disk cache is set */
+};
+void repo_io_stats(struct repo *r, struct repo_io_stats *ret);
+
+/* repo_url: the repository's URL without secrets, fit for messages;
+ * repo_kind: its backend's name ("local", "s3", "azure", "https"). */
+const char *repo_url(const struct repo *r);
+const char *repo_kind(const struct repo *r);
+
+/* ---- objects by name ---- */
+
+/* repo_list: every object whose name starts with prefix, with its size,
+ * in no particular order; fn returns non-zero to stop (returned). */
+typedef int (*repo_list_fn)(void *ctx, const char *name, uint64_t size);
+int repo_list(struct repo *r, const char *prefix, repo_list_fn fn, void *ctx);
+/* repo_stat: IMDR_OK and the size, or IMDR_ENOENT. */
+int repo_stat(struct repo *r, const char *name, uint64_t *ret_size);
+/* repo_delete: remove an object; IMDR_OK when already gone. */
+int repo_delete(struct repo *r, const char *name);
+/* repo_pack_read: the whole of pack id (sealed bytes) into out. */
+int repo_pack_read(struct repo *r, const uint8_t id[CRYPTO_ID_LEN],
+    struct buf *out);
 
 /* repo_key_add: add a key slot for pass (the repository must be open);
  * *ret_name (64 bytes, may be NULL) gets "keys/<id>". */
@@ -128,6 +193,9 @@ int repo_key_add(struct repo *r, const char *pass, size_t passlen,
 int repo_key_list(struct repo *r, char ***ret, size_t *ret_n);
 /* repo_key_name: the slot that opened this repository. */
 const char *repo_key_name(const struct repo *r);
+/* repo_key_remove: remove slot name ("keys/<id>"); refused (IMDR_EINVAL)
+ * for the slot in use; IMDR_ENOENT when there is no such slot. */
+int repo_key_remove(struct repo *r, const char *name);
 
 /* repo_thread_cleanup: free this thread's compression contexts; worker
  * threads call it before they exit. */

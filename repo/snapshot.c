@@ -9,8 +9,10 @@
 #include <jansson.h>
 
 #include "lib/err.h"
+#include "repo/repo_impl.h"
 #include "lib/hex.h"
 #include "lib/timefmt.h"
+#include "lib/buf.h"
 
 #define SNAPSHOT_VERSION 1
 
@@ -29,26 +31,91 @@ struct list_ctx {
 	size_t n, cap;
 };
 
+/* parse_name: "snapshots/<time>-<tag>-<id>", or the older
+ * "snapshots/<time>-<id>" (no source tag). */
 static int
 parse_name(const char *name, struct snapshot_name *ret)
 {
-	const char *base = name, *dash;
+	const char *base = name, *dash, *tdash;
 	char tbuf[40];
 
-	if (strncmp(base, "snapshots/", 10) != 0)
+	if (strncmp(base, "snapshots/", 10) != 0 || strlen(name) >= sizeof(ret->name))
 		return -1;
 	base += 10;
 	dash = strrchr(base, '-');
-	if (dash == NULL || (size_t)(dash - base) >= sizeof(tbuf) ||
-	    !hex_valid(dash + 1, SNAPSHOT_ID_HEX) || strlen(name) >= sizeof(ret->name))
+	if (dash == NULL || !hex_valid(dash + 1, SNAPSHOT_ID_HEX))
 		return -1;
-	memcpy(tbuf, base, (size_t)(dash - base));
-	tbuf[dash - base] = '\0';
+	ret->tag[0] = '\0';
+	tdash = dash;
+	if (dash - base > SNAPSHOT_TAG_HEX && dash[-SNAPSHOT_TAG_HEX - 1] == '-' &&
+	    strspn(dash - SNAPSHOT_TAG_HEX, "0123456789abcdef") >= SNAPSHOT_TAG_HEX) {
+		tdash = dash - SNAPSHOT_TAG_HEX - 1;
+		memcpy(ret->tag, tdash + 1, SNAPSHOT_TAG_HEX);
+		ret->tag[SNAPSHOT_TAG_HEX] = '\0';
+	}
+	if ((size_t)(tdash - base) >= sizeof(tbuf))
+		return -1;
+	memcpy(tbuf, base, (size_t)(tdash - base));
+	tbuf[tdash - base] = '\0';
 	if (time_parse_compact(tbuf, &ret->time_ns) != 0)
 		return -1;
 	snprintf(ret->id, sizeof(ret->id), "%s", dash + 1);
 	snprintf(ret->name, sizeof(ret->name), "%s", name);
 	return 0;
+}
+
+void
+snapshot_source_tag(const struct repo *r, const char *source,
+    char ret_tag[SNAPSHOT_TAG_HEX + 1])
+{
+	struct buf b = BUF_INIT;
+	uint8_t mac[32];
+
+	buf_append(&b, "imdr-source", 11);
+	buf_puts(&b, source);
+	crypto_hmac(repo_keys(r)->mac, b.data, b.len, mac);
+	hex_encode(mac, SNAPSHOT_TAG_HEX / 2, ret_tag);
+	buf_free(&b);
+}
+
+int
+snapshot_source_check(const char *source)
+{
+	const unsigned char *p = (const unsigned char *)source;
+	size_t n = strlen(source);
+
+	if (n == 0)
+		return err_set(IMDR_EINVAL, "a source name cannot be empty");
+	if (n > SNAPSHOT_SOURCE_MAX)
+		return err_set(IMDR_EINVAL, "source name too long (%zu bytes; at most %d)", n,
+		    SNAPSHOT_SOURCE_MAX);
+	while (*p) {
+		size_t len = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 :
+		    (*p & 0xF8) == 0xF0 ? 4 : 0;
+
+		if (*p < 0x20 || *p == 0x7F)
+			return err_set(IMDR_EINVAL, "source name with a control character");
+		if (len == 0)
+			return err_set(IMDR_EINVAL, "source name is not valid UTF-8");
+		for (size_t k = 1; k < len; k++)
+			if ((p[k] & 0xC0) != 0x80)
+				return err_set(IMDR_EINVAL, "source name is not valid UTF-8");
+		if (len == 2 && p[0] == 0xC2 && p[1] < 0xA0)
+			return err_set(IMDR_EINVAL, "source name with a control character");
+		p += len;
+	}
+	return IMDR_OK;
+}
+
+size_t
+snapshot_filter_source(struct snapshot_name *list, size_t n, const char *tag)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i].tag, tag) == 0)
+			list[k++] = list[i];
+	return k;
 }
 
 static int
@@ -74,7 +141,7 @@ snapshot_list(struct repo *r, struct snapshot_name **ret, size_t *ret_n)
 	struct list_ctx c = { NULL, 0, 0 };
 	int rc;
 
-	rc = backend_list(repo_backend(r), "snapshots/", list_one, &c);
+	rc = backend_list(repo_be(r), "snapshots/", list_one, &c);
 	if (rc) {
 		free(c.v);
 		return rc;
@@ -130,10 +197,11 @@ encode(const struct snapshot *s)
 	for (size_t i = 0; i < s->nskipped; i++)
 		json_array_append_new(skipped, json_pack("{s:s, s:s}", "path",
 		    s->skipped[i].path, "reason", s->skipped[i].reason));
-	j = json_pack("{s:i, s:s, s:I, s:s, s:s, s:s, s:o, s:o, s:i, s:I,"
+	j = json_pack("{s:i, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:i, s:I,"
 	    " s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:s, s:o, s:I}",
 	    "version", SNAPSHOT_VERSION, "time", when, "time_ns", (json_int_t)s->time_ns,
 	    "host", s->host ? s->host : "", "source", s->source ? s->source : "",
+	    "path", s->path ? s->path : "",
 	    "format", s->format ? s->format : "files", "tags", tags,
 	    "root", ref_to_json(&s->root), "root_mode", (int)s->root_mode,
 	    "root_mtime_ns", (json_int_t)s->root_mtime_ns,
@@ -161,16 +229,20 @@ int
 snapshot_save(struct repo *r, struct snapshot *s)
 {
 	uint8_t sum[32];
-	char tbuf[32], *js;
+	char tbuf[32], tag[SNAPSHOT_TAG_HEX + 1], *js;
 	int rc;
 
+	rc = snapshot_source_check(s->source ? s->source : "");
+	if (rc)
+		return rc;
 	js = encode(s);
 	if (js == NULL)
 		return err_set(IMDR_EINVAL, "cannot encode snapshot (bad text in host, source or tags?)");
 	crypto_sha256(js, strlen(js), sum);
 	hex_encode(sum, sizeof(sum), s->id);
 	time_format_compact(s->time_ns, tbuf);
-	snprintf(s->name, sizeof(s->name), "snapshots/%s-%s", tbuf, s->id);
+	snapshot_source_tag(r, s->source, tag);
+	snprintf(s->name, sizeof(s->name), "snapshots/%s-%s-%s", tbuf, tag, s->id);
 	rc = repo_put_sealed(r, OBJ_SNAPSHOT, s->name, js, strlen(js));
 	free(js);
 	return rc;
@@ -220,6 +292,7 @@ snapshot_load(struct repo *r, const char *name, struct snapshot **ret)
 	s->time_ns = t;
 	s->host = dup_str(j, "host");
 	s->source = dup_str(j, "source");
+	s->path = json_object_get(j, "path") ? dup_str(j, "path") : xstrdup(s->source);
 	s->format = dup_str(j, "format");
 	json_unpack(j, "{s?I, s?I}", "root_mode", &mode, "root_mtime_ns", &mt);
 	s->root_mode = (uint32_t)mode;
@@ -282,6 +355,7 @@ snapshot_free(struct snapshot *s)
 		return;
 	free(s->host);
 	free(s->source);
+	free(s->path);
 	free(s->format);
 	for (size_t i = 0; i < s->ntags; i++)
 		free(s->tags[i]);
@@ -356,13 +430,21 @@ snapshot_resolve_name(const struct snapshot_name *list, size_t n,
 }
 
 int
-snapshot_resolve(struct repo *r, const char *spec, struct snapshot **ret)
+snapshot_resolve(struct repo *r, const char *source, const char *spec,
+    struct snapshot **ret)
 {
 	struct snapshot_name *list = NULL;
+	char tag[SNAPSHOT_TAG_HEX + 1];
 	size_t n = 0, i;
 	int rc;
 
 	rc = snapshot_list(r, &list, &n);
+	if (rc == IMDR_OK && source) {
+		snapshot_source_tag(r, source, tag);
+		n = snapshot_filter_source(list, n, tag);
+		if (n == 0)
+			rc = err_set(IMDR_ENOENT, "no snapshot of source %s", source);
+	}
 	if (rc == IMDR_OK)
 		rc = snapshot_resolve_name(list, n, spec, &i);
 	if (rc == IMDR_OK)

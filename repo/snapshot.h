@@ -1,8 +1,10 @@
 /* snapshot — one backup point in time. Stored as sealed JSON under
- * snapshots/<compact UTC time>-<id>, where id is the SHA-256 of the
- * plaintext; names sort by time, so listing resolves `latest` and `at=TIME`
- * without fetching any snapshot. Each snapshot names the one before it
- * (prev), forming a chain that `check` verifies. */
+ * snapshots/<compact UTC time>-<source tag>-<id>, where id is the SHA-256
+ * of the plaintext and the source tag is a keyed hash of the source's name
+ * (revealing nothing of it); names sort by time, so listing resolves
+ * `latest` and `at=TIME`, for all sources or for one, without fetching any
+ * snapshot. Each snapshot names the one before it (prev), forming a chain
+ * that `check` verifies. */
 #ifndef IMDR_SNAPSHOT_H
 #define IMDR_SNAPSHOT_H
 
@@ -12,11 +14,14 @@
 #include "repo/repo.h"
 
 #define SNAPSHOT_ID_HEX 64
+#define SNAPSHOT_TAG_HEX 16
+#define SNAPSHOT_SOURCE_MAX 256	/* bytes of a source name */
 
 /* What listing yields: no GET needed. */
 struct snapshot_name {
-	char name[128];			/* "snapshots/<time>-<id>" */
+	char name[160];			/* "snapshots/<time>-<tag>-<id>" */
 	char id[SNAPSHOT_ID_HEX + 1];
+	char tag[SNAPSHOT_TAG_HEX + 1];	/* source tag; "" in names without one */
 	int64_t time_ns;
 };
 
@@ -27,10 +32,11 @@ struct snapshot_skip {
 
 struct snapshot {
 	char id[SNAPSHOT_ID_HEX + 1];	/* set by save/load */
-	char name[128];
+	char name[160];
 	int64_t time_ns;
 	char *host;
-	char *source;			/* as given on the command line, absolute */
+	char *source;			/* the source's stable name */
+	char *path;			/* what was read, absolute */
 	char *format;			/* files, canonical, slack, mattermost */
 	char **tags;
 	size_t ntags;
@@ -56,8 +62,24 @@ int snapshot_list(struct repo *r, struct snapshot_name **ret, size_t *ret_n);
 /* snapshot_load: fetch, authenticate and parse. */
 int snapshot_load(struct repo *r, const char *name, struct snapshot **ret);
 
-/* snapshot_save: fill s->id and s->name from the content and store it. */
+/* snapshot_save: fill s->id and s->name from the content and store it.
+ * s->source must be a valid source name (snapshot_source_check). */
 int snapshot_save(struct repo *r, struct snapshot *s);
+
+/* snapshot_source_tag: the tag of source name in object names: 16 hex
+ * digits of HMAC(mac key, "imdr-source" || name). */
+void snapshot_source_tag(const struct repo *r, const char *source,
+    char ret_tag[SNAPSHOT_TAG_HEX + 1]);
+
+/* snapshot_source_check: a source name is 1 to SNAPSHOT_SOURCE_MAX bytes
+ * of UTF-8 without control characters. IMDR_OK or IMDR_EINVAL with a
+ * message saying what is wrong. */
+int snapshot_source_check(const char *source);
+
+/* snapshot_filter_source: keep (in place, in order) only the names with
+ * tag; returns how many remain. */
+size_t snapshot_filter_source(struct snapshot_name *list, size_t n,
+    const char *tag);
 
 void snapshot_free(struct snapshot *s);
 
@@ -67,8 +89,10 @@ void snapshot_free(struct snapshot *s);
 int snapshot_resolve_name(const struct snapshot_name *list, size_t n,
     const char *spec, size_t *ret_index);
 
-/* snapshot_resolve: list + resolve + load. */
-int snapshot_resolve(struct repo *r, const char *spec, struct snapshot **ret);
+/* snapshot_resolve: list + resolve + load; with source (may be NULL),
+ * among that source's snapshots only. */
+int snapshot_resolve(struct repo *r, const char *source, const char *spec,
+    struct snapshot **ret);
 
 /* snapshot_find_at: index of the newest snapshot with time <= t, or -1. */
 long snapshot_find_at(const struct snapshot_name *list, size_t n, int64_t t);

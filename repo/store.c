@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lib/err.h"
+#include "repo/repo_impl.h"
 #include "lib/log.h"
 #include "repo/pack.h"
 
@@ -356,7 +357,7 @@ uploader_main(void *arg)
 		pthread_mutex_lock(&s->mu);
 		failed = s->err != IMDR_OK;
 		pthread_mutex_unlock(&s->mu);
-		rc = failed ? IMDR_OK : backend_put(repo_backend(s->r), name,
+		rc = failed ? IMDR_OK : backend_put(repo_be(s->r), name,
 		    u->data.data, u->data.len);
 		if (rc) {
 			set_error(s, rc);

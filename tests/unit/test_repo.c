@@ -15,6 +15,7 @@
 #include "repo/index.h"
 #include "repo/pack.h"
 #include "repo/repo.h"
+#include "repo/repo_impl.h"
 #include "repo/snapshot.h"
 #include "repo/store.h"
 #include "tests/unit/test.h"
@@ -213,7 +214,7 @@ test_pack_roundtrip_and_tamper(void)
 	pack_writer_free(pw);
 	EXPECT(n == 5);
 	repo_pack_name(pid, name);
-	EXPECT(backend_put(repo_backend(r), name, data.data, data.len) == IMDR_OK);
+	EXPECT(backend_put(repo_be(r), name, data.data, data.len) == IMDR_OK);
 	EXPECT(pack_read_header(r, pid, 0, &e2, &n2) == IMDR_OK);
 	EXPECT(n2 == 5);
 	for (size_t i = 0; i < n2 && i < 5; i++)

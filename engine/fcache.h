@@ -5,8 +5,8 @@
  * every chunk. One cache file per repository and source, under
  * $XDG_CACHE_HOME/imdr/<repository id>/ (or ~/.cache/imdr/...), mode 0600:
  * it holds file names, which may be confidential. */
-#ifndef IMDR_FCACHE_H
-#define IMDR_FCACHE_H
+#ifndef IMDR_ENGINE_FCACHE_H
+#define IMDR_ENGINE_FCACHE_H
 
 #include <stddef.h>
 #include <stdint.h>

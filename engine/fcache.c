@@ -2,7 +2,7 @@
  * indexed by a hash table of path -> record offset (about 100 bytes a file);
  * new records are kept as slot pointers until save, since chunk ids are
  * filled in by store workers after the reading thread has moved on. */
-#include "cli/fcache.h"
+#include "engine/fcache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +15,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/fsutil.h"
+#include "lib/hash.h"
 #include "lib/hex.h"
 #include "lib/log.h"
 #include "lib/varint.h"
@@ -48,16 +49,6 @@ struct fcache {
 	size_t nn, ncap;
 	size_t hits;
 };
-
-static uint64_t
-hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 1099511628211ULL;
-	return h;
-}
 
 static char *
 cache_dir(const char *repo_id)
@@ -120,7 +111,7 @@ parse_old(struct fcache *fc)
 		fc->tcap *= 2;
 	fc->tab = xcalloc(fc->tcap, sizeof(*fc->tab));
 	for (size_t i = 0; i < fc->nrecs; i++) {
-		size_t j = hash_str(fc->recs[i].path) & (fc->tcap - 1);
+		size_t j = hash_fnv_str(fc->recs[i].path) & (fc->tcap - 1);
 
 		while (fc->tab[j])
 			j = (j + 1) & (fc->tcap - 1);
@@ -195,7 +186,7 @@ fcache_lookup(struct fcache *fc, const struct fcache_key *k,
 
 	if (fc->tcap == 0)
 		return 0;
-	j = hash_str(k->path) & (fc->tcap - 1);
+	j = hash_fnv_str(k->path) & (fc->tcap - 1);
 	for (; fc->tab[j]; j = (j + 1) & (fc->tcap - 1)) {
 		struct old_rec *r = &fc->recs[fc->tab[j] - 1];
 

@@ -1,4 +1,5 @@
-#include "fs/diskcache.h"
+/* diskcache — see diskcache.h. */
+#include "repo/diskcache.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -155,8 +156,10 @@ path_of(struct diskcache *dc, const uint8_t *id)
 	return xasprintf("%s/%.2s/%s", dc->root, hex, hex);
 }
 
+/* read_file: the file into out, when it holds exactly want bytes (a file
+ * of another size is no entry: it is not read at all). */
 static int
-read_file(const char *path, struct buf *out)
+read_file(const char *path, uint64_t want, struct buf *out)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -164,7 +167,7 @@ read_file(const char *path, struct buf *out)
 
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != want) {
 		close(fd);
 		return -1;
 	}
@@ -220,39 +223,44 @@ write_file(struct diskcache *dc, const char *path, const struct buf *b)
 }
 
 int
-diskcache_read(struct diskcache *dc, struct repo *r, const struct blob_ref *ref,
-    struct buf *out)
+diskcache_get(struct diskcache *dc, const struct blob_ref *ref, struct buf *out)
 {
-	char *path = path_of(dc, ref->id), name[80];
-	struct buf sealed = BUF_INIT;
-	int rc;
+	char *path = path_of(dc, ref->id);
+	int hit = read_file(path, ref->length, out) == 0;
 
-	if (read_file(path, &sealed) == 0 && sealed.len == ref->length) {
-		rc = repo_blob_unseal(r, BLOB_DATA, ref, sealed.data, sealed.len, out);
-		if (rc == IMDR_OK) {
-			utimensat(AT_FDCWD, path, NULL, 0);	/* recently used */
-			pthread_mutex_lock(&dc->mu);
-			dc->st.hits++;
-			pthread_mutex_unlock(&dc->mu);
-			goto out;
-		}
-		/* damaged on disk: drop it and fetch again */
-		err_clear();
-		unlink(path);
-	}
+	if (hit)
+		utimensat(AT_FDCWD, path, NULL, 0);	/* recently used */
 	pthread_mutex_lock(&dc->mu);
+	if (hit)
+		dc->st.hits++;
+	else
+		dc->st.misses++;
+	pthread_mutex_unlock(&dc->mu);
+	free(path);
+	return hit;
+}
+
+void
+diskcache_put(struct diskcache *dc, const struct blob_ref *ref,
+    const struct buf *sealed)
+{
+	char *path = path_of(dc, ref->id);
+
+	write_file(dc, path, sealed);
+	free(path);
+}
+
+void
+diskcache_drop(struct diskcache *dc, const struct blob_ref *ref)
+{
+	char *path = path_of(dc, ref->id);
+
+	unlink(path);
+	pthread_mutex_lock(&dc->mu);
+	dc->st.hits--;		/* it was no hit after all */
 	dc->st.misses++;
 	pthread_mutex_unlock(&dc->mu);
-	repo_pack_name(ref->pack, name);
-	rc = backend_get(repo_backend(r), name, ref->offset, ref->length, &sealed);
-	if (rc == IMDR_OK)
-		rc = repo_blob_unseal(r, BLOB_DATA, ref, sealed.data, sealed.len, out);
-	if (rc == IMDR_OK)
-		write_file(dc, path, &sealed);
-out:
-	buf_free(&sealed);
 	free(path);
-	return rc;
 }
 
 void

@@ -1,0 +1,32 @@
+/* check — verify a repository: every index object, every pack header,
+ * every snapshot and the chain they form, every tree node of every
+ * snapshot and that each chunk it names is where it says; with read_data,
+ * every blob of every pack (authenticated, decrypted, and its id
+ * recomputed). Each problem goes to ev.error naming the object, each
+ * oddity that loses nothing to ev.warn. */
+#ifndef IMDR_ENGINE_CHECK_H
+#define IMDR_ENGINE_CHECK_H
+
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "repo/repo.h"
+
+struct check_opts {
+	int read_data;
+	struct engine_events ev;
+};
+
+struct check_result {
+	uint64_t errors, warnings;
+	uint64_t packs;			/* packs checked */
+	uint64_t blobs;			/* blobs read and verified (read_data) */
+	uint64_t snapshots, nodes, chunk_refs;
+};
+
+/* check_run: IMDR_OK when the check ran (ret->errors says what it found);
+ * an error only when it could not run (the repository cannot be listed). */
+int check_run(struct repo *r, const struct check_opts *o,
+    struct check_result *ret);
+
+#endif

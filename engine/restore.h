@@ -1,0 +1,42 @@
+/* restore — write a snapshot, or parts of it, into a folder: contents byte
+ * for byte, modes and mtimes (folders' after their contents, since writing
+ * into a folder changes its mtime).
+ *
+ * Nothing is written outside the target: every path is opened relative to
+ * the target's folder one component at a time without following symlinks;
+ * a symlink already standing where a folder goes is replaced, never
+ * followed; modes and times are set on open descriptors or with
+ * AT_SYMLINK_NOFOLLOW. setuid and setgid bits are dropped unless asked. */
+#ifndef IMDR_ENGINE_RESTORE_H
+#define IMDR_ENGINE_RESTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "repo/repo.h"
+#include "repo/snapshot.h"
+
+struct restore_opts {
+	const char *target;		/* created (0700) when missing */
+	const char *const *include;	/* paths of the snapshot, or none: all */
+	size_t ninclude;
+	int force;			/* replace existing files and symlinks */
+	int keep_setuid;		/* restore setuid/setgid bits too */
+	struct engine_events ev;	/* error(): a file that could not be restored */
+};
+
+struct restore_result {
+	uint64_t files, bytes;		/* restored */
+	uint64_t failed;		/* files left out: unreadable data */
+};
+
+/* restore_run: restore snapshot s of r. A file whose data cannot be read
+ * (damaged or missing blob) is reported through ev.error and left out; the
+ * rest goes on, and the return is then IMDR_EAUTH naming the count.
+ * Anything else (the target is full, unwritable, a file exists without
+ * force) stops the restore with that error. */
+int restore_run(struct repo *r, const struct snapshot *s,
+    const struct restore_opts *o, struct restore_result *ret);
+
+#endif

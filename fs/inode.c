@@ -1,0 +1,179 @@
+/* inode — the inode table (fs_impl.h): two chained hash tables over the
+ * same inodes, one by number, one by (parent, name). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/fs_impl.h"
+#include "lib/hash.h"
+
+static uint64_t
+key_hash(uint64_t parent, const char *name)
+{
+	uint64_t h = HASH_FNV_INIT ^ parent * 0x9E3779B97F4A7C15ULL;
+
+	return hash_fnv_more(h, name, strlen(name));
+}
+
+void
+inode_table_init(struct fs *fs)
+{
+	fs->icap = 4096;
+	fs->itab = xcalloc(fs->icap, sizeof(*fs->itab));
+	fs->ktab = xcalloc(fs->icap, sizeof(*fs->ktab));
+}
+
+static void
+inode_free(struct inode *i)
+{
+	free(i->name);
+	free(i->target);
+	free(i);
+}
+
+void
+inode_table_free(struct fs *fs)
+{
+	for (size_t b = 0; b < fs->icap; b++) {
+		struct inode *i = fs->itab[b];
+
+		while (i) {
+			struct inode *next = i->hnext;
+
+			inode_free(i);
+			i = next;
+		}
+	}
+	free(fs->itab);
+	free(fs->ktab);
+}
+
+struct inode *
+inode_find(struct fs *fs, uint64_t ino)
+{
+	for (struct inode *i = fs->itab[ino & (fs->icap - 1)]; i; i = i->hnext)
+		if (i->ino == ino)
+			return i;
+	return NULL;
+}
+
+static struct inode *
+key_find(struct fs *fs, uint64_t parent, const char *name)
+{
+	for (struct inode *i = fs->ktab[key_hash(parent, name) & (fs->icap - 1)]; i;
+	    i = i->knext)
+		if (i->parent == parent && strcmp(i->name, name) == 0)
+			return i;
+	return NULL;
+}
+
+static void
+table_grow(struct fs *fs)
+{
+	size_t ncap = fs->icap * 2;
+	struct inode **it = xcalloc(ncap, sizeof(*it)), **kt = xcalloc(ncap, sizeof(*kt));
+
+	for (size_t b = 0; b < fs->icap; b++) {
+		struct inode *i = fs->itab[b];
+
+		while (i) {
+			struct inode *next = i->hnext;
+
+			i->hnext = it[i->ino & (ncap - 1)];
+			it[i->ino & (ncap - 1)] = i;
+			i = next;
+		}
+		i = fs->ktab[b];
+		while (i) {
+			struct inode *next = i->knext;
+			size_t k = key_hash(i->parent, i->name) & (ncap - 1);
+
+			i->knext = kt[k];
+			kt[k] = i;
+			i = next;
+		}
+	}
+	free(fs->itab);
+	free(fs->ktab);
+	fs->itab = it;
+	fs->ktab = kt;
+	fs->icap = ncap;
+}
+
+struct inode *
+inode_ref(struct fs *fs, uint64_t parent, const char *name,
+    const struct inode *proto, uint64_t fixed_ino)
+{
+	struct inode *i = key_find(fs, parent, name);
+	uint64_t ino;
+	size_t k;
+
+	if (i) {
+		i->nlookup++;
+		return i;
+	}
+	if (fs->n_inodes * 2 >= fs->icap)
+		table_grow(fs);
+	ino = fixed_ino;
+	if (ino == 0) {
+		ino = key_hash(parent, name) >> 1;
+		if (ino < INO_FIRST_DYNAMIC)
+			ino += INO_FIRST_DYNAMIC;
+		while (inode_find(fs, ino) != NULL)
+			ino++;
+	}
+	i = xmalloc(sizeof(*i));
+	*i = *proto;
+	i->ino = ino;
+	i->parent = parent;
+	i->name = xstrdup(name);
+	i->nlookup = 1;
+	i->pinned = fixed_ino != 0;
+	i->target = proto->target ? xstrdup(proto->target) : NULL;
+	i->hnext = fs->itab[ino & (fs->icap - 1)];
+	fs->itab[ino & (fs->icap - 1)] = i;
+	k = key_hash(parent, name) & (fs->icap - 1);
+	i->knext = fs->ktab[k];
+	fs->ktab[k] = i;
+	fs->n_inodes++;
+	return i;
+}
+
+void
+inode_forget(struct fs *fs, uint64_t ino, uint64_t n)
+{
+	struct inode *i = inode_find(fs, ino), **pp;
+
+	if (i == NULL || i->pinned)
+		return;
+	if (i->nlookup > n) {
+		i->nlookup -= n;
+		return;
+	}
+	for (pp = &fs->itab[ino & (fs->icap - 1)]; *pp != i; pp = &(*pp)->hnext)
+		;
+	*pp = i->hnext;
+	for (pp = &fs->ktab[key_hash(i->parent, i->name) & (fs->icap - 1)]; *pp != i;
+	    pp = &(*pp)->knext)
+		;
+	*pp = i->knext;
+	fs->n_inodes--;
+	inode_free(i);
+}
+
+int
+inode_copy(struct fs *fs, uint64_t ino, struct inode *ret)
+{
+	struct inode *i;
+
+	pthread_mutex_lock(&fs->imu);
+	i = inode_find(fs, ino);
+	if (i) {
+		*ret = *i;
+		ret->name = NULL;
+		ret->target = NULL;
+		ret->hnext = ret->knext = NULL;
+	}
+	pthread_mutex_unlock(&fs->imu);
+	return i ? 0 : ENOENT;
+}

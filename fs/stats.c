@@ -1,0 +1,75 @@
+/* stats — the text of .imdr/stats, made when it is opened: what the caches
+ * hold, what was fetched and how fast, what the backend was asked. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/fs_impl.h"
+
+static void
+rss_of_self(char *out, size_t cap)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+
+	snprintf(out, cap, "?");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			snprintf(out, cap, "%s", line + 6 + strspn(line + 6, " \t"));
+			out[strcspn(out, "\n")] = '\0';
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+char *
+stats_text(struct fs *fs)
+{
+	struct lru_stats cs, ns;
+	struct repo_io_stats io;
+	struct buf b = BUF_INIT;
+	char rss[256];
+	size_t nsnaps;
+
+	lru_get_stats(fs->chunks, &cs);
+	lru_get_stats(fs->nodes, &ns);
+	repo_io_stats(fs->r, &io);
+	rss_of_self(rss, sizeof(rss));
+	pthread_mutex_lock(&fs->smu);
+	nsnaps = fs->nsnaps;
+	pthread_mutex_unlock(&fs->smu);
+	buf_printf(&b, "repository      %s (%s)\n", repo_url(fs->r), repo_kind(fs->r));
+	buf_printf(&b, "snapshots       %zu\n", nsnaps);
+	pthread_mutex_lock(&fs->emu);
+	buf_printf(&b, "inodes          %zu\n", fs->n_inodes);
+	buf_printf(&b, "chunk cache     %llu hits, %llu misses, %llu waits, %llu evictions, %zu entries, %zu of %zu bytes\n",
+	    (unsigned long long)cs.hits, (unsigned long long)cs.misses,
+	    (unsigned long long)cs.waits, (unsigned long long)cs.evictions, cs.entries,
+	    cs.bytes, cs.limit);
+	buf_printf(&b, "node cache      %llu hits, %llu misses, %llu evictions, %zu entries, %zu of %zu bytes\n",
+	    (unsigned long long)ns.hits, (unsigned long long)ns.misses,
+	    (unsigned long long)ns.evictions, ns.entries, ns.bytes, ns.limit);
+	buf_printf(&b, "chunk fetches   %llu, %llu bytes, latency avg %.2f ms, max %.2f ms\n",
+	    (unsigned long long)fs->fetches, (unsigned long long)fs->fetch_bytes,
+	    fs->fetches ? (double)fs->fetch_ns / (double)fs->fetches / 1e6 : 0.0,
+	    (double)fs->fetch_ns_max / 1e6);
+	buf_printf(&b, "tree windows    %llu reads, %llu folders served from them\n",
+	    (unsigned long long)io.window_reads, (unsigned long long)io.window_hits);
+	buf_printf(&b, "prefetch        %llu jobs scheduled, %d threads\n",
+	    (unsigned long long)fs->prefetch_jobs, fs->npthreads);
+	buf_printf(&b, "read errors     %llu (EIO returned)\n", (unsigned long long)fs->eio_count);
+	pthread_mutex_unlock(&fs->emu);
+	buf_printf(&b, "backend %-7s gets %llu, bytes in %llu, errors %llu, get latency avg %.2f ms, max %.2f ms, lists %llu\n",
+	    repo_kind(fs->r), (unsigned long long)io.gets, (unsigned long long)io.bytes_in,
+	    (unsigned long long)io.errors,
+	    io.gets ? (double)io.get_ns_total / (double)io.gets / 1e6 : 0.0,
+	    (double)io.get_ns_max / 1e6, (unsigned long long)io.lists);
+	if (io.disk_cache)
+		buf_printf(&b, "disk cache      %llu hits, %llu misses, %llu of %llu bytes\n",
+		    (unsigned long long)io.disk_hits, (unsigned long long)io.disk_misses,
+		    (unsigned long long)io.disk_bytes, (unsigned long long)io.disk_limit);
+	buf_printf(&b, "memory (RSS)    %s\n", rss);
+	buf_cstr(&b);
+	return (char *)buf_steal(&b, NULL);
+}
