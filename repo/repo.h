@@ -26,6 +26,7 @@ enum obj_kind {
 	OBJ_PACKHDR = 'h',
 	OBJ_DATA = 'b',		/* data blob (file content) */
 	OBJ_TREE = 't',		/* tree blob (catalog node) */
+	OBJ_AUDIT = 'a',	/* audit record */
 };
 
 enum blob_type { BLOB_DATA = 0, BLOB_TREE = 1 };

@@ -11,6 +11,7 @@
 #include "lib/err.h"
 #include "lib/hex.h"
 #include "lib/timefmt.h"
+#include "repo/audit.h"
 #include "repo/chunker.h"
 #include "repo/index.h"
 #include "repo/pack.h"
@@ -450,6 +451,59 @@ test_chunker_bounds_and_shift(void)
 	free(a);
 }
 
+static void
+test_audit(void)
+{
+	char *dir = new_repo_dir("audit");
+	struct audit_event ev = { "backup", "{\"snapshot\":\"ab\"}", "ok" };
+	struct audit_name *v = NULL;
+	struct audit_record *a = NULL, *b = NULL;
+	char id1[65], id2[65], id3[65];
+	struct repo *r = NULL;
+	size_t n = 0;
+
+	EXPECT(repo_init(dir, pass, strlen(pass), NULL, &r) == IMDR_OK);
+	EXPECT(audit_append(r, &ev, id1) == IMDR_OK);
+	ev.command = "forget";
+	ev.scope_json = "{\"removed\":[\"cd\"]}";
+	EXPECT(audit_append(r, &ev, id2) == IMDR_OK);
+	EXPECT(audit_list(r, &v, &n) == IMDR_OK && n == 2);
+	EXPECT(n == 2 && strcmp(v[1].command, "forget") == 0 && strcmp(v[1].id, id2) == 0);
+	EXPECT(n == 2 && audit_load(r, v[1].name, &a) == IMDR_OK);
+	/* linked to the one before; scope and who kept */
+	EXPECT(a && a->nparents == 1 && strcmp(a->parents[0], id1) == 0);
+	EXPECT(a && strstr(a->scope_json, "removed") && strcmp(a->result, "ok") == 0 && a->user[0]);
+	audit_record_free(a);
+	a = NULL;
+	/* a third joins the head: one parent, the second */
+	ev.command = "restore";
+	ev.scope_json = NULL;
+	EXPECT(audit_append(r, &ev, id3) == IMDR_OK);
+	free(v);
+	EXPECT(audit_list(r, &v, &n) == IMDR_OK && n == 3);
+	EXPECT(n == 3 && audit_load(r, v[2].name, &b) == IMDR_OK);
+	EXPECT(b && b->nparents == 1 && strcmp(b->parents[0], id2) == 0);
+	audit_record_free(b);
+	/* bad commands and scopes are refused */
+	ev.command = "Bad Cmd";
+	EXPECT(audit_append(r, &ev, NULL) == IMDR_EINVAL);
+	ev.command = "x";
+	ev.scope_json = "[1]";
+	EXPECT(audit_append(r, &ev, NULL) == IMDR_EINVAL);
+	/* a record put under another's name fails its id */
+	{
+		char *from = xasprintf("%s/%s", dir, v[0].name), *to = xasprintf("%s/%s", dir, v[1].name);
+
+		EXPECT(rename(from, to) == 0);
+		EXPECT(audit_load(r, v[1].name, &a) == IMDR_EAUTH);
+		free(from);
+		free(to);
+	}
+	free(v);
+	repo_free(r);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -465,6 +519,7 @@ main(void)
 	RUN(test_store_index_recover);
 	RUN(test_snapshots);
 	RUN(test_chunker_bounds_and_shift);
+	RUN(test_audit);
 	{
 		char *cmd = xasprintf("rm -rf %s", tmpdir);
 
