@@ -318,6 +318,10 @@ cat_node_load(struct repo *r, const struct blob_ref *ref, struct cat_node **ret)
 			rc = err_set(rc, "tree node %.16s: %s", hex, err_msg(rc));
 		}
 	}
+	/* the reader learns where its subfolders lie (see repo_tree_hint) */
+	for (uint32_t i = 0; rc == IMDR_OK && i < (*ret)->n; i++)
+		if ((*ret)->e[i].type == CAT_DIR)
+			repo_tree_hint(r, &(*ret)->e[i].subtree);
 	repo_buf_recycle(r, &b);
 	return rc;
 }

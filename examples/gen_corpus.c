@@ -216,6 +216,7 @@ struct msg {
 struct model {
 	uint64_t seed;
 	int nusers, nconvs;
+	int dm_pct;		/* share of conversations that are DMs; -1: mixed */
 	uint64_t nmsgs, natts, att_size, large;
 	struct user *users;
 	struct conv *convs;
@@ -444,6 +445,10 @@ build_model(struct model *md)
 		int roll = (int)rng_below(&r, 10);
 
 		c->kind = i < 2 || roll < 7 ? K_CHANNEL : roll == 7 ? K_PRIVATE : roll == 8 ? K_GROUP : K_DM;
+		/* a wide workspace: most conversations are DMs between two */
+		if (md->dm_pct >= 0 && i >= 2)
+			c->kind = (int)rng_below(&r, 100) < md->dm_pct ? K_DM :
+			    roll < 8 ? K_CHANNEL : roll == 8 ? K_PRIVATE : K_GROUP;
 		/* every kind in even a small corpus */
 		if (md->nconvs >= 5 && i == md->nconvs - 1)
 			c->kind = K_DM;
@@ -1367,11 +1372,17 @@ usage(FILE *f)
 "\n"
 "  --out DIR             where to write (created)\n"
 "  --preset NAME         tiny (~1 MB), small (~200 MB: 2 900 files, 40 000\n"
-"                        messages, a 48 MiB file) or full (~1.7 GB: ~19 000\n"
-"                        files, 300 000 messages, a 512 MiB file)\n"
+"                        messages, a 48 MiB file), full (~1.7 GB: ~19 000\n"
+"                        files, 300 000 messages, a 512 MiB file, 200\n"
+"                        conversations), and full's data in the shapes of\n"
+"                        real workspaces: wide (2 000 conversations, 80 %%\n"
+"                        of them DMs, 1 000 people) and very-wide (20 000\n"
+"                        conversations, 85 %% DMs, 4 000 people)\n"
 "  --seed N              seed of everything (default 1)\n"
 "  --users N             people (default 20)\n"
 "  --conversations N     channels, private channels, groups and DMs (8)\n"
+"  --dms PCT             make PCT %% of the conversations DMs (default: about\n"
+"                        10 %%, the rest mostly channels)\n"
 "  --messages N          messages (2 000)\n"
 "  --attachments N       attached files (40)\n"
 "  --attachment-size B   mean attachment size in bytes; each is 50-150 %%\n"
@@ -1415,11 +1426,12 @@ main(int argc, char **argv)
 		{ "large-file", required_argument, NULL, 'l' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "mutate", required_argument, NULL, 'x' },
+		{ "dms", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct model md = { .seed = 1, .nusers = 20, .nconvs = 8, .nmsgs = 2000,
-	    .natts = 40, .att_size = 20000 };
+	struct model md = { .seed = 1, .nusers = 20, .nconvs = 8, .dm_pct = -1,
+	    .nmsgs = 2000, .natts = 40, .att_size = 20000 };
 	struct writer w = { 0 };
 	const char *out = NULL, *format = "canonical";
 	double pct = -1;
@@ -1442,11 +1454,18 @@ main(int argc, char **argv)
 		} else if (strcmp(p, "small") == 0) {
 			md.nusers = 60; md.nconvs = 40; md.nmsgs = 40000; md.natts = 2700;
 			md.att_size = 55000; md.large = 48ull << 20;
-		} else if (strcmp(p, "full") == 0) {
+		} else if (strcmp(p, "full") == 0 || strcmp(p, "wide") == 0 ||
+		    strcmp(p, "very-wide") == 0) {
 			md.nusers = 400; md.nconvs = 200; md.nmsgs = 300000; md.natts = 18300;
 			md.att_size = 60000; md.large = 512ull << 20;
+			/* the shapes of real workspaces: thousands of small DMs */
+			if (strcmp(p, "wide") == 0) {
+				md.nusers = 1000; md.nconvs = 2000; md.dm_pct = 80;
+			} else if (strcmp(p, "very-wide") == 0) {
+				md.nusers = 4000; md.nconvs = 20000; md.dm_pct = 85;
+			}
 		} else
-			die("--preset %s: tiny, small or full", p);
+			die("--preset %s: tiny, small, full, wide or very-wide", p);
 	}
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -1455,6 +1474,11 @@ main(int argc, char **argv)
 		case 's': md.seed = num("--seed", optarg); break;
 		case 'u': md.nusers = (int)num("--users", optarg); break;
 		case 'c': md.nconvs = (int)num("--conversations", optarg); break;
+		case 'd':
+			md.dm_pct = (int)num("--dms", optarg);
+			if (md.dm_pct > 100)
+				die("--dms %s: a percentage, 0 to 100", optarg);
+			break;
 		case 'm': md.nmsgs = num("--messages", optarg); break;
 		case 'a': md.natts = num("--attachments", optarg); break;
 		case 'z': md.att_size = num("--attachment-size", optarg); break;

@@ -6,7 +6,7 @@
  * bounded by node_cache_bytes. Chunk cache: decrypted chunks by blob id,
  * charged their buffer's size, bounded by chunk_cache_bytes; a chunk's
  * buffer goes back to the reader's pool when it leaves. Both single-flight
- * (fs/lru.h): however many readers miss at once, one fetch. A cached chunk
+ * (lib/lru.h): however many readers miss at once, one fetch. A cached chunk
  * is used only for a reference whose raw length matches its plaintext
  * (two references to one id must agree, or the read fails).
  *

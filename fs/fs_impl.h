@@ -12,8 +12,12 @@
  *   run.c     fs_run: session, threads, teardown
  *
  * Inodes. Every inode is in the table, the fixed top ones (INO_*) pinned.
- * The others get a number hashed from (parent inode, name), probing on
- * collision, so a path keeps its number across lookups and remounts; they
+ * The others get a number from their parent's and their position in the
+ * parent's listing (or, without one, from their name), probing on
+ * collision, so a path keeps its number across lookups and remounts, and
+ * a folder's entries have numbers in listing order: walkers that sort a
+ * large folder by inode number (fts does, above 10,000 entries) then go
+ * through it in the order its nodes lie in their packs. They
  * are counted per kernel lookup and dropped when the kernel forgets them,
  * so the table stays bounded by what the kernel holds. An inode inside a
  * snapshot remembers where its entry lives (the node holding it and its
@@ -29,7 +33,7 @@
 
 #include "catalog/catalog.h"
 #include "fs/imdrfs.h"
-#include "fs/lru.h"
+#include "lib/lru.h"
 #include "lib/idset.h"
 #include "repo/snapshot.h"
 
@@ -75,6 +79,7 @@ struct inode {
 	uint64_t size;
 	struct blob_ref node;	/* dir: its own node; file/symlink: the node holding it */
 	uint32_t index;		/* file/symlink: entry index in node */
+	uint32_t order;		/* 1 + its position in its folder's listing; 0: none */
 	char *target;		/* K_ATLINK */
 	struct inode *hnext;	/* by ino */
 	struct inode *knext;	/* by (parent, name) */

@@ -14,6 +14,7 @@ struct fs_config {
 	const char *single;		/* snapshot spec mounted at the root, or NULL */
 	size_t chunk_cache_bytes;	/* decrypted chunks held in memory */
 	size_t node_cache_bytes;	/* decoded tree nodes held in memory */
+	size_t tree_cache_bytes;	/* sealed tree-pack segments; 0: default */
 	int refresh_secs;		/* how stale the snapshot list may get */
 	int prefetch_chunks;		/* chunks read ahead of a sequential reader */
 	int prefetch_threads;

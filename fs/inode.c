@@ -15,6 +15,17 @@ key_hash(uint64_t parent, const char *name)
 	return hash_fnv_more(h, name, strlen(name));
 }
 
+/* ino_bucket: numbers are not uniform (a folder's entries differ only in
+ * their low bits), so they are mixed before indexing the table. */
+static size_t
+ino_bucket(uint64_t ino, size_t cap)
+{
+	ino ^= ino >> 33;
+	ino *= 0xff51afd7ed558ccdULL;
+	ino ^= ino >> 33;
+	return (size_t)(ino & (cap - 1));
+}
+
 void
 inode_table_init(struct fs *fs)
 {
@@ -51,7 +62,7 @@ inode_table_free(struct fs *fs)
 struct inode *
 inode_find(struct fs *fs, uint64_t ino)
 {
-	for (struct inode *i = fs->itab[ino & (fs->icap - 1)]; i; i = i->hnext)
+	for (struct inode *i = fs->itab[ino_bucket(ino, fs->icap)]; i; i = i->hnext)
 		if (i->ino == ino)
 			return i;
 	return NULL;
@@ -79,8 +90,8 @@ table_grow(struct fs *fs)
 		while (i) {
 			struct inode *next = i->hnext;
 
-			i->hnext = it[i->ino & (ncap - 1)];
-			it[i->ino & (ncap - 1)] = i;
+			i->hnext = it[ino_bucket(i->ino, ncap)];
+			it[ino_bucket(i->ino, ncap)] = i;
 			i = next;
 		}
 		i = fs->ktab[b];
@@ -116,7 +127,12 @@ inode_ref(struct fs *fs, uint64_t parent, const char *name,
 		table_grow(fs);
 	ino = fixed_ino;
 	if (ino == 0) {
-		ino = key_hash(parent, name) >> 1;
+		/* the parent's number mixed into the high bits, the position
+		 * in the listing in the low 24 */
+		if (proto->order && proto->order < (1u << 24))
+			ino = (key_hash(parent, "") >> 1 & ~(uint64_t)0xFFFFFF) | proto->order;
+		else
+			ino = key_hash(parent, name) >> 1;
 		if (ino < INO_FIRST_DYNAMIC)
 			ino += INO_FIRST_DYNAMIC;
 		while (inode_find(fs, ino) != NULL)
@@ -130,8 +146,8 @@ inode_ref(struct fs *fs, uint64_t parent, const char *name,
 	i->nlookup = 1;
 	i->pinned = fixed_ino != 0;
 	i->target = proto->target ? xstrdup(proto->target) : NULL;
-	i->hnext = fs->itab[ino & (fs->icap - 1)];
-	fs->itab[ino & (fs->icap - 1)] = i;
+	i->hnext = fs->itab[ino_bucket(ino, fs->icap)];
+	fs->itab[ino_bucket(ino, fs->icap)] = i;
 	k = key_hash(parent, name) & (fs->icap - 1);
 	i->knext = fs->ktab[k];
 	fs->ktab[k] = i;
@@ -150,7 +166,7 @@ inode_forget(struct fs *fs, uint64_t ino, uint64_t n)
 		i->nlookup -= n;
 		return;
 	}
-	for (pp = &fs->itab[ino & (fs->icap - 1)]; *pp != i; pp = &(*pp)->hnext)
+	for (pp = &fs->itab[ino_bucket(ino, fs->icap)]; *pp != i; pp = &(*pp)->hnext)
 		;
 	*pp = i->hnext;
 	for (pp = &fs->ktab[key_hash(i->parent, i->name) & (fs->icap - 1)]; *pp != i;

@@ -85,6 +85,7 @@ proto_from_entry(struct inode *p, const struct blob_ref *node_ref,
 	p->mode = e->mode;
 	p->mtime_ns = e->mtime_ns;
 	p->size = e->size;
+	p->order = index + 1;
 	if (e->type == CAT_DIR) {
 		p->node = e->subtree;
 		p->nlink = 2 + e->nsubdirs;

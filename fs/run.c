@@ -70,7 +70,8 @@ fs_free(struct fs *fs)
 static int
 prepare(struct fs *fs)
 {
-	struct repo_reader_config rc_cfg = { 0, fs->cfg.cache_dir, fs->cfg.cache_dir_bytes };
+	struct repo_reader_config rc_cfg = { fs->cfg.tree_cache_bytes, fs->cfg.cache_dir,
+		fs->cfg.cache_dir_bytes };
 	int rc;
 
 	pthread_mutex_lock(&fs->smu);
@@ -91,7 +92,7 @@ prepare(struct fs *fs)
 		}
 	}
 	pthread_mutex_unlock(&fs->smu);
-	if (rc == IMDR_OK && fs->cfg.cache_dir)
+	if (rc == IMDR_OK)
 		rc = repo_reader_configure(fs->r, &rc_cfg);
 	if (rc == IMDR_OK)
 		top_init(fs);

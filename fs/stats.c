@@ -54,8 +54,11 @@ stats_text(struct fs *fs)
 	    (unsigned long long)fs->fetches, (unsigned long long)fs->fetch_bytes,
 	    fs->fetches ? (double)fs->fetch_ns / (double)fs->fetches / 1e6 : 0.0,
 	    (double)fs->fetch_ns_max / 1e6);
-	buf_printf(&b, "tree windows    %llu reads, %llu folders served from them\n",
-	    (unsigned long long)io.window_reads, (unsigned long long)io.window_hits);
+	buf_printf(&b, "tree segments   %llu reads, %llu bytes, %llu hits, %llu evictions, %llu of %llu bytes held; %llu nodes read alone\n",
+	    (unsigned long long)io.tree_segment_reads, (unsigned long long)io.tree_segment_bytes,
+	    (unsigned long long)io.tree_cache_hits, (unsigned long long)io.tree_cache_evictions,
+	    (unsigned long long)io.tree_cache_bytes, (unsigned long long)io.tree_cache_limit,
+	    (unsigned long long)io.tree_alone_reads);
 	buf_printf(&b, "prefetch        %llu jobs scheduled, %d threads\n",
 	    (unsigned long long)fs->prefetch_jobs, fs->npthreads);
 	buf_printf(&b, "read errors     %llu (EIO returned)\n", (unsigned long long)fs->eio_count);

@@ -145,7 +145,10 @@ snaps_child(struct fs *fs, const struct inode *dir, size_t k, char *name, size_t
 	if (i < 0)
 		return 1;
 	snprintf(name, cap, "%s", fs->snaps[i].display);
-	return snaproot_proto(fs, (size_t)i, proto) == 0 ? 0 : -1;
+	if (snaproot_proto(fs, (size_t)i, proto) != 0)
+		return -1;
+	proto->order = (uint32_t)k + 1;
+	return 0;
 }
 
 static int
@@ -159,7 +162,13 @@ snaps_find(struct fs *fs, const struct inode *dir, const char *name, struct inod
 	}
 	if (i < 0 || (dir->view[0] && strcmp(fs->snaps[i].sn.tag, dir->view) != 0))
 		return ENOENT;
-	return snaproot_proto(fs, (size_t)i, proto);
+	if (snaproot_proto(fs, (size_t)i, proto) != 0)
+		return EIO;
+	/* its place in the view's listing, as snaps_child numbers it */
+	for (long k = 0; k <= i; k++)
+		if (dir->view[0] == '\0' || strcmp(fs->snaps[k].sn.tag, dir->view) == 0)
+			proto->order++;
+	return 0;
 }
 
 static int
@@ -195,6 +204,7 @@ sources_child(struct fs *fs, const struct inode *dir, size_t k, char *name, size
 		return -1;	/* all its snapshots are gone */
 	snprintf(name, cap, "%s", fs->sources[k].dirname);
 	proto_of_kind(fs, K_VIEW, fs->sources[k].tag, proto);
+	proto->order = (uint32_t)k + 1;
 	return 0;
 }
 
@@ -210,6 +220,7 @@ sources_find(struct fs *fs, const struct inode *dir, const char *name, struct in
 	if (k < 0 || snaps_newest(fs, fs->sources[k].tag) < 0)
 		return ENOENT;
 	proto_of_kind(fs, K_VIEW, fs->sources[k].tag, proto);
+	proto->order = (uint32_t)k + 1;
 	return 0;
 }
 

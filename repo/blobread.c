@@ -4,50 +4,69 @@
  * cache when one is configured), into a buffer from a small pool, and
  * decrypted in place.
  *
- * Tree blobs: read through windows of their pack. Folders of a snapshot
- * are written bottom-up into the same packs, a parent after its children,
- * so the bytes before a node hold the nodes a reader goes to next; one
- * ranged read of the window that ends at the node serves many folders,
- * each still authenticated on its own. A node larger than a quarter of a
- * window is read alone.
+ * Tree blobs: read through a cache of aligned segments of their packs.
+ * Tree nodes have packs of their own, written bottom-up: a folder's
+ * subfolders just before it, siblings in name order. A walk (find, ls -R,
+ * restore, check) goes from a folder to its subfolders and from one
+ * sibling to the next, so what it wants next lies in the same or the next
+ * segment: each segment is read once, whatever the number of folders, and
+ * a walk reads about the bytes of the nodes it needs. (Windows that ended
+ * at the node asked for served a parent's children, but every next
+ * sibling missed them: 2,000 conversations read 0.9 GB for a 3 MB tree.)
+ * A node larger than SEG_SPAN segments is read alone. The pack's length is
+ * not asked for: a segment is read up to the furthest tree blob the
+ * reader has heard of in that pack (repo_tree_hint: folders name their
+ * subfolders' places as they are decoded), so a read never runs past the
+ * end; a segment read short, and later found not to cover a blob, serves
+ * that blob by a read of its own.
  *
- * Policy of the windows: WIN_N slots of window_bytes / WIN_N each; a miss
- * replaces the least recently used slot. Policy of the buffer pool: at most
- * POOL_MAX buffers of 64 KiB or more, POOL_BYTES in all; what does not fit
- * is freed. Both are bounded in bytes whatever the repository's size. */
+ * Policy of the segment cache: byte-limited (tree_cache_bytes), least
+ * recently used out, single-flight (lib/lru.h). Policy of the buffer pool:
+ * at most POOL_MAX buffers of 64 KiB or more, POOL_BYTES in all; what does
+ * not fit is freed. Both are bounded in bytes whatever the repository's
+ * size. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/err.h"
+#include "lib/idset.h"
+#include "lib/log.h"
+#include "lib/lru.h"
 #include "repo/diskcache.h"
 #include "repo/repo_impl.h"
 
-#define WIN_N 4
-#define WIN_BYTES_DEFAULT (2u << 20)
+#define SEG_LOCAL (256u << 10)
+#define SEG_REMOTE (1u << 20)
+#define SEG_SPAN 4
+#define TREE_CACHE_LOCAL (8u << 20)
+#define TREE_CACHE_REMOTE (16u << 20)
 #define POOL_MAX 16
 #define POOL_BYTES (4u << 20)
-
-struct window {
-	uint8_t pack[CRYPTO_ID_LEN];
-	uint64_t start;
-	struct buf data;
-	uint64_t used;		/* clock of the last use */
-};
 
 struct blobread {
 	struct repo *r;
 	struct diskcache *dc;
 
-	pthread_mutex_t wmu;
-	struct window win[WIN_N];
-	size_t win_bytes;	/* of one window */
-	uint64_t clock, win_reads, win_hits;
+	struct lru *segs;	/* key: see seg_key; value: struct buf * */
+	uint64_t seg_bytes;
+	pthread_mutex_t xmu;
+	struct idset *extent;	/* pack id -> furthest tree blob end known */
+	uint64_t seg_reads, seg_read_bytes, tree_alone;
 
 	pthread_mutex_t pmu;
 	struct buf pool[POOL_MAX];
 	size_t npool, pool_bytes;
 };
+
+static void
+seg_dispose(void *v)
+{
+	struct buf *b = v;
+
+	buf_free(b);
+	free(b);
+}
 
 struct blobread *
 blobread_new(struct repo *r)
@@ -55,9 +74,9 @@ blobread_new(struct repo *r)
 	struct blobread *rd = xcalloc(1, sizeof(*rd));
 
 	rd->r = r;
-	rd->win_bytes = WIN_BYTES_DEFAULT / WIN_N;
-	pthread_mutex_init(&rd->wmu, NULL);
+	pthread_mutex_init(&rd->xmu, NULL);
 	pthread_mutex_init(&rd->pmu, NULL);
+	rd->extent = idset_new();
 	return rd;
 }
 
@@ -66,14 +85,37 @@ blobread_free(struct blobread *rd)
 {
 	if (rd == NULL)
 		return;
-	for (int k = 0; k < WIN_N; k++)
-		buf_free(&rd->win[k].data);
+	lru_free(rd->segs);
+	idset_free(rd->extent);
 	for (size_t i = 0; i < rd->npool; i++)
 		buf_free(&rd->pool[i]);
 	diskcache_free(rd->dc);
-	pthread_mutex_destroy(&rd->wmu);
+	pthread_mutex_destroy(&rd->xmu);
 	pthread_mutex_destroy(&rd->pmu);
 	free(rd);
+}
+
+/* segments: the segment cache, made on first use: its sizes follow the
+ * backend's traits, known only once the repository is open. */
+static struct lru *
+segments(struct blobread *rd)
+{
+	struct lru *c = __atomic_load_n(&rd->segs, __ATOMIC_ACQUIRE);
+	struct repo_traits tr;
+
+	if (c)
+		return c;
+	repo_traits(rd->r, &tr);
+	pthread_mutex_lock(&rd->xmu);
+	if (rd->segs == NULL) {
+		if (rd->seg_bytes == 0)
+			rd->seg_bytes = tr.remote ? SEG_REMOTE : SEG_LOCAL;
+		__atomic_store_n(&rd->segs, lru_new(tr.remote ? TREE_CACHE_REMOTE :
+		    TREE_CACHE_LOCAL, seg_dispose), __ATOMIC_RELEASE);
+	}
+	c = rd->segs;
+	pthread_mutex_unlock(&rd->xmu);
+	return c;
 }
 
 int
@@ -82,8 +124,8 @@ repo_reader_configure(struct repo *r, const struct repo_reader_config *c)
 	struct blobread *rd = repo_reader(r);
 	int rc;
 
-	if (c->window_bytes)
-		rd->win_bytes = c->window_bytes / WIN_N;
+	if (c->tree_cache_bytes && rd->segs == NULL)
+		rd->segs = lru_new(c->tree_cache_bytes, seg_dispose);
 	if (c->cache_dir && rd->dc == NULL) {
 		rc = diskcache_open(c->cache_dir, c->cache_dir_bytes, repo_config(r)->id, &rd->dc);
 		if (rc)
@@ -144,64 +186,129 @@ get_range(struct repo *r, const uint8_t pack[CRYPTO_ID_LEN], uint64_t off,
 	return backend_get(repo_be(r), name, off, len, out);
 }
 
-/* window_find: the sealed bytes of ref from a window into out; 1 if held. */
-static int
-window_find(struct blobread *rd, const struct blob_ref *ref, struct buf *out)
+void
+repo_tree_hint(struct repo *r, const struct blob_ref *ref)
 {
-	int found = 0;
+	struct blobread *rd = repo_reader(r);
+	uint64_t end = ref->offset + ref->length, known = 0;
 
-	pthread_mutex_lock(&rd->wmu);
-	for (int k = 0; k < WIN_N; k++) {
-		struct window *w = &rd->win[k];
-
-		if (w->data.len && memcmp(w->pack, ref->pack, CRYPTO_ID_LEN) == 0 &&
-		    ref->offset >= w->start &&
-		    ref->offset + ref->length <= w->start + w->data.len) {
-			out->len = 0;
-			buf_append(out, w->data.data + (ref->offset - w->start), ref->length);
-			w->used = ++rd->clock;
-			rd->win_hits++;
-			found = 1;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&rd->wmu);
-	return found;
+	pthread_mutex_lock(&rd->xmu);
+	if (!idset_get(rd->extent, ref->pack, &known) || known < end)
+		idset_put(rd->extent, ref->pack, end);
+	pthread_mutex_unlock(&rd->xmu);
 }
 
-/* window_fetch: read the window of ref's pack that ends where ref ends into
- * the least recently used slot, and copy ref's bytes out. */
-static int
-window_fetch(struct blobread *rd, const struct blob_ref *ref, struct buf *out)
+static uint64_t
+extent_of(struct blobread *rd, const uint8_t pack[CRYPTO_ID_LEN])
 {
-	uint64_t end = ref->offset + ref->length;
-	uint64_t start = end > rd->win_bytes ? end - rd->win_bytes : 0;
-	struct buf win = BUF_INIT;
-	struct window *w;
+	uint64_t known = 0;
+
+	pthread_mutex_lock(&rd->xmu);
+	idset_get(rd->extent, pack, &known);
+	pthread_mutex_unlock(&rd->xmu);
+	return known;
+}
+
+/* seg_key: unique for (pack, segment index): the index and 16 bytes of
+ * the (random) pack id; the first 8 bytes mix both, for the hash. */
+static void
+seg_key(const uint8_t pack[CRYPTO_ID_LEN], uint64_t index, uint8_t key[32])
+{
+	uint64_t mix;
+
+	memcpy(&mix, pack, 8);
+	mix ^= (index + 1) * 0x9E3779B97F4A7C15ULL;
+	memcpy(key, &mix, 8);
+	memcpy(key + 8, &index, 8);
+	memcpy(key + 16, pack, 16);
+}
+
+struct seg_ctx {
+	struct blobread *rd;
+	const struct blob_ref *ref;
+	uint64_t index;
+};
+
+/* seg_load: segment index of ref's pack, as far as the pack is known to
+ * reach (at least to ref's end when ref ends in it). */
+static int
+seg_load(void *vctx, const uint8_t key[32], void **ret, size_t *ret_size)
+{
+	struct seg_ctx *c = vctx;
+	struct blobread *rd = c->rd;
+	uint64_t start = c->index * rd->seg_bytes, end = start + rd->seg_bytes;
+	uint64_t reach = extent_of(rd, c->ref->pack), ref_end = c->ref->offset + c->ref->length;
+	struct buf *b;
 	int rc;
 
-	if (start > ref->offset)
-		start = ref->offset;
-	rc = get_range(rd->r, ref->pack, start, end - start, &win);
+	(void)key;
+	if (ref_end > reach)
+		reach = ref_end;
+	if (end > reach)
+		end = reach;
+	if (end <= start)
+		end = ref_end;	/* cannot happen: ref overlaps the segment */
+	b = xcalloc(1, sizeof(*b));
+	rc = get_range(rd->r, c->ref->pack, start, end - start, b);
 	if (rc) {
-		buf_free(&win);
+		seg_dispose(b);
 		return rc;
 	}
-	out->len = 0;
-	buf_append(out, win.data + (ref->offset - start), ref->length);
-	pthread_mutex_lock(&rd->wmu);
-	w = &rd->win[0];
-	for (int k = 1; k < WIN_N; k++)
-		if (rd->win[k].used < w->used)
-			w = &rd->win[k];
-	buf_free(&w->data);
-	memcpy(w->pack, ref->pack, CRYPTO_ID_LEN);
-	w->start = start;
-	w->data = win;
-	w->used = ++rd->clock;
-	rd->win_reads++;
-	pthread_mutex_unlock(&rd->wmu);
+	debugf("tree segment %02x%02x.. #%llu: %zu bytes (for blob at %llu+%u)", c->ref->pack[0],
+	    c->ref->pack[1], (unsigned long long)c->index, b->len,
+	    (unsigned long long)c->ref->offset, c->ref->length);
+	pthread_mutex_lock(&rd->xmu);
+	rd->seg_reads++;
+	rd->seg_read_bytes += b->len;
+	pthread_mutex_unlock(&rd->xmu);
+	*ret = b;
+	*ret_size = b->cap + sizeof(*b);
 	return IMDR_OK;
+}
+
+/* tree_sealed: the sealed bytes of tree blob ref into out, from the
+ * segments that hold it. */
+static int
+tree_sealed(struct blobread *rd, const struct blob_ref *ref, struct buf *out)
+{
+	struct lru *c = segments(rd);
+	uint64_t seg = rd->seg_bytes, first = ref->offset / seg;
+	uint64_t last = (ref->offset + ref->length - (ref->length > 0)) / seg;
+	int rc = IMDR_OK;
+
+	repo_tree_hint(rd->r, ref);
+	if (last - first + 1 > SEG_SPAN) {
+		__atomic_add_fetch(&rd->tree_alone, 1, __ATOMIC_RELAXED);
+		return get_range(rd->r, ref->pack, ref->offset, ref->length, out);
+	}
+	out->len = 0;
+	for (uint64_t i = first; i <= last && rc == IMDR_OK; i++) {
+		struct seg_ctx ctx = { rd, ref, i };
+		struct lru_entry *e;
+		struct buf *b;
+		uint64_t start = i * seg, from, to;
+		uint8_t key[32];
+
+		seg_key(ref->pack, i, key);
+		rc = lru_get(c, key, seg_load, &ctx, &e);
+		if (rc)
+			break;
+		b = lru_value(e);
+		from = ref->offset > start ? ref->offset - start : 0;
+		to = ref->offset + ref->length - start;
+		if (to > seg)
+			to = seg;
+		if (to > b->len) {
+			/* read short before this blob's pack was known to
+			 * reach so far: read the blob alone */
+			lru_release(c, e);
+			__atomic_add_fetch(&rd->tree_alone, 1, __ATOMIC_RELAXED);
+			return get_range(rd->r, ref->pack, ref->offset, ref->length, out);
+		}
+		buf_append(out, b->data + from, (size_t)(to - from));
+		lru_release(c, e);
+	}
+	return rc;
 }
 
 /* read_sealed: the sealed bytes of ref into b, from wherever they are
@@ -211,11 +318,8 @@ read_sealed(struct blobread *rd, enum blob_type type, const struct blob_ref *ref
     struct buf *b, int *ret_cached)
 {
 	*ret_cached = 0;
-	if (type == BLOB_TREE && ref->length <= rd->win_bytes / 4) {
-		if (window_find(rd, ref, b))
-			return IMDR_OK;
-		return window_fetch(rd, ref, b);
-	}
+	if (type == BLOB_TREE)
+		return tree_sealed(rd, ref, b);
 	if (rd->dc && type == BLOB_DATA && diskcache_get(rd->dc, ref, b)) {
 		*ret_cached = 1;
 		return IMDR_OK;
@@ -295,10 +399,20 @@ repo_io_stats(struct repo *r, struct repo_io_stats *ret)
 	ret->errors = bs.errors;
 	ret->get_ns_total = bs.get_ns_total;
 	ret->get_ns_max = bs.get_ns_max;
-	pthread_mutex_lock(&rd->wmu);
-	ret->window_reads = rd->win_reads;
-	ret->window_hits = rd->win_hits;
-	pthread_mutex_unlock(&rd->wmu);
+	pthread_mutex_lock(&rd->xmu);
+	ret->tree_segment_reads = rd->seg_reads;
+	ret->tree_segment_bytes = rd->seg_read_bytes;
+	pthread_mutex_unlock(&rd->xmu);
+	ret->tree_alone_reads = __atomic_load_n(&rd->tree_alone, __ATOMIC_RELAXED);
+	if (rd->segs) {
+		struct lru_stats ls;
+
+		lru_get_stats(rd->segs, &ls);
+		ret->tree_cache_hits = ls.hits;
+		ret->tree_cache_bytes = ls.bytes;
+		ret->tree_cache_limit = ls.limit;
+		ret->tree_cache_evictions = ls.evictions;
+	}
 	if (rd->dc) {
 		struct diskcache_stats ds;
 

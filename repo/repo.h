@@ -138,13 +138,18 @@ int repo_blob_read_buf(struct repo *r, enum blob_type type,
 void repo_buf_recycle(struct repo *r, struct buf *b);
 
 struct repo_reader_config {
-	size_t window_bytes;		/* tree-pack windows held; 0: default */
+	size_t tree_cache_bytes;	/* tree-pack segments held; 0: default */
 	const char *cache_dir;		/* sealed on-disk cache, or NULL */
 	uint64_t cache_dir_bytes;	/* its bound */
 };
 /* repo_reader_configure: set up the reader (before reads start). Fails
  * only when cache_dir cannot be created. */
 int repo_reader_configure(struct repo *r, const struct repo_reader_config *c);
+
+/* repo_tree_hint: ref names a tree blob a reader may want soon; the reader
+ * learns how far its pack reaches (so segments need no length request).
+ * Decoders of folders call it for each subfolder. */
+void repo_tree_hint(struct repo *r, const struct blob_ref *ref);
 
 /* What the repository's backend likes (see backend_traits): remote or
  * local, and how many requests it serves well at once. */
@@ -160,7 +165,11 @@ struct repo_io_stats {
 	uint64_t gets, puts, lists, dels;
 	uint64_t bytes_in, bytes_out, errors;
 	uint64_t get_ns_total, get_ns_max;
-	uint64_t window_reads, window_hits;	/* tree windows */
+	uint64_t tree_segment_reads;		/* tree-pack segments read */
+	uint64_t tree_segment_bytes;		/* and their bytes */
+	uint64_t tree_alone_reads;		/* tree nodes read on their own */
+	uint64_t tree_cache_hits, tree_cache_evictions;
+	uint64_t tree_cache_bytes, tree_cache_limit;
 	uint64_t disk_hits, disk_misses, disk_bytes, disk_limit;
 	int disk_cache;				/* a disk cache is set */
 };

@@ -7,8 +7,8 @@
  * (through the dispose callback). A value in use (between lru_get and
  * lru_release) is never disposed of, so the total may briefly exceed the
  * limit by what readers hold. Failed loads are not cached. */
-#ifndef IMDR_FS_LRU_H
-#define IMDR_FS_LRU_H
+#ifndef IMDR_LIB_LRU_H
+#define IMDR_LIB_LRU_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "fs/lru.h"
+#include "lib/lru.h"
 
 #include <pthread.h>
 #include <stdlib.h>
