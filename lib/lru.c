@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/buf.h"
+#include "lib/err.h"
 
 enum { LOADING, READY };
 
@@ -13,6 +14,7 @@ struct lru_entry {
 	int state;
 	int refs;
 	int rc;			/* load result, for waiters */
+	char *msg;		/* and its message (err_set is per thread) */
 	void *value;
 	size_t size;
 	struct lru_entry *prev, *next;	/* LRU list, most recent at head */
@@ -207,9 +209,11 @@ lru_get(struct lru *c, const uint8_t key[32], lru_load_fn load, void *ctx,
 			c->st.hits++;
 		}
 		if (e->rc) {
-			rc = e->rc;
-			if (--e->refs == 0 && !e->in_table)
+			rc = e->msg ? err_set(e->rc, "%s", e->msg) : e->rc;
+			if (--e->refs == 0 && !e->in_table) {
+				free(e->msg);
 				free(e);
+			}
 			pthread_mutex_unlock(&c->mu);
 			return rc;
 		}
@@ -239,11 +243,14 @@ lru_get(struct lru *c, const uint8_t key[32], lru_load_fn load, void *ctx,
 	e->rc = rc;
 	if (rc) {
 		/* not cached: waiters see rc, the last one frees it */
+		e->msg = xstrdup(err_msg(rc));
 		unhash(c, e);
 		c->st.failures++;
 		pthread_cond_broadcast(&c->cv);
-		if (--e->refs == 0)
+		if (--e->refs == 0) {
+			free(e->msg);
 			free(e);
+		}
 		pthread_mutex_unlock(&c->mu);
 		return rc;
 	}

@@ -18,7 +18,8 @@ struct lru_entry;
 
 typedef void (*lru_dispose_fn)(void *value);
 /* load: produce the value for key; *ret_size is what it is charged. Returns
- * 0 or an error code (passed back to every waiter). */
+ * 0 or an error code (passed back, with its err_set message, to every
+ * waiter). */
 typedef int (*lru_load_fn)(void *ctx, const uint8_t key[32], void **ret_value,
     size_t *ret_size);
 
