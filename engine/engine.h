@@ -5,7 +5,8 @@
  * (cli/, a test, another operation) decides what the user sees.
  *
  * Errors are imdr_err codes with err_set messages, as everywhere below
- * cli/. */
+ * cli/. Operations work with threads: the callbacks may be called from
+ * any of them, at once, and must be thread-safe. */
 #ifndef IMDR_ENGINE_H
 #define IMDR_ENGINE_H
 

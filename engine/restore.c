@@ -3,9 +3,7 @@
  * Paths are resolved below the target's descriptor, one component at a
  * time, with O_NOFOLLOW: the folder of the entry before is kept open, so a
  * walk (entries arrive depth-first, by name) opens each folder about once.
- * A file of several chunks is fetched by up to FETCHERS threads, each
- * writing its chunks at their offsets: over a 50 ms link one chunk at a
- * time is one round trip per MiB. */
+ * File contents come from a pool of workers (below). */
 #include "engine/restore.h"
 
 #include <errno.h>
@@ -19,8 +17,6 @@
 #include "catalog/catalog.h"
 #include "lib/array.h"
 #include "lib/err.h"
-
-#define FETCHERS 8
 
 struct dir_meta {
 	char *rel;
@@ -37,8 +33,8 @@ struct restore {
 	char *cur;		/* its path below the target ("" = target) */
 	struct dir_meta *dirs;	/* folders restored, in order made */
 	size_t ndirs, dirs_cap;
-	struct buf b;
-	uint64_t files, bytes, failed;
+	struct pool *pool;
+	uint64_t files, bytes, failed;	/* updated by the workers too */
 };
 
 static struct timespec
@@ -200,18 +196,47 @@ parent_fd(struct restore *rs, const char *rel, int *ret_fd, const char **ret_nam
 	return IMDR_OK;
 }
 
-/* ---- file contents ---- */
+/* ---- file contents: a pool of workers ----
+ *
+ * The walker creates each file (in order, so folders exist first) and
+ * queues one job per chunk; workers fetch, decrypt and write chunks at
+ * their offsets, many files at once (a folder of small attachments is
+ * as parallel as one large file). Whoever writes a file's last chunk
+ * finishes it: mode, mtime, close — or, when a chunk could not be read,
+ * removes it (never a half file that looks whole) and reports it. The
+ * queue and the files open at once are bounded. */
 
-struct fetch {
+#define POOL_QUEUE 1024
+#define POOL_OPEN_FILES 256
+#define POOL_MAX_THREADS 32
+
+struct rfile {
+	int fd, dfd;		/* the file, and its folder (to remove it) */
+	char *name, *rel;
+	uint32_t mode;
+	int64_t mtime_ns;
+	uint32_t left;		/* chunks not yet written; under pool.mu */
+	int rc;			/* first failure; under pool.mu */
+	char *msg;
+};
+
+struct chunk_job {
+	struct rfile *f;
+	struct blob_ref ref;
+	uint64_t off;
+};
+
+struct pool {
 	struct restore *rs;
-	const struct cat_node *node;
-	const struct cat_entry *e;
-	const char *rel;
-	int fd;
-	uint32_t next;		/* next chunk to fetch; under mu */
-	int rc;			/* first failure */
-	char *msg;		/* its message (err_set is per thread) */
 	pthread_mutex_t mu;
+	pthread_cond_t cv_job, cv_space, cv_idle;
+	struct chunk_job q[POOL_QUEUE];
+	size_t head, count, busy, open_files;
+	int stop;
+	int fatal;		/* a write failed: stop everything */
+	char *fatal_msg;
+	pthread_t th[POOL_MAX_THREADS];
+	int nthreads;
 };
 
 static int
@@ -232,85 +257,202 @@ write_at(int fd, const uint8_t *p, size_t n, uint64_t off)
 	return 0;
 }
 
-/* fetch_one: chunk i of the file into buffer b and onto the file. */
+/* unreadable: a failure of the data, not of the target: the file is left
+ * out and the restore goes on. */
 static int
-fetch_one(struct fetch *f, uint32_t i, struct buf *b)
+unreadable(int rc)
 {
-	struct blob_ref ref;
-	uint64_t off;
-	int rc;
+	return rc == IMDR_EAUTH || rc == IMDR_EFORMAT || rc == IMDR_ENET ||
+	    rc == IMDR_ETIMEDOUT || rc == IMDR_ENOENT;
+}
 
-	cat_chunk(f->node, f->e, i, &ref, &off);
-	rc = repo_blob_read(f->rs->r, BLOB_DATA, &ref, b);
-	if (rc == IMDR_OK && write_at(f->fd, b->data, b->len, off) < 0)
-		rc = fail_at(f->rs, errno, "write", f->rel);
-	if (rc == IMDR_OK) {
-		ev_advance(f->rs->ev, 0, b->len);
-		__atomic_add_fetch(&f->rs->bytes, b->len, __ATOMIC_RELAXED);
+static void
+set_fatal(struct pool *p, int rc, const char *msg)
+{
+	pthread_mutex_lock(&p->mu);
+	if (!p->fatal) {
+		p->fatal = rc;
+		p->fatal_msg = xstrdup(msg);
 	}
-	return rc;
+	pthread_cond_broadcast(&p->cv_space);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* finish_file: the last chunk is in (or a chunk failed): set mode and
+ * mtime and close, or remove the file and report it. */
+static void
+finish_file(struct pool *p, struct rfile *f)
+{
+	struct restore *rs = p->rs;
+	struct timespec times[2];
+	int rc = f->rc;
+
+	if (rc == IMDR_OK && fchmod(f->fd, mode_of(rs, f->mode)) < 0)
+		rc = fail_at(rs, errno, "chmod", f->rel);
+	times[0] = times[1] = ts_of(f->mtime_ns);
+	if (rc == IMDR_OK && futimens(f->fd, times) < 0)
+		rc = fail_at(rs, errno, "set the mtime of", f->rel);
+	if (close(f->fd) < 0 && rc == IMDR_OK)
+		rc = fail_at(rs, errno, "write", f->rel);
+	if (rc)
+		unlinkat(f->dfd, f->name, 0);	/* never a half file that looks whole */
+	if (rc && f->rc && unreadable(f->rc)) {
+		ev_error(rs->ev, f->rel, f->msg ? f->msg : imdr_strerror(f->rc));
+		__atomic_add_fetch(&rs->failed, 1, __ATOMIC_RELAXED);
+	} else if (rc) {
+		set_fatal(p, rc, f->msg ? f->msg : err_msg(rc));
+	}
+	__atomic_add_fetch(&rs->files, 1, __ATOMIC_RELAXED);
+	ev_advance(rs->ev, 1, 0);
+	close(f->dfd);
+	pthread_mutex_lock(&p->mu);
+	p->open_files--;
+	pthread_cond_broadcast(&p->cv_space);
+	pthread_mutex_unlock(&p->mu);
+	free(f->name);
+	free(f->rel);
+	free(f->msg);
+	free(f);
+}
+
+/* run_job: one chunk onto its file; the file is finished when it was its
+ * last. A chunk of a file that failed already is skipped. */
+static void
+run_job(struct pool *p, const struct chunk_job *j, struct buf *b)
+{
+	struct rfile *f = j->f;
+	int rc, skip, last;
+
+	pthread_mutex_lock(&p->mu);
+	skip = f->rc != IMDR_OK || p->fatal;
+	pthread_mutex_unlock(&p->mu);
+	rc = IMDR_OK;
+	if (!skip) {
+		rc = repo_blob_read(p->rs->r, BLOB_DATA, &j->ref, b);
+		if (rc == IMDR_OK && write_at(f->fd, b->data, b->len, j->off) < 0)
+			rc = fail_at(p->rs, errno, "write", f->rel);
+		if (rc == IMDR_OK) {
+			ev_advance(p->rs->ev, 0, b->len);
+			__atomic_add_fetch(&p->rs->bytes, b->len, __ATOMIC_RELAXED);
+		}
+	}
+	pthread_mutex_lock(&p->mu);
+	if (rc != IMDR_OK && f->rc == IMDR_OK) {
+		f->rc = rc;
+		f->msg = xstrdup(err_msg(rc));
+	}
+	if (skip && f->rc == IMDR_OK)
+		f->rc = p->fatal;	/* stopping: the file is not whole */
+	last = --f->left == 0;
+	pthread_mutex_unlock(&p->mu);
+	if (last)
+		finish_file(p, f);
 }
 
 static void *
-fetcher(void *arg)
+worker(void *arg)
 {
-	struct fetch *f = arg;
+	struct pool *p = arg;
 	struct buf b = BUF_INIT;
 
+	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		uint32_t i;
-		int rc;
+		struct chunk_job j;
 
-		pthread_mutex_lock(&f->mu);
-		i = f->next++;
-		if (f->rc || i >= f->e->nchunks) {
-			pthread_mutex_unlock(&f->mu);
+		while (p->count == 0 && !p->stop)
+			pthread_cond_wait(&p->cv_job, &p->mu);
+		if (p->count == 0)
 			break;
-		}
-		pthread_mutex_unlock(&f->mu);
-		rc = fetch_one(f, i, &b);
-		if (rc) {
-			pthread_mutex_lock(&f->mu);
-			if (f->rc == 0) {
-				f->rc = rc;
-				f->msg = xstrdup(err_msg(rc));
-			}
-			pthread_mutex_unlock(&f->mu);
-			break;
-		}
+		j = p->q[p->head];
+		p->head = (p->head + 1) % POOL_QUEUE;
+		p->count--;
+		p->busy++;
+		pthread_cond_signal(&p->cv_space);
+		pthread_mutex_unlock(&p->mu);
+		run_job(p, &j, &b);
+		pthread_mutex_lock(&p->mu);
+		if (--p->busy == 0 && p->count == 0)
+			pthread_cond_broadcast(&p->cv_idle);
 	}
+	pthread_mutex_unlock(&p->mu);
 	buf_free(&b);
 	repo_thread_cleanup();
 	return NULL;
 }
 
-/* fetch_file: every chunk of e into fd; several threads for several. */
-static int
-fetch_file(struct restore *rs, const char *rel, int fd, const struct cat_node *node,
-    const struct cat_entry *e)
+static void
+pool_start(struct pool *p, struct restore *rs)
 {
-	struct fetch f = { rs, node, e, rel, fd, 0, IMDR_OK, NULL,
-		PTHREAD_MUTEX_INITIALIZER };
-	pthread_t th[FETCHERS];
-	int n = e->nchunks < FETCHERS ? (int)e->nchunks : FETCHERS, started = 0;
+	struct repo_traits tr;
+	int n;
 
-	if (e->nchunks <= 1) {
-		int rc = e->nchunks ? fetch_one(&f, 0, &rs->b) : IMDR_OK;
-
-		return rc;
-	}
+	memset(p, 0, sizeof(*p));
+	p->rs = rs;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv_job, NULL);
+	pthread_cond_init(&p->cv_space, NULL);
+	pthread_cond_init(&p->cv_idle, NULL);
+	/* enough requests in flight to hide a disk's or a link's latency */
+	repo_traits(rs->r, &tr);
+	n = tr.remote ? tr.concurrency : 8;
+	if (n > POOL_MAX_THREADS)
+		n = POOL_MAX_THREADS;
 	for (int i = 0; i < n; i++)
-		if (pthread_create(&th[i], NULL, fetcher, &f) == 0)
-			started++;
-	if (started == 0)
-		fetcher(&f);	/* no threads to be had: do it here */
-	for (int i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	if (f.rc) {
-		err_set(f.rc, "%s", f.msg);
-		free(f.msg);
+		if (pthread_create(&p->th[p->nthreads], NULL, worker, p) == 0)
+			p->nthreads++;
+}
+
+/* pool_stop: wait for every queued chunk, then stop the workers; the
+ * first write failure, if any. */
+static int
+pool_stop(struct pool *p)
+{
+	int rc;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->count > 0 || p->busy > 0)
+		pthread_cond_wait(&p->cv_idle, &p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cv_job);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->nthreads; i++)
+		pthread_join(p->th[i], NULL);
+	rc = p->fatal ? err_set(p->fatal, "%s", p->fatal_msg) : IMDR_OK;
+	free(p->fatal_msg);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv_job);
+	pthread_cond_destroy(&p->cv_space);
+	pthread_cond_destroy(&p->cv_idle);
+	return rc;
+}
+
+/* pool_add: queue chunk i of file f, blocking while the queue is full
+ * (without threads, write it here). */
+static void
+pool_add(struct pool *p, struct rfile *f, const struct cat_node *node,
+    const struct cat_entry *e, uint32_t i)
+{
+	struct chunk_job *j;
+
+	if (p->nthreads == 0) {
+		struct chunk_job one;
+		struct buf b = BUF_INIT;
+
+		one.f = f;
+		cat_chunk(node, e, i, &one.ref, &one.off);
+		run_job(p, &one, &b);
+		buf_free(&b);
+		return;
 	}
-	return f.rc;
+	pthread_mutex_lock(&p->mu);
+	while (p->count == POOL_QUEUE)
+		pthread_cond_wait(&p->cv_space, &p->mu);
+	j = &p->q[(p->head + p->count) % POOL_QUEUE];
+	j->f = f;
+	cat_chunk(node, e, i, &j->ref, &j->off);
+	p->count++;
+	pthread_cond_signal(&p->cv_job);
+	pthread_mutex_unlock(&p->mu);
 }
 
 /* create_file: name in dfd, new, never through a symlink; an existing one
@@ -339,29 +481,50 @@ create_file(struct restore *rs, int dfd, const char *name, const char *rel, int 
 	return err_set(IMDR_EIO, "%s/%s keeps changing while it is restored", rs->o->target, rel);
 }
 
+/* restore_file: create the file and hand its chunks to the pool. */
 static int
 restore_file(struct restore *rs, int dfd, const char *name, const char *rel,
     const struct cat_node *node, const struct cat_entry *e)
 {
-	struct timespec times[2];
+	struct pool *p = rs->pool;
+	struct rfile *f;
 	int fd = -1, rc;
 
-	rc = create_file(rs, dfd, name, rel, &fd);
+	pthread_mutex_lock(&p->mu);
+	while (p->open_files >= POOL_OPEN_FILES && !p->fatal)
+		pthread_cond_wait(&p->cv_space, &p->mu);
+	rc = p->fatal ? err_set(p->fatal, "%s", p->fatal_msg) : IMDR_OK;
+	if (rc == IMDR_OK)
+		p->open_files++;
+	pthread_mutex_unlock(&p->mu);
 	if (rc)
 		return rc;
-	rc = fetch_file(rs, rel, fd, node, e);
-	if (rc == IMDR_OK && fchmod(fd, mode_of(rs, e->mode)) < 0)
-		rc = fail_at(rs, errno, "chmod", rel);
-	times[0] = times[1] = ts_of(e->mtime_ns);
-	if (rc == IMDR_OK && futimens(fd, times) < 0)
-		rc = fail_at(rs, errno, "set the mtime of", rel);
-	if (close(fd) < 0 && rc == IMDR_OK)
-		rc = fail_at(rs, errno, "write", rel);
-	if (rc)
-		unlinkat(dfd, name, 0);	/* never leave a half file that looks whole */
-	rs->files++;
-	ev_advance(rs->ev, 1, 0);
-	return rc;
+	rc = create_file(rs, dfd, name, rel, &fd);
+	if (rc == IMDR_OK && (dfd = dup(dfd)) < 0) {
+		rc = fail_at(rs, errno, "open the folder of", rel);
+		close(fd);
+	}
+	if (rc) {
+		pthread_mutex_lock(&p->mu);
+		p->open_files--;
+		pthread_mutex_unlock(&p->mu);
+		return rc;
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->fd = fd;
+	f->dfd = dfd;
+	f->name = xstrdup(name);
+	f->rel = xstrdup(rel);
+	f->mode = e->mode;
+	f->mtime_ns = e->mtime_ns;
+	f->left = e->nchunks;
+	if (e->nchunks == 0) {
+		finish_file(p, f);
+		return IMDR_OK;
+	}
+	for (uint32_t i = 0; i < e->nchunks; i++)
+		pool_add(p, f, node, e, i);
+	return IMDR_OK;
 }
 
 static int
@@ -420,27 +583,18 @@ restore_entry(struct restore *rs, const char *rel, const struct cat_node *node,
 	}
 }
 
-/* walk_cb: a file whose data cannot be read (damaged or missing blob) is
- * reported and left out, and the restore goes on with the rest; anything
- * else (the target is full, unwritable, or exists) stops it. */
+/* walk_cb: anything that stops the walker (the target is full,
+ * unwritable, or a file exists) stops the restore; a file whose data
+ * cannot be read is reported by the pool and left out. */
 static int
 walk_cb(void *ctx, const char *path, const struct cat_node *node,
     const struct cat_entry *e)
 {
 	struct restore *rs = ctx;
-	int rc;
 
 	if (ev_cancelled(rs->ev))
 		return err_set(IMDR_EINTR, "interrupted");
-	rc = restore_entry(rs, path, node, e);
-	if (rc == IMDR_EAUTH || rc == IMDR_EFORMAT || rc == IMDR_ENET ||
-	    rc == IMDR_ETIMEDOUT || (rc == IMDR_ENOENT && e->type == CAT_FILE)) {
-		ev_error(rs->ev, path, err_msg(rc));
-		err_clear();
-		rs->failed++;
-		rc = IMDR_OK;
-	}
-	return rc;
+	return restore_entry(rs, path, node, e);
 }
 
 /* set_dir_meta: mode and mtime of the folder at rel, opened safely. */
@@ -503,7 +657,8 @@ restore_run(struct repo *r, const struct snapshot *s, const struct restore_opts 
     struct restore_result *ret)
 {
 	struct restore rs;
-	int rc = IMDR_OK;
+	struct pool *pool;
+	int rc = IMDR_OK, prc;
 
 	memset(&rs, 0, sizeof(rs));
 	memset(ret, 0, sizeof(*ret));
@@ -516,12 +671,19 @@ restore_run(struct repo *r, const struct snapshot *s, const struct restore_opts 
 	rs.tfd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rs.tfd < 0)
 		return err_set(err_from_errno(errno), "cannot open %s: %s", o->target, strerror(errno));
+	pool = xmalloc(sizeof(*pool));
+	rs.pool = pool;
+	pool_start(pool, &rs);
 	if (o->ninclude == 0) {
 		ev_total(rs.ev, s->files, s->bytes);
 		rc = cat_walk(r, &s->root, "", walk_cb, &rs);
 	}
 	for (size_t i = 0; rc == IMDR_OK && i < o->ninclude; i++)
 		rc = restore_include(&rs, s, o->include[i]);
+	prc = pool_stop(pool);
+	free(pool);
+	if (rc == IMDR_OK)
+		rc = prc;
 	if (rs.cur_fd >= 0)
 		close(rs.cur_fd);
 	if (rc == IMDR_OK)
@@ -545,6 +707,5 @@ restore_run(struct repo *r, const struct snapshot *s, const struct restore_opts 
 		free(rs.dirs[i].rel);
 	free(rs.dirs);
 	free(rs.cur);
-	buf_free(&rs.b);
 	return rc;
 }
