@@ -195,7 +195,8 @@ void snaps_free(struct fs *fs);
 /* ---- top.c ---- */
 struct dirbuf {
 	char *p;
-	size_t size, used;
+	size_t size, used;	/* size: what the kernel asked for */
+	size_t cap;		/* allocated, grown as entries come */
 };
 /* top_init: the fixed inodes (root, snapshots/, ...), or in single mode
  * the one snapshot at the root. */

@@ -234,20 +234,32 @@ fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 /* ---- folders ---- */
 
+/* add_dirent: the buffer grows as entries come, up to the size the
+ * kernel asked for (128 KiB to 1 MiB): allocating all of it for every
+ * folder was an mmap and a munmap (with its TLB shootdown) per request. */
 int
 add_dirent(fuse_req_t req, struct dirbuf *b, int plus, const char *name,
     const struct fuse_entry_param *ep, off_t next)
 {
-	size_t need;
+	size_t need = plus ? fuse_add_direntry_plus(req, NULL, 0, name, ep, next) :
+	    fuse_add_direntry(req, NULL, 0, name, &ep->attr, next);
 
-	if (plus)
-		need = fuse_add_direntry_plus(req, b->p + b->used, b->size - b->used,
-		    name, ep, next);
-	else
-		need = fuse_add_direntry(req, b->p + b->used, b->size - b->used, name,
-		    &ep->attr, next);
 	if (need > b->size - b->used)
 		return 0;
+	if (b->used + need > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+
+		while (cap < b->used + need)
+			cap *= 2;
+		if (cap > b->size)
+			cap = b->size;
+		b->p = xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+	if (plus)
+		fuse_add_direntry_plus(req, b->p + b->used, need, name, ep, next);
+	else
+		fuse_add_direntry(req, b->p + b->used, need, name, &ep->attr, next);
 	b->used += need;
 	return 1;
 }
@@ -260,7 +272,13 @@ emit_child(struct fs *fs, fuse_req_t req, struct dirbuf *b, int plus, uint64_t p
 	struct inode shown = *proto;
 
 	memset(&ep, 0, sizeof(ep));
-	if (plus) {
+	/* Full entries (an inode the kernel keeps) for folders and the top;
+	 * files only by name and type: a walker (find, du of names) needs no
+	 * inode for them, and instantiating one per file was most of a cold
+	 * find. A reader looks a file up (one request) before opening it. */
+	if (plus && proto->kind == K_ENTRY && proto->type != CAT_DIR)
+		plus = -1;
+	if (plus > 0) {
 		struct inode *i;
 
 		pthread_mutex_lock(&fs->imu);
@@ -272,9 +290,9 @@ emit_child(struct fs *fs, fuse_req_t req, struct dirbuf *b, int plus, uint64_t p
 		fill_attr(fs, &shown, &ep.attr);
 		ep.attr.st_ino = (ino_t)-1;	/* unknown until looked up */
 	}
-	if (add_dirent(req, b, plus, name, &ep, next))
+	if (add_dirent(req, b, plus != 0, name, &ep, next))
 		return 1;
-	if (plus) {	/* not sent: undo the lookup */
+	if (plus > 0) {	/* not sent: undo the lookup */
 		pthread_mutex_lock(&fs->imu);
 		inode_forget(fs, ep.ino, 1);
 		pthread_mutex_unlock(&fs->imu);
@@ -335,7 +353,7 @@ static void
 readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
 {
 	struct fs *fs = fs_of(req);
-	struct dirbuf b = { xmalloc(size), size, 0 };
+	struct dirbuf b = { NULL, size, 0, 0 };
 	struct inode dir;
 	int err = fresh(fs, ino, &dir);
 
