@@ -207,6 +207,8 @@ parent_fd(struct restore *rs, const char *rel, int *ret_fd, const char **ret_nam
  * queue and the files open at once are bounded. */
 
 #define POOL_QUEUE 1024
+#define RUN_MAX 64		/* chunks read with one request, at most */
+#define RUN_BYTES (4u << 20)	/* and bytes */
 #define POOL_OPEN_FILES 256
 #define POOL_MAX_THREADS 32
 
@@ -315,29 +317,28 @@ finish_file(struct pool *p, struct rfile *f)
 	free(f);
 }
 
-/* run_job: one chunk onto its file; the file is finished when it was its
- * last. A chunk of a file that failed already is skipped. */
+/* chunk_done: chunk j's plaintext (or the failure to read it) onto its
+ * file; the file is finished when it was its last. */
 static void
-run_job(struct pool *p, const struct chunk_job *j, struct buf *b)
+chunk_done(struct pool *p, const struct chunk_job *j, int rc, const uint8_t *pt,
+    size_t n)
 {
 	struct rfile *f = j->f;
-	int rc, skip, last;
+	int skip, last;
 
 	pthread_mutex_lock(&p->mu);
 	skip = f->rc != IMDR_OK || p->fatal;
 	pthread_mutex_unlock(&p->mu);
-	rc = IMDR_OK;
-	if (!skip) {
-		rc = repo_blob_read(p->rs->r, BLOB_DATA, &j->ref, b);
-		if (rc == IMDR_OK && write_at(f->fd, b->data, b->len, j->off) < 0)
+	if (!skip && rc == IMDR_OK) {
+		if (write_at(f->fd, pt, n, j->off) < 0)
 			rc = fail_at(p->rs, errno, "write", f->rel);
-		if (rc == IMDR_OK) {
-			ev_advance(p->rs->ev, 0, b->len);
-			__atomic_add_fetch(&p->rs->bytes, b->len, __ATOMIC_RELAXED);
+		else {
+			ev_advance(p->rs->ev, 0, n);
+			__atomic_add_fetch(&p->rs->bytes, n, __ATOMIC_RELAXED);
 		}
 	}
 	pthread_mutex_lock(&p->mu);
-	if (rc != IMDR_OK && f->rc == IMDR_OK) {
+	if (!skip && rc != IMDR_OK && f->rc == IMDR_OK) {
 		f->rc = rc;
 		f->msg = xstrdup(err_msg(rc));
 	}
@@ -349,33 +350,96 @@ run_job(struct pool *p, const struct chunk_job *j, struct buf *b)
 		finish_file(p, f);
 }
 
+struct run_ctx {
+	struct pool *p;
+	const struct chunk_job *jobs;
+	size_t handed;		/* chunks passed to chunk_done so far */
+};
+
+static int
+run_blob(void *vctx, size_t i, int rc, const uint8_t *pt, size_t n)
+{
+	struct run_ctx *c = vctx;
+
+	chunk_done(c->p, &c->jobs[i], rc, pt, n);
+	c->handed = i + 1;
+	return IMDR_OK;
+}
+
+/* run_jobs: n chunks that lie one after the other in one pack (often of
+ * several small files), read with one request. A read that fails as a
+ * whole fails each of its chunks. */
+static void
+run_jobs(struct pool *p, const struct chunk_job *jobs, size_t n)
+{
+	struct blob_ref refs[RUN_MAX] = { { { 0 }, { 0 }, 0, 0, 0 } };
+	struct run_ctx c = { p, jobs, 0 };
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		refs[i] = jobs[i].ref;
+	rc = repo_blobs_read(p->rs->r, BLOB_DATA, refs, n, run_blob, &c);
+	if (rc) {
+		/* the run's read failed before some chunks were handed out:
+		 * read those one by one, so one bad range fails only its own */
+		for (size_t i = c.handed; i < n; i++) {
+			struct buf b = BUF_INIT;
+			int one = repo_blob_read(p->rs->r, BLOB_DATA, &jobs[i].ref, &b);
+
+			chunk_done(p, &jobs[i], one, b.data, b.len);
+			buf_free(&b);
+		}
+	}
+}
+
+/* take_run: chunks from the queue's head, as long as each lies right after
+ * the one before in its pack (up to RUN_MAX of them, RUN_BYTES). Caller
+ * holds mu. */
+static size_t
+take_run(struct pool *p, struct chunk_job *out)
+{
+	size_t n = 0;
+	uint64_t bytes = 0;
+
+	while (p->count > 0 && n < RUN_MAX) {
+		const struct chunk_job *j = &p->q[p->head];
+
+		if (n > 0 && (!repo_blobs_adjacent(&out[n - 1].ref, &j->ref) ||
+		    bytes + j->ref.length > RUN_BYTES))
+			break;
+		out[n++] = *j;
+		bytes += j->ref.length;
+		p->head = (p->head + 1) % POOL_QUEUE;
+		p->count--;
+	}
+	return n;
+}
+
 static void *
 worker(void *arg)
 {
 	struct pool *p = arg;
-	struct buf b = BUF_INIT;
+	struct chunk_job *run = xmalloc(RUN_MAX * sizeof(*run));
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		struct chunk_job j;
+		size_t n;
 
 		while (p->count == 0 && !p->stop)
 			pthread_cond_wait(&p->cv_job, &p->mu);
 		if (p->count == 0)
 			break;
-		j = p->q[p->head];
-		p->head = (p->head + 1) % POOL_QUEUE;
-		p->count--;
+		n = take_run(p, run);
 		p->busy++;
-		pthread_cond_signal(&p->cv_space);
+		pthread_cond_broadcast(&p->cv_space);
 		pthread_mutex_unlock(&p->mu);
-		run_job(p, &j, &b);
+		run_jobs(p, run, n);
 		pthread_mutex_lock(&p->mu);
 		if (--p->busy == 0 && p->count == 0)
 			pthread_cond_broadcast(&p->cv_idle);
 	}
 	pthread_mutex_unlock(&p->mu);
-	buf_free(&b);
+	free(run);
 	repo_thread_cleanup();
 	return NULL;
 }
@@ -436,12 +500,10 @@ pool_add(struct pool *p, struct rfile *f, const struct cat_node *node,
 
 	if (p->nthreads == 0) {
 		struct chunk_job one;
-		struct buf b = BUF_INIT;
 
 		one.f = f;
 		cat_chunk(node, e, i, &one.ref, &one.off);
-		run_job(p, &one, &b);
-		buf_free(&b);
+		run_jobs(p, &one, 1);
 		return;
 	}
 	pthread_mutex_lock(&p->mu);

@@ -169,13 +169,11 @@ chunk_get(struct fs *fs, const struct blob_ref *ref, struct lru_entry **ret)
 
 /* ---- prefetch ---- */
 
-void
-prefetch_job(struct fs *fs, const struct blob_ref *ref, int tree)
+static void
+queue_job(struct fs *fs, const struct blob_ref *refs, uint32_t n, int tree)
 {
 	struct job *j;
 
-	if (fs->npthreads == 0 || lru_contains(tree ? fs->nodes : fs->chunks, ref->id))
-		return;
 	pthread_mutex_lock(&fs->pmu);
 	if (fs->pqueued >= PREFETCH_QUEUE) {	/* a bound, not a target */
 		pthread_mutex_unlock(&fs->pmu);
@@ -183,7 +181,8 @@ prefetch_job(struct fs *fs, const struct blob_ref *ref, int tree)
 	}
 	j = xmalloc(sizeof(*j));
 	j->next = NULL;
-	j->ref = *ref;
+	memcpy(j->refs, refs, n * sizeof(*refs));
+	j->n = n;
 	j->tree = tree;
 	if (fs->ptail)
 		fs->ptail->next = j;
@@ -194,6 +193,99 @@ prefetch_job(struct fs *fs, const struct blob_ref *ref, int tree)
 	fs->prefetch_jobs++;
 	pthread_cond_signal(&fs->pcv);
 	pthread_mutex_unlock(&fs->pmu);
+}
+
+void
+prefetch_job(struct fs *fs, const struct blob_ref *ref, int tree)
+{
+	if (fs->npthreads == 0 || lru_contains(tree ? fs->nodes : fs->chunks, ref->id))
+		return;
+	queue_job(fs, ref, 1, tree);
+}
+
+void
+prefetch_run(struct fs *fs, const struct blob_ref *refs, uint32_t n)
+{
+	/* what the cache holds (or loads) at either end is left out */
+	while (n > 0 && lru_contains(fs->chunks, refs[0].id)) {
+		refs++;
+		n--;
+	}
+	while (n > 0 && lru_contains(fs->chunks, refs[n - 1].id))
+		n--;
+	if (fs->npthreads > 0 && n > 0)
+		queue_job(fs, refs, n, 0);
+}
+
+struct adopt {
+	struct fs *fs;
+	const uint8_t *pt;
+	size_t n;
+};
+
+/* adopt_load: a chunk the run read, into the cache. */
+static int
+adopt_load(void *ctx, const uint8_t key[32], void **ret, size_t *ret_size)
+{
+	struct adopt *a = ctx;
+	struct chunk *ch = xcalloc(1, sizeof(*ch));
+
+	(void)key;
+	ch->r = a->fs->r;
+	buf_append(&ch->b, a->pt, a->n);
+	*ret = ch;
+	*ret_size = ch->b.cap + sizeof(*ch);
+	return IMDR_OK;
+}
+
+struct run_ctx {
+	struct fs *fs;
+	const struct job *j;
+};
+
+static int
+run_blob(void *ctx, size_t i, int rc, const uint8_t *pt, size_t n)
+{
+	struct run_ctx *c = ctx;
+	struct fs *fs = c->fs;
+	const struct job *j = c->j;
+	struct adopt a = { fs, pt, n };
+	struct lru_entry *e;
+
+	if (rc) {
+		log_blob_error(fs, j->refs[i].id, rc);
+		err_clear();
+		return IMDR_OK;
+	}
+	if (lru_get(fs->chunks, j->refs[i].id, adopt_load, &a, &e) == IMDR_OK)
+		lru_release(fs->chunks, e);
+	return IMDR_OK;
+}
+
+/* run_fetch: a run of chunks with one request. */
+static void
+run_fetch(struct fs *fs, struct job *j)
+{
+	struct run_ctx c = { fs, j };
+	int64_t t0 = time_mono_ns();
+	uint64_t dt, bytes = 0;
+	int rc;
+
+	rc = repo_blobs_read(fs->r, BLOB_DATA, j->refs, j->n, run_blob, &c);
+	if (rc) {
+		err_clear();	/* readers will fetch what is missing, and say why */
+		return;
+	}
+	dt = (uint64_t)(time_mono_ns() - t0);
+	for (uint32_t i = 0; i < j->n; i++)
+		bytes += j->refs[i].length;
+	pthread_mutex_lock(&fs->emu);
+	fs->fetches++;
+	fs->fetch_bytes += bytes;
+	fs->fetch_ns += dt;
+	if (dt > fs->fetch_ns_max)
+		fs->fetch_ns_max = dt;
+	pthread_mutex_unlock(&fs->emu);
 }
 
 static void *
@@ -219,9 +311,11 @@ prefetch_main(void *arg)
 		fs->pqueued--;
 		pthread_mutex_unlock(&fs->pmu);
 		if (j->tree) {
-			if (node_get(fs, &j->ref, &e) == IMDR_OK)
+			if (node_get(fs, &j->refs[0], &e) == IMDR_OK)
 				lru_release(fs->nodes, e);
-		} else if (chunk_get(fs, &j->ref, &e) == IMDR_OK)
+		} else if (j->n > 1) {
+			run_fetch(fs, j);
+		} else if (chunk_get(fs, &j->refs[0], &e) == IMDR_OK)
 			lru_release(fs->chunks, e);
 		free(j);
 	}

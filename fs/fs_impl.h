@@ -97,9 +97,12 @@ struct source {
 	char *dirname;		/* name as a folder name (see snaps.c) */
 };
 
+#define PREFETCH_RUN 8	/* chunks one job reads with one request, at most */
+
 struct job {
 	struct job *next;
-	struct blob_ref ref;
+	struct blob_ref refs[PREFETCH_RUN];	/* one after the other in a pack */
+	uint32_t n;
 	int tree;		/* a folder's node, not a file's chunk */
 };
 
@@ -243,6 +246,9 @@ struct chunk {
 int node_get(struct fs *fs, const struct blob_ref *ref, struct lru_entry **ret);
 int chunk_get(struct fs *fs, const struct blob_ref *ref, struct lru_entry **ret);
 void prefetch_job(struct fs *fs, const struct blob_ref *ref, int tree);
+/* prefetch_run: chunks that lie one after the other in one pack, fetched
+ * with one request (n <= PREFETCH_RUN). */
+void prefetch_run(struct fs *fs, const struct blob_ref *refs, uint32_t n);
 void prefetch_start(struct fs *fs, int nthreads);
 void prefetch_stop(struct fs *fs);
 /* prefetch_following_files: opening entries k-1 then k of one folder

@@ -467,27 +467,39 @@ fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-/* keep_coming: a sequential reader of chunk k: schedule the chunks after
- * it, up to prefetch_chunks ahead. */
+/* keep_coming: a sequential reader of chunk k: keep the chunks after it
+ * coming, up to prefetch_chunks ahead. They are scheduled in batches (when
+ * half the window is used up), as runs of chunks that lie one after the
+ * other in a pack: one request each, not one a chunk. */
 static void
 keep_coming(struct fs *fs, struct fh *fh, const struct cat_node *n,
     const struct cat_entry *e, uint32_t k, off_t off)
 {
-	uint32_t last = k + (uint32_t)fs->cfg.prefetch_chunks;
+	uint32_t ahead = (uint32_t)fs->cfg.prefetch_chunks, last = k + ahead;
+	struct blob_ref run[PREFETCH_RUN];
+	uint32_t nrun = 0;
 
 	pthread_mutex_lock(&fs->fhmu);
-	if (fs->cfg.prefetch_chunks > 0 && (fh->sequential || off == 0 ||
-	    (uint64_t)off == fh->next_off)) {
+	if (ahead > 0 && (fh->sequential || off == 0 || (uint64_t)off == fh->next_off)) {
 		fh->sequential = 1;
 		if (fh->prefetched_to < k + 1)
 			fh->prefetched_to = k + 1;
+		if (fh->prefetched_to > k + (ahead + 1) / 2)
+			last = fh->prefetched_to - 1;	/* enough in flight */
 		for (; fh->prefetched_to <= last && fh->prefetched_to < e->nchunks;
 		    fh->prefetched_to++) {
 			struct blob_ref pr;
 
 			cat_chunk(n, e, fh->prefetched_to, &pr, NULL);
-			prefetch_job(fs, &pr, 0);
+			if (nrun > 0 && (nrun == PREFETCH_RUN ||
+			    !repo_blobs_adjacent(&run[nrun - 1], &pr))) {
+				prefetch_run(fs, run, nrun);
+				nrun = 0;
+			}
+			run[nrun++] = pr;
 		}
+		if (nrun > 0)
+			prefetch_run(fs, run, nrun);
 	}
 	pthread_mutex_unlock(&fs->fhmu);
 }

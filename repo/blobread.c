@@ -367,6 +367,71 @@ repo_blob_read_buf(struct repo *r, enum blob_type type, const struct blob_ref *r
 }
 
 int
+repo_blobs_adjacent(const struct blob_ref *a, const struct blob_ref *b)
+{
+	return memcmp(a->pack, b->pack, CRYPTO_ID_LEN) == 0 &&
+	    a->offset + a->length == b->offset;
+}
+
+/* open_one: authenticate and decrypt blob i of a run from its sealed
+ * bytes, hand it to fn; a blob read from the repository goes into the
+ * disk cache once it authenticates. */
+static int
+open_one(struct repo *r, enum blob_type type, const struct blob_ref *ref,
+    const uint8_t *sealed, int from_repo, struct buf *scratch, size_t i,
+    repo_blob_fn fn, void *ctx)
+{
+	struct blobread *rd = repo_reader(r);
+	size_t off;
+	int rc;
+
+	scratch->len = 0;
+	buf_append(scratch, sealed, ref->length);
+	rc = repo_blob_open_buf(r, type, ref, scratch, &off);
+	if (rc == IMDR_OK && from_repo && rd->dc && type == BLOB_DATA) {
+		struct buf view = { (uint8_t *)sealed, ref->length, ref->length };
+
+		diskcache_put(rd->dc, ref, &view);
+	}
+	return fn(ctx, i, rc, rc == IMDR_OK ? scratch->data + off : NULL,
+	    rc == IMDR_OK ? scratch->len - off : 0);
+}
+
+int
+repo_blobs_read(struct repo *r, enum blob_type type, const struct blob_ref *refs,
+    size_t n, repo_blob_fn fn, void *ctx)
+{
+	struct blobread *rd = repo_reader(r);
+	struct buf run = BUF_INIT, scratch = BUF_INIT, one = BUF_INIT;
+	size_t first = 0, last = n;
+	int rc = IMDR_OK;
+
+	for (size_t i = 1; i < n; i++)
+		if (!repo_blobs_adjacent(&refs[i - 1], &refs[i]))
+			return err_set(IMDR_EINVAL, "internal error: a run of blobs that do not lie one after the other");
+	/* what the disk cache holds at the front needs no read */
+	while (rd->dc && type == BLOB_DATA && rc == IMDR_OK && first < last &&
+	    diskcache_get(rd->dc, &refs[first], &one)) {
+		rc = open_one(r, type, &refs[first], one.data, 0, &scratch, first, fn, ctx);
+		first++;
+	}
+	if (rc == IMDR_OK && first < last) {
+		uint64_t start = refs[first].offset;
+
+		pool_take(rd, &run, refs[last - 1].offset + refs[last - 1].length - start);
+		rc = get_range(r, refs[first].pack, start,
+		    refs[last - 1].offset + refs[last - 1].length - start, &run);
+		for (size_t i = first; i < last && rc == IMDR_OK; i++)
+			rc = open_one(r, type, &refs[i], run.data + (refs[i].offset - start), 1,
+			    &scratch, i, fn, ctx);
+	}
+	repo_buf_recycle(r, &run);
+	repo_buf_recycle(r, &scratch);
+	buf_free(&one);
+	return rc;
+}
+
+int
 repo_blob_read(struct repo *r, enum blob_type type, const struct blob_ref *ref,
     struct buf *out)
 {

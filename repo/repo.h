@@ -133,6 +133,19 @@ int repo_blob_read(struct repo *r, enum blob_type type,
  * pool; give it back with repo_buf_recycle when done. */
 int repo_blob_read_buf(struct repo *r, enum blob_type type,
     const struct blob_ref *ref, struct buf *b, size_t *ret_off);
+/* repo_blobs_read: n blobs that lie one after the other in one pack
+ * (repo_blobs_adjacent), read with one ranged request (what the disk cache
+ * holds at the front is taken from it): fewer, larger requests for a
+ * sequential reader or a restore. fn gets each blob in order: its
+ * plaintext, or rc when it failed (then pt is NULL); a non-zero return
+ * from fn stops and is returned. Returns the read's own failure too. */
+typedef int (*repo_blob_fn)(void *ctx, size_t i, int rc, const uint8_t *pt,
+    size_t n);
+int repo_blobs_read(struct repo *r, enum blob_type type,
+    const struct blob_ref *refs, size_t n, repo_blob_fn fn, void *ctx);
+/* repo_blobs_adjacent: b lies right after a in the same pack. */
+int repo_blobs_adjacent(const struct blob_ref *a, const struct blob_ref *b);
+
 /* repo_buf_recycle: return a buffer to the pool (or free it); b is empty
  * afterwards. */
 void repo_buf_recycle(struct repo *r, struct buf *b);
