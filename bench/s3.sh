@@ -2,16 +2,17 @@
 # service behind a 50 ms round-trip link (tests/tools/faultproxy, 25 ms each
 # way; this kernel has no netem). imdr talks S3 to s3rver; restic cannot use
 # s3rver (its uploads are aws-chunked) and talks to `rclone serve restic`
-# through the same proxy. Corpus: the small preset (~200 MB, one 48 MiB file).
+# through the same proxy. Corpus: the small preset with a 128 MiB file.
+# Results go to R[s3.<tool>.<measure>].
 s3_corpus=$B/corpus-s3
 rm -rf "$s3_corpus"
-"$GEN" --out "$s3_corpus" --preset small --seed 7 >/dev/null
-s3_large=$(find "$s3_corpus" -type f -size +40M | head -1); s3_large=${s3_large#$s3_corpus/}
+"$GEN" --out "$s3_corpus" --preset small --seed 7 --large-file 134217728 >/dev/null
+s3_large=$(find "$s3_corpus" -type f -size 131072k | head -1); s3_large=${s3_large#$s3_corpus/}
 s3_small=$(find "$s3_corpus/conversations" -path '*attachments*' -type f -size -100k | sort | sed -n 20p); s3_small=${s3_small#$s3_corpus/}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_port() { for _ in $(seq 1 200); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 sp=$(free_port); rm -rf "$B/s3data"; mkdir -p "$B/s3data"
-"$TOP/.deps/npm/node_modules/.bin/s3rver" --directory "$B/s3data" --port "$sp" --address 127.0.0.1 --silent >/dev/null 2>&1 &
+node --openssl-legacy-provider "$TOP/.deps/npm/node_modules/.bin/s3rver" --directory "$B/s3data" --port "$sp" --address 127.0.0.1 --silent >/dev/null 2>&1 &
 s3pid=$!
 rp=$(free_port); rm -rf "$B/rclone-restic"; mkdir -p "$B/rclone-restic"
 rclone serve restic --addr "127.0.0.1:$rp" "$B/rclone-restic" >/dev/null 2>&1 &
@@ -23,14 +24,15 @@ sleep 0.5
 S3U="s3://bench/repo?endpoint=http://127.0.0.1:$(cat "$B/p1")&path_style=1"
 RR="rest:http://127.0.0.1:$(cat "$B/p2")/"
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
-echo "== S3 over a 50 ms round trip (small corpus, $(du -sm "$s3_corpus" | cut -f1) MiB)"
+echo
+echo "==== S3 over a 50 ms round trip (small corpus with a 128 MiB file, $(du -sm "$s3_corpus" | cut -f1) MiB)"
 "$IMDR" init "$S3U" >/dev/null
 restic -r "$RR" init --quiet >/dev/null
 for tool in imdr restic; do
 	drop; t0=$(now)
 	if [ $tool = imdr ]; then "$IMDR" backup "$S3U" "$s3_corpus" --quiet --format files
 	else (cd "$B" && restic -r "$RR" backup --quiet corpus-s3 >/dev/null); fi
-	t1=$(now); R[$tool.s3_backup_s]=$(secs $t0 $t1)
+	t1=$(now); R[s3.$tool.backup_s]=$(secs $t0 $t1)
 	mkdir -p "$M/s3-$tool"
 	mt=() fb=()
 	for r in $(seq 1 "$RUNS"); do
@@ -43,13 +45,20 @@ for tool in imdr restic; do
 		t0=$(now); head -c1 "$root/$s3_small" >/dev/null; t1=$(now); fb+=("$(secs $t0 $t1)")
 		if [ "$r" = "$RUNS" ]; then
 			t0=$(now); cat "$root/$s3_large" >/dev/null; t1=$(now)
-			R[$tool.s3_large_mbs]=$(calc "$(stat -c %s "$s3_corpus/$s3_large") / 1048576 / $(secs $t0 $t1)" 1)
+			R[s3.$tool.large_mbs]=$(calc "134217728 / 1048576 / $(secs $t0 $t1)" 1)
 		fi
 		fusermount3 -u "$M/s3-$tool" 2>/dev/null; while kill -0 $pid 2>/dev/null; do sleep 0.01; done
 	done
-	R[$tool.s3_mount_s]=$(median "${mt[@]}")
-	R[$tool.s3_first_byte_ms]=$(calc "$(median "${fb[@]}") * 1000" 1)
-	echo "   $tool: backup ${R[$tool.s3_backup_s]}s, mount ${R[$tool.s3_mount_s]}s, first byte (after listing its folder) ${R[$tool.s3_first_byte_ms]} ms, large file ${R[$tool.s3_large_mbs]:-n/a} MiB/s"
+	R[s3.$tool.mount_s]=$(median "${mt[@]}")
+	R[s3.$tool.first_byte_ms]=$(calc "$(median "${fb[@]}") * 1000" 1)
+	rm -rf "$B/out-s3"; drop; t0=$(now)
+	if [ $tool = imdr ]; then "$IMDR" restore "$S3U" latest "$B/out-s3" --include "$s3_large" --quiet
+	else restic -r "$RR" restore latest --target "$B/out-s3" --include "/corpus-s3/$s3_large" --quiet >/dev/null; fi
+	sync; t1=$(now)
+	R[s3.$tool.restore_mbs]=$(calc "134217728 / 1048576 / $(secs $t0 $t1)" 1)
+	rm -rf "$B/out-s3"
+	echo "   $tool: backup ${R[s3.$tool.backup_s]}s, mount ${R[s3.$tool.mount_s]}s, first byte (after listing its folder) ${R[s3.$tool.first_byte_ms]} ms, 128 MiB file ${R[s3.$tool.large_mbs]:-n/a} MiB/s through the mount, ${R[s3.$tool.restore_mbs]} MiB/s restored"
 done
 kill $px1 $px2 $s3pid $rcpid 2>/dev/null
 wait $px1 $px2 $s3pid $rcpid 2>/dev/null
+shapes_done+=(s3)

@@ -70,10 +70,11 @@ cmd_check(int argc, char **argv)
 		return cli_fail(rc);
 	if (json) {
 		printf("{\"errors\":%llu,\"warnings\":%llu,\"packs\":%llu,\"blobs_read\":%llu,"
-		    "\"tree_nodes\":%llu,\"chunk_refs\":%llu}\n",
+		    "\"tree_nodes\":%llu,\"tree_bytes\":%llu,\"chunk_refs\":%llu}\n",
 		    (unsigned long long)res.errors, (unsigned long long)res.warnings,
 		    (unsigned long long)res.packs, (unsigned long long)res.blobs,
-		    (unsigned long long)res.nodes, (unsigned long long)res.chunk_refs);
+		    (unsigned long long)res.nodes, (unsigned long long)res.tree_bytes,
+		    (unsigned long long)res.chunk_refs);
 	} else if (!ce.quiet) {
 		printf("%llu snapshots, %llu tree nodes, %llu chunk references checked\n",
 		    (unsigned long long)res.snapshots, (unsigned long long)res.nodes,

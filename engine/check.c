@@ -198,6 +198,7 @@ check_entry(void *ctx, const char *path, const struct cat_node *node,
 		if (!idset_put(c->trees, e->subtree.id, 0))
 			return CAT_WALK_SKIP;	/* seen in this or another snapshot */
 		c->res->nodes++;
+		c->res->tree_bytes += e->subtree.length;
 		return 0;
 	}
 	if (e->type != CAT_FILE)
@@ -265,6 +266,7 @@ check_snapshots(struct check *c)
 		}
 		if (idset_put(c->trees, s->root.id, 0)) {
 			c->res->nodes++;
+			c->res->tree_bytes += s->root.length;
 			rc = cat_walk(c->r, &s->root, "", check_entry, &w);
 			if (rc) {
 				problem(c, "snapshot %.8s: %s", s->id, err_msg(rc));

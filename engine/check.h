@@ -22,6 +22,7 @@ struct check_result {
 	uint64_t packs;			/* packs checked */
 	uint64_t blobs;			/* blobs read and verified (read_data) */
 	uint64_t snapshots, nodes, chunk_refs;
+	uint64_t tree_bytes;		/* sealed bytes of the tree nodes walked */
 };
 
 /* check_run: IMDR_OK when the check ran (ret->errors says what it found);
