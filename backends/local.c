@@ -14,6 +14,7 @@
 
 #include "backends/backend_impl.h"
 #include "lib/err.h"
+#include "lib/fsutil.h"
 #include "lib/log.h"
 
 struct local {
@@ -145,25 +146,6 @@ out:
 	return rc;
 }
 
-static int
-write_all(int fd, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void
 fsync_dir_of(const char *path)
 {
@@ -210,7 +192,7 @@ local_put(struct backend *be, const char *name, const void *data, size_t len)
 		tmp = NULL;
 		goto out;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_full(fd, data, len) < 0 || fsync(fd) < 0) {
 		rc = local_errno("cannot write", path, errno);
 		goto out;
 	}

@@ -9,6 +9,7 @@
 #include "catalog/catalog.h"
 #include "cli/common.h"
 #include "lib/err.h"
+#include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/timefmt.h"
 #include "repo/snapshot.h"
@@ -165,23 +166,6 @@ out:
 	return rc ? cli_fail(rc) : 0;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int
 cmd_cat(int argc, char **argv)
 {
@@ -236,7 +220,7 @@ cmd_cat(int argc, char **argv)
 		rc = repo_blob_read(r, BLOB_DATA, &ref, &b);
 		if (rc)
 			goto out;
-		if (write_all(1, b.data, b.len) < 0) {
+		if (write_full(1, b.data, b.len) < 0) {
 			rc = err_set(IMDR_EIO, "cannot write to standard output: %s", strerror(errno));
 			goto out;
 		}

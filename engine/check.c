@@ -27,40 +27,46 @@ struct check {
 	size_t nindex, index_cap;
 };
 
+/* report: one problem (an error) or oddity (a warning), counted and sent
+ * to the caller's events. */
 static void
-problem(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+vreport(struct check *c, int error, const char *fmt, va_list ap)
+{
+	char *msg;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	if (error) {
+		c->res->errors++;
+		ev_error(c->ev, NULL, msg ? msg : fmt);
+	} else {
+		c->res->warnings++;
+		ev_warn(c->ev, NULL, msg ? msg : fmt);
+	}
+	free(msg);
+}
+
+static void problem(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void oddity(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 problem(struct check *c, const char *fmt, ...)
 {
-	char *msg;
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	vreport(c, 1, fmt, ap);
 	va_end(ap);
-	c->res->errors++;
-	ev_error(c->ev, NULL, msg ? msg : fmt);
-	free(msg);
 }
-
-static void
-oddity(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 oddity(struct check *c, const char *fmt, ...)
 {
-	char *msg;
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	vreport(c, 0, fmt, ap);
 	va_end(ap);
-	c->res->warnings++;
-	ev_warn(c->ev, NULL, msg ? msg : fmt);
-	free(msg);
 }
 
 static int

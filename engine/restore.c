@@ -17,6 +17,7 @@
 #include "catalog/catalog.h"
 #include "lib/array.h"
 #include "lib/err.h"
+#include "lib/fsutil.h"
 
 struct dir_meta {
 	char *rel;
@@ -241,24 +242,6 @@ struct pool {
 	int nthreads;
 };
 
-static int
-write_at(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
 /* unreadable: a failure of the data, not of the target: the file is left
  * out and the restore goes on. */
 static int
@@ -330,7 +313,7 @@ chunk_done(struct pool *p, const struct chunk_job *j, int rc, const uint8_t *pt,
 	skip = f->rc != IMDR_OK || p->fatal;
 	pthread_mutex_unlock(&p->mu);
 	if (!skip && rc == IMDR_OK) {
-		if (write_at(f->fd, pt, n, j->off) < 0)
+		if (pwrite_full(f->fd, pt, n, j->off) < 0)
 			rc = fail_at(p->rs, errno, "write", f->rel);
 		else {
 			ev_advance(p->rs->ev, 0, n);
