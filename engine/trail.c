@@ -214,7 +214,7 @@ describe(const struct audit_name *an, char *out, size_t cap)
 {
 	char when[40];
 
-	time_format(an->time_ns, 0, when);
+	time_format(an->time_ns, 3, when);
 	snprintf(out, cap, "the %s record of %s (%s)", an->command, when, an->name);
 }
 
@@ -887,7 +887,7 @@ trail_verify(struct repo *r, const struct trail_verify_opts *o,
 		if (strncmp(repo8, repo_config(r)->id, 8) != 0)
 			return err_set(IMDR_EINVAL, "checkpoint %s is of repository %s, not of %s (%.8s)",
 			    o->digest, repo8, repo_url(r), repo_config(r)->id);
-		time_format(cn.time_ns, 0, when);
+		time_format(cn.time_ns, 3, when);
 		snprintf(v.cp_label, sizeof(v.cp_label), "the checkpoint of %s", when);
 	}
 	rc = audit_list_strays(r, &g->names, &g->n, &strays, &nstrays);
@@ -904,7 +904,7 @@ trail_verify(struct repo *r, const struct trail_verify_opts *o,
 			char newest[40] = "none";
 
 			if (g->n)
-				time_format(g->names[g->n - 1].time_ns, 0, newest);
+				time_format(g->names[g->n - 1].time_ns, 3, newest);
 			problem(g, "checkpoint %s (%s) is not in the audit log: the log was rolled back to before %s%s, or the record deleted (the newest record is of %s)",
 			    o->digest, cn.name, when,
 			    g->n && g->names[g->n - 1].time_ns < cn.time_ns ?
@@ -916,7 +916,7 @@ trail_verify(struct repo *r, const struct trail_verify_opts *o,
 		for (size_t i = g->n; i-- > 0;) {
 			if (strcmp(g->names[i].command, "checkpoint") == 0) {
 				v.cp = i;
-				time_format(g->names[i].time_ns, 0, when);
+				time_format(g->names[i].time_ns, 3, when);
 				snprintf(v.cp_label, sizeof(v.cp_label),
 				    "the checkpoint of %s (the newest in the log)", when);
 				break;
