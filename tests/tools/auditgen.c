@@ -7,7 +7,8 @@
  *       (default now); prints its base name, then the requests it took
  *   auditgen REPO fill N [--spacing SECS]
  *       N backup-like records in a chain, one every SECS (default 3600)
- *       ending now, each naming the one before (one PUT each)
+ *       ending now, each naming the one before, the first the newest
+ *       record there was (one PUT each)
  *   auditgen REPO read                 trail_read of the whole log
  *   auditgen REPO verify [DIGEST]      trail_verify (snapshots read too)
  *
@@ -107,9 +108,18 @@ fill(struct repo *r, int argc, char **argv)
 	if (n < 1 || spacing < 1)
 		return usage();
 	prev[0][0] = '\0';
+	{
+		/* the chain hangs off the newest record there is */
+		struct audit_name *v = NULL;
+		size_t nv = 0;
+
+		if (audit_list(r, &v, &nv) == IMDR_OK && nv)
+			snprintf(prev[0], sizeof(prev[0]), "%s", audit_base(&v[nv - 1]));
+		free(v);
+	}
 	for (long i = 0; i < n; i++) {
 		char scope[256];
-		int64_t at = now - (int64_t)(n - i) * spacing * 1000000000;
+		int64_t at = now - (int64_t)(n - 1 - i) * spacing * 1000000000;
 		int rc;
 
 		snprintf(scope, sizeof(scope), "{\"snapshot\":\"%064lx\",\"source\":\"bench\","
