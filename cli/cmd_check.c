@@ -106,7 +106,7 @@ cmd_check(int argc, char **argv)
 		    (unsigned long long)res.nodes, (unsigned long long)res.chunk_refs,
 		    (unsigned long long)res.audit.records, (unsigned long long)res.audit.verified,
 		    (unsigned long long)res.audit.heads);
-		if (res.audit.known_records)
+		if (res.audit.with_checkpoint)
 			printf(",\"checkpoint\":{\"known_records\":%llu,\"later_records\":%llu,"
 			    "\"known_snapshots\":%llu,\"forgotten\":%llu}",
 			    (unsigned long long)res.audit.known_records,
@@ -124,8 +124,9 @@ cmd_check(int argc, char **argv)
 			printf(", %llu blobs read and verified\n", (unsigned long long)res.blobs);
 		printf("%llu audit records checked (%llu authenticated)", (unsigned long long)res.audit.records,
 		    (unsigned long long)res.audit.verified);
-		if (res.audit.known_records)
-			printf("; the checkpoint knew %llu records and %llu snapshots (%llu forgotten since), %llu records written after it\n",
+		if (res.audit.with_checkpoint)
+			printf("; %s knew %llu records and %llu snapshots (%llu forgotten since), %llu records written after it\n",
+			    co.since_checkpoint ? "the checkpoint" : "the newest checkpoint in the log",
 			    (unsigned long long)res.audit.known_records,
 			    (unsigned long long)res.audit.known_snapshots,
 			    (unsigned long long)res.audit.forgotten,

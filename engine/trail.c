@@ -393,8 +393,8 @@ report(struct graph *g, int with_checkpoint)
 	for (size_t i = g->first; i < g->n; i++) {
 		if (!(g->st[i] & ST_BAD))
 			continue;
-		problem(g, "%s%s (altered, damaged or unreadable)", g->bad[i],
-		    with_checkpoint && (g->st[i] & ST_KNOWN) ? "; the checkpoint knew it" : "");
+		problem(g, "%s%s", g->bad[i],
+		    with_checkpoint && (g->st[i] & ST_KNOWN) ? " (a record the checkpoint knew)" : "");
 	}
 	for (size_t k = 0; k < g->nlinks; k++) {
 		struct link *l = &g->links[k];
@@ -408,7 +408,7 @@ report(struct graph *g, int with_checkpoint)
 		else
 			problem(g, "%s names %s as its parent, which is missing (deleted)%s", d, pd,
 			    with_checkpoint && (g->st[l->child] & ST_KNOWN) ?
-			    "; the checkpoint knew it" : "");
+			    " (a record the checkpoint knew)" : "");
 	}
 }
 
@@ -939,6 +939,7 @@ trail_verify(struct repo *r, const struct trail_verify_opts *o,
 	if (have_cp && v.cp_problem) {
 		problem(g, "%s (%s) cannot be used: %s", v.cp_label, g->names[v.cp].name, v.cp_problem);
 	} else if (have_cp) {
+		ret->with_checkpoint = 1;
 		forks(&v);
 		rc = snapshots(&v);
 		for (size_t i = 0; i < g->n; i++) {

@@ -111,8 +111,10 @@ struct trail_verify_result {
 	uint64_t records;		/* records listed */
 	uint64_t verified;		/* read, authenticated, links checked */
 	uint64_t heads;
-	/* with a digest: */
-	uint64_t known_records;		/* the checkpoint and its ancestors */
+	/* when a checkpoint was verified against (the digest's, or the newest
+	 * in the log): */
+	int with_checkpoint;
+	uint64_t known_records;		/* the records it descends from */
 	uint64_t later_records;		/* written after it (its descendants) */
 	uint64_t known_snapshots;	/* named by the checkpoint */
 	uint64_t forgotten;		/* of those, missing as a forget record says */

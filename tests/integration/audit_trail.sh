@@ -17,11 +17,17 @@ save() {
 		mkdir -p "$2/$(dirname "$name")" && "$BT" "$1" get "$name" >"$2/$name"
 	done
 }
-# load URL DIR: the repository becomes exactly the copy in DIR
+# load URL DIR [NAME...]: the repository becomes the copy in DIR: what is
+# not in it deleted, what is missing put back, and the NAMEs (objects
+# altered in place) replaced; the rest is the same object (write-once)
 load() {
-	"$BT" "$1" list "" | while read -r name _; do "$BT" "$1" del "$name"; done
-	(cd "$2" && find . -type f | sed 's|^\./||') | while read -r name; do
-		"$BT" "$1" put "$name" <"$2/$name"
+	local u=$1 d=$2 name; shift 2
+	"$BT" "$u" list "" | awk '{print $1}' | sort >"$T/now.list"
+	(cd "$d" && find . -type f | sed 's|^\./||' | sort) >"$T/copy.list"
+	comm -23 "$T/now.list" "$T/copy.list" | while read -r name; do "$BT" "$u" del "$name"; done
+	for name in "$@"; do "$BT" "$u" del "$name"; done
+	{ comm -13 "$T/now.list" "$T/copy.list"; printf '%s\n' "$@"; } | while read -r name; do
+		[ -n "$name" ] && "$BT" "$u" put "$name" <"$d/$name"
 	done
 }
 # flip URL NAME: one bit of an object changed in place
@@ -100,12 +106,12 @@ trail() {
 	flip "$u" "$rec"
 	expect_fail "$n: an altered audit record is named by check" "$rec" "$IMDR" check "$u" --since-checkpoint "$d1"
 	expect_fail "$n: ... and by imdr audit" "$rec" "$IMDR" audit "$u"
-	load "$u" "$T/good-$n"
+	load "$u" "$T/good-$n" "$rec"
 
 	# a snapshot altered
 	flip "$u" "$s1"
 	expect_fail "$n: an altered snapshot the checkpoint knew is named" "$s1" "$IMDR" check "$u" --since-checkpoint "$d1"
-	load "$u" "$T/good-$n"
+	load "$u" "$T/good-$n" "$s1"
 
 	# an older copy of the repository put back: the checkpoint is gone
 	load "$u" "$T/old-$n"
