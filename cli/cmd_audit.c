@@ -305,9 +305,11 @@ cmd_audit(int argc, char **argv)
 		if (res.errors)
 			printf("; %llu problem%s (above)\n", (unsigned long long)res.errors,
 			    res.errors == 1 ? "" : "s");
+		else if (res.heads > 1)
+			printf(", every link present; %llu heads (writers at once: the next record joins them)\n",
+			    (unsigned long long)res.heads);
 		else
-			printf(", every link present; %llu head%s\n", (unsigned long long)res.heads,
-			    res.heads == 1 ? "" : "s (writers at once, joined by the next record)");
+			printf(", every link present%s\n", res.heads ? "; 1 head" : "");
 	}
 	(void)force_pg;
 	return res.errors ? 1 : 0;

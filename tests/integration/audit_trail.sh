@@ -131,6 +131,17 @@ trail() {
 
 trail local "$T/repo"
 
+# key slots added and removed are recorded, with the slot and who did it
+printf 'second passphrase\n' >"$T/pass2"; chmod 600 "$T/pass2"
+slot=$("$IMDR" key add "$T/repo" --new-password-file "$T/pass2" | awk '{print $NF}')
+"$IMDR" key remove "$T/repo" "$slot" >/dev/null
+check "key add and key remove are recorded with the slot" python3 - "$IMDR" "$T/repo" "$slot" <<-'PY'
+	import json, subprocess, sys
+	recs = json.loads(subprocess.check_output([sys.argv[1], "audit", sys.argv[2], "--json"]))
+	keys = [(r["command"], r["scope"].get("key")) for r in recs if r["command"].startswith("key-")]
+	assert keys == [("key-add", sys.argv[3]), ("key-remove", sys.argv[3])], keys
+PY
+
 # a command whose record cannot be written says so, exits 3, and keeps its result
 month=$(date -u +%Y%m)
 rm -rf "$T/repo/audit/$month"; : >"$T/repo/audit/$month"	# a file where the month's folder goes
