@@ -10,10 +10,17 @@
 . "$(dirname "$0")/cloud.lib"
 BT=$TOOLS/betool AG=$TOOLS/auditgen
 
-# save URL DIR: every object of the repository into DIR (an older copy)
+# save URL DIR [BASE]: every object of the repository into DIR (an older
+# copy); with BASE, an earlier copy, only what is new is fetched (objects
+# are write-once: a name is its content)
 save() {
+	local name
 	rm -rf "$2"; mkdir -p "$2"
-	"$BT" "$1" list "" | while read -r name _; do
+	[ -n "${3:-}" ] && cp -a "$3/." "$2/"
+	"$BT" "$1" list "" | awk '{print $1}' | sort >"$T/now.list"
+	(cd "$2" && find . -type f | sed 's|^\./||' | sort) >"$T/copy.list"
+	comm -13 "$T/now.list" "$T/copy.list" | while read -r name; do rm -f "$2/$name"; done
+	comm -23 "$T/now.list" "$T/copy.list" | while read -r name; do
 		mkdir -p "$2/$(dirname "$name")" && "$BT" "$1" get "$name" >"$2/$name"
 	done
 }
@@ -83,7 +90,7 @@ trail() {
 	d1=$(digest "$u")
 	"$IMDR" backup "$u" "$src/b" --quiet --source gamma || fail "$n: backup after the checkpoint"
 	check "$n: clean after legitimate work since the checkpoint" "$IMDR" check "$u" --since-checkpoint "$d1"
-	save "$u" "$T/good-$n"
+	save "$u" "$T/good-$n" "$T/old-$n"
 
 	# a snapshot the checkpoint knew, deleted
 	s1=$(obj "$u" snapshots/ .)
