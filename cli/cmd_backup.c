@@ -40,7 +40,11 @@ usage(FILE *f)
 "  --password-file F   read the passphrase from F\n"
 "  --progress          show progress even when stderr is not a terminal\n"
 "  --quiet             no progress, no warnings list\n"
-"  --json              print the result as JSON\n");
+"  --json              print the result as JSON\n"
+"\n"
+"The backup, succeeded or failed, is recorded in the repository's audit log\n"
+"(imdr audit). Exit status 3: the snapshot is saved but its record could not\n"
+"be written (the reason is printed).\n");
 }
 
 static void
@@ -58,12 +62,12 @@ print_result(const struct backup_result *br, int json, int quiet)
 		printf(",\"time\":\"%s\",\"format\":\"%s\",\"files\":%llu,"
 		    "\"dirs\":%llu,\"bytes\":%llu,\"added_bytes\":%llu,\"added_blobs\":%llu,"
 		    "\"files_unchanged\":%llu,\"files_read\":%llu,\"skipped\":%llu,"
-		    "\"seconds\":%.3f}\n",
+		    "\"seconds\":%.3f,\"audit\":\"%s\"}\n",
 		    when, br->format, (unsigned long long)br->files,
 		    (unsigned long long)br->dirs, (unsigned long long)br->bytes,
 		    (unsigned long long)br->added_bytes, (unsigned long long)br->added_blobs,
 		    (unsigned long long)br->files_unchanged, (unsigned long long)br->files_read,
-		    (unsigned long long)br->skipped, secs);
+		    (unsigned long long)br->skipped, secs, br->audit_id);
 		return;
 	}
 	if (quiet)
@@ -175,5 +179,5 @@ cmd_backup(int argc, char **argv)
 		print_result(&br, json, ce.quiet);
 	repo_free(r);
 	free(tags);
-	return rc ? cli_fail(rc) : 0;
+	return rc ? cli_fail(rc) : cli_audited(br.audit_rc);
 }

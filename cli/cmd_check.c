@@ -9,16 +9,28 @@
 #include "cli/progress.h"
 #include "engine/check.h"
 #include "lib/err.h"
+#include "lib/log.h"
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: imdr check REPO [--read-data] [--json]\n"
+"usage: imdr check REPO [--read-data] [--since-checkpoint DIGEST] [--json]\n"
 "\n"
 "Verify the repository's structure: index objects, pack headers, snapshots\n"
-"and their chain, every tree node, and that every chunk a file names exists.\n"
-"--read-data also reads every blob and verifies its authentication tag and id.\n"
+"and their chain, every tree node, and that every chunk a file names exists;\n"
+"and its audit log: every record authenticated, every record a later one\n"
+"names present. --read-data also reads every blob and verifies its\n"
+"authentication tag and id.\n"
+"\n"
+"--since-checkpoint DIGEST (printed by `imdr audit REPO --checkpoint`) also\n"
+"proves nothing was lost since: every snapshot the checkpoint named is still\n"
+"there and intact unless a later forget record names it, every audit record\n"
+"it knew is there and intact, and the log was not rolled back to before it\n"
+"or forked (written to on a branch without it). Without it, the newest\n"
+"checkpoint in the log is held to the same, but a rollback to before that\n"
+"checkpoint cannot show: keep the newest digest elsewhere.\n"
+"\n"
 "Each problem is printed naming the object; exit status 1 if any.\n");
 }
 
@@ -28,6 +40,7 @@ cmd_check(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "password-file", required_argument, NULL, 'p' },
 		{ "read-data", no_argument, NULL, 'd' },
+		{ "since-checkpoint", required_argument, NULL, 'c' },
 		{ "progress", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
@@ -47,6 +60,7 @@ cmd_check(int argc, char **argv)
 		switch (ch) {
 		case 'p': passfile = optarg; break;
 		case 'd': co.read_data = 1; break;
+		case 'c': co.since_checkpoint = optarg; break;
 		case 'P': force_pg = 1; break;
 		case 'q': ce.quiet = 1; break;
 		case 'j': json = 1; ce.quiet = 1; break;
@@ -58,9 +72,24 @@ cmd_check(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (co.since_checkpoint) {
+		char repo8[9];
+		struct audit_name cn;
+
+		if (trail_digest_parse(co.since_checkpoint, repo8, &cn) != 0) {
+			cli_fail(IMDR_EINVAL);
+			return 2;
+		}
+	}
 	rc = cli_open_repo(argv[optind], passfile, &r);
 	if (rc)
 		return cli_fail(rc);
+	if (co.since_checkpoint && strncmp(co.since_checkpoint, repo_config(r)->id, 8) != 0) {
+		warn0("checkpoint %.8s… is of repository %.8s, not of %s (%.8s)", co.since_checkpoint,
+		    co.since_checkpoint, repo_url(r), repo_config(r)->id);
+		repo_free(r);
+		return 2;
+	}
 	cli_events_bind(&co.ev, &ce);
 	ce.pg = progress_start(co.read_data ? "check --read-data" : "check", force_pg, ce.quiet);
 	rc = check_run(r, &co, &res);
@@ -70,11 +99,22 @@ cmd_check(int argc, char **argv)
 		return cli_fail(rc);
 	if (json) {
 		printf("{\"errors\":%llu,\"warnings\":%llu,\"packs\":%llu,\"blobs_read\":%llu,"
-		    "\"tree_nodes\":%llu,\"tree_bytes\":%llu,\"chunk_refs\":%llu}\n",
+		    "\"tree_nodes\":%llu,\"tree_bytes\":%llu,\"chunk_refs\":%llu,\"audit_records\":%llu,"
+		    "\"audit_verified\":%llu,\"audit_heads\":%llu",
 		    (unsigned long long)res.errors, (unsigned long long)res.warnings,
 		    (unsigned long long)res.packs, (unsigned long long)res.blobs,
 		    (unsigned long long)res.nodes, (unsigned long long)res.tree_bytes,
-		    (unsigned long long)res.chunk_refs);
+		    (unsigned long long)res.chunk_refs,
+		    (unsigned long long)res.audit.records, (unsigned long long)res.audit.verified,
+		    (unsigned long long)res.audit.heads);
+		if (res.audit.with_checkpoint)
+			printf(",\"checkpoint\":{\"known_records\":%llu,\"later_records\":%llu,"
+			    "\"known_snapshots\":%llu,\"forgotten\":%llu}",
+			    (unsigned long long)res.audit.known_records,
+			    (unsigned long long)res.audit.later_records,
+			    (unsigned long long)res.audit.known_snapshots,
+			    (unsigned long long)res.audit.forgotten);
+		printf("}\n");
 	} else if (!ce.quiet) {
 		printf("%llu snapshots, %llu tree nodes, %llu chunk references checked\n",
 		    (unsigned long long)res.snapshots, (unsigned long long)res.nodes,
@@ -83,6 +123,17 @@ cmd_check(int argc, char **argv)
 		    co.read_data ? "" : " (headers)\n");
 		if (co.read_data)
 			printf(", %llu blobs read and verified\n", (unsigned long long)res.blobs);
+		printf("%llu audit records checked (%llu authenticated)", (unsigned long long)res.audit.records,
+		    (unsigned long long)res.audit.verified);
+		if (res.audit.with_checkpoint)
+			printf("; %s knew %llu records and %llu snapshots (%llu forgotten since), %llu records written after it\n",
+			    co.since_checkpoint ? "the checkpoint" : "the newest checkpoint in the log",
+			    (unsigned long long)res.audit.known_records,
+			    (unsigned long long)res.audit.known_snapshots,
+			    (unsigned long long)res.audit.forgotten,
+			    (unsigned long long)res.audit.later_records);
+		else
+			printf("\n");
 		if (res.errors)
 			printf("%llu error%s found\n", (unsigned long long)res.errors,
 			    res.errors == 1 ? "" : "s");

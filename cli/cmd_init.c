@@ -7,6 +7,7 @@
 
 #include "cli/common.h"
 #include "cli/pass.h"
+#include "engine/trail.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
@@ -20,7 +21,8 @@ usage_init(FILE *f)
 "file:///srv/imdr-repo), s3://bucket/prefix, or azure://account/container/prefix.\n"
 "The passphrase is asked twice on the terminal, or read from --password-file F,\n"
 "$IMDR_PASSWORD_FILE or the output of $IMDR_PASSWORD_COMMAND. It is never\n"
-"stored: losing it loses the repository.\n"
+"stored: losing it loses the repository. The repository's audit log starts\n"
+"with a record of its creation (imdr audit).\n"
 "\n"
 "options:\n"
 "  --password-file F   read the passphrase from F\n"
@@ -43,7 +45,7 @@ cmd_init(int argc, char **argv)
 	struct repo *r = NULL;
 	char *pass = NULL, *end;
 	size_t plen = 0;
-	int c, rc, json = 0;
+	int c, rc, json = 0, status;
 
 	memset(&io, 0, sizeof(io));
 	optind = 1;
@@ -78,8 +80,12 @@ cmd_init(int argc, char **argv)
 	else
 		printf("created imdr repository %.8s at %s\n", repo_config(r)->id,
 		    repo_url(r));
+	fflush(stdout);
+	/* the audit log's first record */
+	status = cli_record(r, "init", json_pack("{s:s, s:s, s:s}", "repository",
+	    repo_config(r)->id, "url", repo_url(r), "key", repo_key_name(r) + 5), IMDR_OK);
 	repo_free(r);
-	return 0;
+	return status;
 }
 
 static void
@@ -92,7 +98,9 @@ usage_key(FILE *f)
 "\n"
 "Key slots each wrap the repository's master key with one passphrase.\n"
 "`add` asks for the new passphrase on the terminal unless --new-password-file\n"
-"is given; `remove` refuses to remove the slot you opened the repository with.\n");
+"is given; `remove` refuses to remove the slot you opened the repository with.\n"
+"Adding and removing a slot are recorded in the audit log (imdr audit); exit\n"
+"status 3 when that record could not be written.\n");
 }
 
 int
@@ -106,7 +114,7 @@ cmd_key(int argc, char **argv)
 	};
 	const char *passfile = NULL, *newfile = NULL, *verb;
 	struct repo *r = NULL;
-	int c, rc;
+	int c, rc, status = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -142,8 +150,12 @@ cmd_key(int argc, char **argv)
 		size_t plen = 0;
 
 		rc = pass_get(newfile, 1, &pass, &plen);
-		if (rc == IMDR_OK)
+		if (rc == IMDR_OK) {
+			name[0] = '\0';
 			rc = repo_key_add(r, pass, plen, NULL, name);
+			status = cli_record(r, "key-add", rc ? NULL : json_pack("{s:s, s:s}",
+			    "key", name + 5, "by", repo_key_name(r) + 5), rc);
+		}
 		pass_free(pass, plen);
 		if (rc == IMDR_OK)
 			printf("added key slot %s\n", name + 5);
@@ -151,6 +163,9 @@ cmd_key(int argc, char **argv)
 		char *name = xasprintf("keys/%s", argv[optind + 2]);
 
 		rc = repo_key_remove(r, name);
+		if (rc != IMDR_ENOENT && rc != IMDR_EINVAL)
+			status = cli_record(r, "key-remove", json_pack("{s:s, s:s}", "key", name + 5,
+			    "by", repo_key_name(r) + 5), rc);
 		if (rc == IMDR_OK)
 			printf("removed key slot %s\n", argv[optind + 2]);
 		free(name);
@@ -160,5 +175,5 @@ cmd_key(int argc, char **argv)
 		return 2;
 	}
 	repo_free(r);
-	return rc ? cli_fail(rc) : 0;
+	return rc ? cli_fail(rc) : status;
 }

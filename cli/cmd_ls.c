@@ -8,6 +8,7 @@
 
 #include "catalog/catalog.h"
 #include "cli/common.h"
+#include "engine/trail.h"
 #include "lib/err.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
@@ -181,7 +182,8 @@ cmd_cat(int argc, char **argv)
 	const struct cat_entry *e = NULL;
 	struct repo *r = NULL;
 	struct buf b = BUF_INIT;
-	int ch, rc;
+	uint64_t written = 0;
+	int ch, rc, status = 0;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -189,7 +191,10 @@ cmd_cat(int argc, char **argv)
 		case 'p': passfile = optarg; break;
 		case 's': source = optarg; break;
 		case 'h':
-			printf("usage: imdr cat REPO SNAPSHOT PATH [--source NAME]\n\nWrite the file at PATH in SNAPSHOT to standard output.\n");
+			printf("usage: imdr cat REPO SNAPSHOT PATH [--source NAME]\n\n"
+			    "Write the file at PATH in SNAPSHOT to standard output. The repository's\n"
+			    "audit log records it (who, snapshot, path, bytes); exit status 3 when that\n"
+			    "record cannot be written (the file was written all the same).\n");
 			return 0;
 		default: return 2;
 		}
@@ -219,16 +224,28 @@ cmd_cat(int argc, char **argv)
 		cat_chunk(node, e, i, &ref, &off);
 		rc = repo_blob_read(r, BLOB_DATA, &ref, &b);
 		if (rc)
-			goto out;
+			break;
 		if (write_full(1, b.data, b.len) < 0) {
 			rc = err_set(IMDR_EIO, "cannot write to standard output: %s", strerror(errno));
-			goto out;
+			break;
 		}
+		written += b.len;
+	}
+	/* content went out (or began to): the audit log hears of it */
+	{
+		json_t *scope = json_object();
+		char *t = audit_text(argv[optind + 2]);
+
+		trail_scope_snapshot(scope, s);
+		json_object_set_new(scope, "path", json_string(t));
+		json_object_set_new(scope, "bytes", json_integer((json_int_t)written));
+		free(t);
+		status = cli_record(r, "cat", scope, rc);
 	}
 out:
 	buf_free(&b);
 	cat_node_free(node);
 	snapshot_free(s);
 	repo_free(r);
-	return rc ? cli_fail(rc) : 0;
+	return rc ? cli_fail(rc) : status;
 }

@@ -30,7 +30,11 @@ usage(FILE *f)
 "  --keep-setuid       restore setuid and setgid bits too\n"
 "  --password-file F   read the passphrase from F\n"
 "  --progress          show progress even when stderr is not a terminal\n"
-"  --quiet             print nothing but errors\n");
+"  --quiet             print nothing but errors\n"
+"\n"
+"The restore is recorded in the repository's audit log (imdr audit): snapshot,\n"
+"target, includes, counts and result. Exit status 3: restored, but that record\n"
+"could not be written (the reason is printed).\n");
 }
 
 int
@@ -102,5 +106,5 @@ cmd_restore(int argc, char **argv)
 	snapshot_free(s);
 	repo_free(r);
 	free(inc);
-	return rc ? cli_fail(rc) : 0;
+	return rc ? cli_fail(rc) : cli_audited(res.audit_rc);
 }

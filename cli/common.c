@@ -5,6 +5,8 @@
 
 #include "catalog/catalog.h"
 #include "cli/pass.h"
+#include "cli/progress.h"
+#include "engine/trail.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
@@ -28,6 +30,22 @@ cli_fail(int rc)
 {
 	warn0("%s", err_msg(rc));
 	return 1;
+}
+
+int
+cli_audited(int audit_rc)
+{
+	return audit_rc == IMDR_OK || audit_rc == IMDR_EUNSUP ? 0 : CLI_EXIT_NOT_AUDITED;
+}
+
+int
+cli_record(struct repo *r, const char *command, struct json_t *scope, int op_rc)
+{
+	struct cli_events ce = { NULL, 0, 0, 0 };
+	struct engine_events ev;
+
+	cli_events_bind(&ev, &ce);
+	return cli_audited(trail_record(r, &ev, command, scope, op_rc, NULL));
 }
 
 void

@@ -14,6 +14,24 @@ int cli_open_repo(const char *url, const char *passfile, struct repo **ret);
 /* cli_fail: print "imdr: <detail>" for rc and return the exit status 1. */
 int cli_fail(int rc);
 
+/* The exit status of an operation that did what it was asked but could not
+ * write its record to the audit log (the record's absence is itself
+ * something an auditor must hear of). */
+#define CLI_EXIT_NOT_AUDITED 3
+
+/* cli_audited: the exit status for an operation that succeeded and whose
+ * audit record ended with audit_rc: 0 when written, or when the repository
+ * is read-only (nothing can be recorded there); else CLI_EXIT_NOT_AUDITED. */
+int cli_audited(int audit_rc);
+
+/* cli_record: append the audit record of command (engine/trail.h's
+ * trail_record: scope a JSON object, stolen, or NULL; op_rc how it ended),
+ * saying on stderr when it cannot be written; returns cli_audited's
+ * status. For operations that have no engine function of their own (init,
+ * key, cat, mount). */
+struct json_t;
+int cli_record(struct repo *r, const char *command, struct json_t *scope, int op_rc);
+
 /* fmt_size: "0 B", "812 B", "1.5 KiB", "3.25 GiB" into out (32 bytes). */
 void fmt_size(uint64_t n, char *out);
 /* fmt_mode: "drwxr-xr-x" style, 11 bytes. */
@@ -31,5 +49,6 @@ int cmd_cat(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_key(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@
 #include <fuse_opt.h>
 
 #include "cli/common.h"
+#include "engine/trail.h"
 #include "fs/imdrfs.h"
 #include "lib/buf.h"
 #include "lib/err.h"
@@ -237,12 +238,35 @@ fsname_opt(const char *repo)
 	return (char *)buf_steal(&b, NULL);
 }
 
+/* What the audit log's mount record names. */
+struct mount_record {
+	const char *mountpoint;
+	const char *snapshot, *at;	/* -o snapshot= / at=, or neither: all */
+};
+
+/* record_mount: the mount's audit record, written once it is mounted. A
+ * mount reveals content, so it is recorded; a repository that cannot be
+ * written (https) or a failure is logged, and the mount goes on. */
+static void
+record_mount(void *ctx, struct repo *r)
+{
+	struct mount_record *m = ctx;
+	char *mp = audit_text(m->mountpoint), *snap = audit_text(m->snapshot ? m->snapshot :
+	    m->at ? m->at : "all");
+
+	cli_record(r, "mount", json_pack("{s:s, s:s}", "mountpoint", mp,
+	    m->at ? "at" : "snapshot", snap), IMDR_OK);
+	free(mp);
+	free(snap);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct mopts o = { .refresh = 30, .prefetch = -1, .threads = -1 };
 	struct fs_config cfg = { 0 };
+	struct mount_record mrec = { NULL, NULL, NULL };
 	uint64_t chunk_bytes = 16u << 20, node_bytes = 8u << 20;
 	uint64_t dc_bytes = 1ull << 30;
 	char mp[PATH_MAX];
@@ -348,6 +372,11 @@ main(int argc, char **argv)
 	cfg.prefetch_threads = o.prefetch ? o.threads : 0;
 	cfg.cache_dir = o.cache_dir;
 	cfg.cache_dir_bytes = dc_bytes;
+	mrec.mountpoint = mp;
+	mrec.snapshot = o.snapshot;
+	mrec.at = o.snapshot ? NULL : o.at;
+	cfg.mounted = record_mount;
+	cfg.mounted_ctx = &mrec;
 	rc = fs_run(r, &cfg, args.argc, args.argv, mp, o.foreground);
 	r = NULL;	/* owned by the filesystem */
 out:

@@ -21,6 +21,7 @@
 
 #include "catalog/catalog.h"
 #include "engine/fcache.h"
+#include "engine/trail.h"
 #include "lib/array.h"
 #include "lib/err.h"
 #include "lib/hex.h"
@@ -478,8 +479,8 @@ ingest_and_store(struct backup *b, const struct backup_opts *o, const char *sour
 	return rc;
 }
 
-int
-backup_run(struct repo *r, const struct backup_opts *o, struct backup_result *ret)
+static int
+backup_do(struct repo *r, const struct backup_opts *o, struct backup_result *ret)
 {
 	struct backup b;
 	struct ingest_result ir;
@@ -581,5 +582,44 @@ out:
 	free(names);
 	free(ir.summary_json);
 	free(ir.source_name);
+	return rc;
+}
+
+/* backup_run: the backup, then its record in the audit log, whether it
+ * succeeded or not (engine/trail.h), so that every caller records it. */
+int
+backup_run(struct repo *r, const struct backup_opts *o, struct backup_result *ret)
+{
+	int rc = backup_do(r, o, ret);
+	json_t *scope = json_object(), *tags = json_array();
+
+	char abs[PATH_MAX], *t;
+
+	for (size_t i = 0; i < o->ntags; i++) {
+		t = audit_text(o->tags[i]);
+		json_array_append_new(tags, json_string(t));
+		free(t);
+	}
+	if (rc == IMDR_OK) {
+		char when[40];
+
+		time_format(ret->time_ns, 0, when);
+		json_object_set_new(scope, "snapshot", json_string(ret->id));
+		json_object_set_new(scope, "snapshot_time", json_string(when));
+		json_object_set_new(scope, "format", json_string(ret->format));
+		json_object_set_new(scope, "files", json_integer((json_int_t)ret->files));
+		json_object_set_new(scope, "bytes", json_integer((json_int_t)ret->bytes));
+		json_object_set_new(scope, "added_bytes", json_integer((json_int_t)ret->added_bytes));
+	}
+	if (ret->source[0] || o->source_name) {
+		t = audit_text(ret->source[0] ? ret->source : o->source_name);
+		json_object_set_new(scope, "source", json_string(t));
+		free(t);
+	}
+	t = audit_text(realpath(o->source, abs) ? abs : o->source);
+	json_object_set_new(scope, "path", json_string(t));
+	free(t);
+	json_object_set_new(scope, "tags", tags);
+	ret->audit_rc = trail_record(r, &o->ev, "backup", scope, rc, ret->audit_id);
 	return rc;
 }

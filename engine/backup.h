@@ -10,6 +10,7 @@
 
 #include "engine/engine.h"
 #include "ingest/ingest.h"
+#include "repo/audit.h"
 #include "repo/repo.h"
 #include "repo/snapshot.h"
 
@@ -39,12 +40,19 @@ struct backup_result {
 	uint64_t skipped;		/* warnings recorded in the snapshot */
 	size_t recovered_packs;		/* left by an interrupted backup, reused */
 	uint64_t duration_ms;
+	/* its record in the audit log (engine/trail.h): the id, or "" and
+	 * audit_rc the reason (IMDR_EUNSUP: a read-only repository) */
+	char audit_id[AUDIT_ID_HEX + 1];
+	int audit_rc;
 };
 
-/* backup_run: back up o->source into r as a new snapshot. On success
- * *ret describes it. IMDR_EINTR when cancelled (no snapshot written);
- * IMDR_ESOURCE for an unreadable or malformed source (message names the
- * file); other codes from the repository. */
+/* backup_run: back up o->source into r as a new snapshot, then append its
+ * record (success or failure) to the audit log. On success *ret describes
+ * it. IMDR_EINTR when cancelled (no snapshot written); IMDR_ESOURCE for an
+ * unreadable or malformed source (message names the file); other codes
+ * from the repository. A record that could not be written is told through
+ * o->ev.error and ret->audit_rc and leaves the return as it was: the
+ * snapshot is saved all the same. */
 int backup_run(struct repo *r, const struct backup_opts *o,
     struct backup_result *ret);
 

@@ -287,6 +287,22 @@ out:
 	free(names);
 }
 
+/* check_audit: the audit log, and what the checkpoint knew (trail.c);
+ * every snapshot was read above, so only their presence is left to it. */
+static int
+check_audit(struct check *c, const struct check_opts *o)
+{
+	struct trail_verify_opts to = { o->since_checkpoint, 0, o->ev };
+	int rc;
+
+	to.ev.total = NULL;	/* the progress is the packs' */
+	to.ev.advance = NULL;
+	rc = trail_verify(c->r, &to, &c->res->audit);
+	c->res->errors += c->res->audit.errors;
+	c->res->warnings += c->res->audit.warnings;
+	return rc;
+}
+
 static int
 sum_pack(void *ctx, const uint8_t id[32], uint64_t size)
 {
@@ -330,6 +346,8 @@ check_run(struct repo *r, const struct check_opts *o, struct check_result *ret)
 		idset_each(c.packs, check_pack, &c);
 		check_snapshots(&c);
 	}
+	if (rc == IMDR_OK)
+		rc = check_audit(&c, o);
 	for (size_t i = 0; i < c.nindex; i++)
 		free(c.index_names[i]);
 	free(c.index_names);

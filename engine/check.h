@@ -2,18 +2,24 @@
  * every snapshot and the chain they form, every tree node of every
  * snapshot and that each chunk it names is where it says; with read_data,
  * every blob of every pack (authenticated, decrypted, and its id
- * recomputed). Each problem goes to ev.error naming the object, each
- * oddity that loses nothing to ev.warn. */
+ * recomputed); the audit log's records and links, and what a checkpoint
+ * knew (engine/trail.h). Each problem goes to ev.error naming the object,
+ * each oddity that loses nothing to ev.warn. */
 #ifndef IMDR_ENGINE_CHECK_H
 #define IMDR_ENGINE_CHECK_H
 
 #include <stdint.h>
 
 #include "engine/engine.h"
+#include "engine/trail.h"
 #include "repo/repo.h"
 
 struct check_opts {
 	int read_data;
+	/* a checkpoint's digest (imdr audit --checkpoint) to verify the
+	 * repository against, or NULL (then the newest checkpoint in the log,
+	 * if any); see engine/trail.h */
+	const char *since_checkpoint;
 	struct engine_events ev;
 };
 
@@ -23,6 +29,8 @@ struct check_result {
 	uint64_t blobs;			/* blobs read and verified (read_data) */
 	uint64_t snapshots, nodes, chunk_refs;
 	uint64_t tree_bytes;		/* sealed bytes of the tree nodes walked */
+	struct trail_verify_result audit;	/* the audit log (its errors and
+						 * warnings are counted above too) */
 };
 
 /* check_run: IMDR_OK when the check ran (ret->errors says what it found);

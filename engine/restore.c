@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "engine/trail.h"
 #include "lib/array.h"
 #include "lib/err.h"
 #include "lib/fsutil.h"
@@ -697,8 +699,8 @@ restore_include(struct restore *rs, const struct snapshot *s, const char *inc)
 	return rc;
 }
 
-int
-restore_run(struct repo *r, const struct snapshot *s, const struct restore_opts *o,
+static int
+restore_do(struct repo *r, const struct snapshot *s, const struct restore_opts *o,
     struct restore_result *ret)
 {
 	struct restore rs;
@@ -752,5 +754,32 @@ restore_run(struct repo *r, const struct snapshot *s, const struct restore_opts 
 		free(rs.dirs[i].rel);
 	free(rs.dirs);
 	free(rs.cur);
+	return rc;
+}
+
+/* restore_run: the restore, then its record in the audit log, whether it
+ * succeeded or not (engine/trail.h), so that every caller records it. */
+int
+restore_run(struct repo *r, const struct snapshot *s, const struct restore_opts *o,
+    struct restore_result *ret)
+{
+	int rc = restore_do(r, s, o, ret);
+	json_t *scope = json_object(), *inc = json_array();
+	char abs[PATH_MAX], *t;
+
+	trail_scope_snapshot(scope, s);
+	t = audit_text(realpath(o->target, abs) ? abs : o->target);
+	json_object_set_new(scope, "target", json_string(t));
+	free(t);
+	for (size_t i = 0; i < o->ninclude; i++) {
+		t = audit_text(o->include[i]);
+		json_array_append_new(inc, json_string(t));
+		free(t);
+	}
+	json_object_set_new(scope, "include", inc);
+	json_object_set_new(scope, "files", json_integer((json_int_t)ret->files));
+	json_object_set_new(scope, "bytes", json_integer((json_int_t)ret->bytes));
+	json_object_set_new(scope, "failed", json_integer((json_int_t)ret->failed));
+	ret->audit_rc = trail_record(r, &o->ev, "restore", scope, rc, ret->audit_id);
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "engine/engine.h"
+#include "repo/audit.h"
 #include "repo/repo.h"
 #include "repo/snapshot.h"
 
@@ -29,13 +30,19 @@ struct restore_opts {
 struct restore_result {
 	uint64_t files, bytes;		/* restored */
 	uint64_t failed;		/* files left out: unreadable data */
+	/* its record in the audit log (engine/trail.h): the id, or "" and
+	 * audit_rc the reason (IMDR_EUNSUP: a read-only repository) */
+	char audit_id[AUDIT_ID_HEX + 1];
+	int audit_rc;
 };
 
 /* restore_run: restore snapshot s of r. A file whose data cannot be read
  * (damaged or missing blob) is reported through ev.error and left out; the
  * rest goes on, and the return is then IMDR_EAUTH naming the count.
  * Anything else (the target is full, unwritable, a file exists without
- * force) stops the restore with that error. */
+ * force) stops the restore with that error. Either way the restore is then
+ * recorded in the audit log; a record that could not be written is told
+ * through o->ev.error and ret->audit_rc, and leaves the return as it was. */
 int restore_run(struct repo *r, const struct snapshot *s,
     const struct restore_opts *o, struct restore_result *ret);
 

@@ -20,6 +20,12 @@ struct fs_config {
 	int prefetch_threads;
 	const char *cache_dir;		/* on-disk cache of sealed blobs, or NULL */
 	uint64_t cache_dir_bytes;
+	/* mounted: called once the filesystem is mounted (after daemonizing),
+	 * from a thread of its own so that serving does not wait for it, and
+	 * joined before fs_run returns: mount.imdr records the mount in the
+	 * audit log. May be NULL. */
+	void (*mounted)(void *ctx, struct repo *r);
+	void *mounted_ctx;
 };
 
 /* fs_run: mount r at mountpoint with the FUSE arguments in argv (fsname,

@@ -114,13 +114,29 @@ serve(struct fs *fs)
 	return !(rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP);
 }
 
+struct mounted_arg {
+	const struct fs_config *cfg;
+	struct repo *r;
+};
+
+static void *
+mounted_main(void *arg)
+{
+	struct mounted_arg *m = arg;
+
+	m->cfg->mounted(m->cfg->mounted_ctx, m->r);
+	return NULL;
+}
+
 int
 fs_run(struct repo *r, const struct fs_config *cfg, int argc, char **argv,
     const char *mountpoint, int foreground)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fs *fs = fs_new(r, cfg);
-	int rc;
+	struct mounted_arg marg = { cfg, r };
+	pthread_t mounted_th;
+	int rc, mounted_started = 0;
 
 	rc = prepare(fs);
 	if (rc) {
@@ -143,7 +159,11 @@ fs_run(struct repo *r, const struct fs_config *cfg, int argc, char **argv,
 	/* threads only after daemonizing: fork keeps just the caller */
 	fs->warm_started = pthread_create(&fs->warm, NULL, warm_main, fs) == 0;
 	prefetch_start(fs, cfg->prefetch_threads);
+	if (cfg->mounted)
+		mounted_started = pthread_create(&mounted_th, NULL, mounted_main, &marg) == 0;
 	rc = serve(fs);
+	if (mounted_started)
+		pthread_join(mounted_th, NULL);
 out_unmount:
 	while (__atomic_load_n(&fs->inval_running, __ATOMIC_ACQUIRE) > 0)
 		usleep(1000);

@@ -4,6 +4,7 @@
  * its target; sources scoping snapshots. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "engine/backup.h"
 #include "engine/check.h"
 #include "engine/restore.h"
+#include "engine/trail.h"
 #include "lib/err.h"
 #include "repo/snapshot.h"
 #include "tests/unit/test.h"
@@ -419,6 +421,142 @@ test_sources(void)
 	free(src);
 }
 
+static int
+count_failed(void *ctx, const struct audit_record *a)
+{
+	if (strcmp(a->result, "ok") != 0)
+		(*(int *)ctx)++;
+	return 0;
+}
+
+static void *
+append_many(void *arg)
+{
+	struct repo *r = arg;
+
+	for (int i = 0; i < 8; i++)
+		audit_append(r, &(struct audit_event){ "cat", NULL, "ok" }, NULL);
+	return NULL;
+}
+
+static int
+verify(struct repo *r, const char *digest, struct counts *c, struct trail_verify_result *res)
+{
+	struct trail_verify_opts vo = { digest, 1, { 0 } };
+
+	bind(&vo.ev, c);
+	return trail_verify(r, &vo, res);
+}
+
+/* The trail over the engine: backups recorded (failed ones too), a
+ * checkpoint that holds after legitimate work and fails, naming what
+ * changed, on a deleted snapshot, a branch without it, a record dated
+ * back; concurrent writers joined. */
+static void
+test_audit_trail(void)
+{
+	char *repo = path_in("repo3"), *src = path_in("src2");
+	struct trail_checkpoint_opts co;
+	struct trail_checkpoint_result cr;
+	struct trail_verify_result vr;
+	struct trail_opts to;
+	struct trail_result tr;
+	struct backup_opts bo;
+	struct backup_result br;
+	struct snapshot_name *names = NULL;
+	struct audit_name *an = NULL, cn;
+	struct counts c;
+	struct repo *r = NULL;
+	char repo8[9], first[1][AUDIT_BASE_MAX], base[AUDIT_BASE_MAX], *from, *to_;
+	size_t n = 0, nn = 0;
+	int failed = 0;
+
+	EXPECT(repo_open(repo, pass, strlen(pass), &r) == IMDR_OK);
+	/* test_sources' three backups and its refused one, all recorded */
+	memset(&to, 0, sizeof(to));
+	bind(&to.ev, &c);
+	EXPECT(trail_read(r, &to, count_failed, &failed, &tr) == IMDR_OK);
+	EXPECT(tr.records == 4 && tr.verified == 4 && tr.errors == 0 && tr.heads == 1 && failed == 1);
+
+	memset(&co, 0, sizeof(co));
+	bind(&co.ev, &c);
+	EXPECT(trail_checkpoint(r, &co, &cr) == IMDR_OK);
+	EXPECT(cr.snapshots == 3 && cr.records == 4 && cr.heads == 1);
+	EXPECT(trail_digest_parse(cr.digest, repo8, &cn) == 0 && strcmp(cn.command, "checkpoint") == 0);
+	EXPECT(trail_digest_parse("0123abcd-nonsense", repo8, &cn) != 0);
+
+	/* legitimate work after it */
+	memset(&bo, 0, sizeof(bo));
+	bo.source = src;
+	bo.source_name = "initech";
+	bind(&bo.ev, &c);
+	EXPECT(backup_run(r, &bo, &br) == IMDR_OK && br.audit_rc == IMDR_OK && br.audit_id[0]);
+	EXPECT(verify(r, cr.digest, &c, &vr) == IMDR_OK);
+	EXPECT(vr.errors == 0 && vr.known_snapshots == 3 && vr.known_records == 4 &&
+	    vr.later_records == 1 && c.errors == 0);
+
+	/* a snapshot the checkpoint knew, deleted: named */
+	EXPECT(snapshot_list(r, &names, &nn) == IMDR_OK && nn == 4);
+	from = xasprintf("%s/%s", repo, names[0].name);
+	to_ = xasprintf("%s/aside", repo);
+	EXPECT(rename(from, to_) == 0);
+	EXPECT(verify(r, cr.digest, &c, &vr) == IMDR_OK);
+	EXPECT(vr.errors == 1 && strstr(c.last_error, names[0].id) && strstr(c.last_error, "missing"));
+	/* ... unless a forget record written since names it */
+	{
+		char *scope = xasprintf("{\"removed\":[\"%s\"]}", names[0].id);
+
+		EXPECT(audit_append(r, &(struct audit_event){ "forget", scope, "ok" }, NULL) == IMDR_OK);
+		free(scope);
+	}
+	EXPECT(verify(r, cr.digest, &c, &vr) == IMDR_OK);
+	EXPECT(vr.errors == 0 && vr.forgotten == 1);
+	EXPECT(rename(to_, from) == 0);
+	free(from);
+	free(to_);
+
+	/* two writers at once: the log stays whole, the next record joins */
+	{
+		pthread_t th;
+
+		EXPECT(pthread_create(&th, NULL, append_many, r) == 0);
+		append_many(r);
+		pthread_join(th, NULL);
+		EXPECT(audit_append(r, &(struct audit_event){ "cat", NULL, "ok" }, NULL) == IMDR_OK);
+		bind(&to.ev, &c);
+		EXPECT(trail_read(r, &to, NULL, NULL, &tr) == IMDR_OK);
+		EXPECT(tr.errors == 0 && tr.heads == 1 && tr.verified == tr.records);
+		EXPECT(verify(r, cr.digest, &c, &vr) == IMDR_OK && vr.errors == 0);
+	}
+
+	/* a branch without the checkpoint, an hour after it (a rollback
+	 * written over): named */
+	EXPECT(audit_list(r, &an, &n) == IMDR_OK && n > 4);
+	snprintf(first[0], sizeof(first[0]), "%s", audit_base(&an[0]));
+	EXPECT(audit_append_linked(r, &(struct audit_event){ "backup", NULL, "ok" }, first, 1,
+	    cn.time_ns + 3600 * (int64_t)1000000000, base) == IMDR_OK);
+	EXPECT(verify(r, cr.digest, &c, &vr) == IMDR_OK);
+	EXPECT(vr.errors == 1 && strstr(c.last_error, "branch") && strstr(c.last_error, base));
+	from = xasprintf("%s/audit/%.6s/%s", repo, base, base);
+	EXPECT(unlink(from) == 0);
+	free(from);
+	/* a record dated an hour before it that it did not know: named */
+	EXPECT(audit_append_linked(r, &(struct audit_event){ "restore", NULL, "ok" }, NULL, 0,
+	    cn.time_ns - 3600 * (int64_t)1000000000, base) == IMDR_OK);
+	EXPECT(verify(r, cr.digest, &c, &vr) == IMDR_OK);
+	EXPECT(vr.errors == 1 && strstr(c.last_error, "dated before") && strstr(c.last_error, base));
+	from = xasprintf("%s/audit/%.6s/%s", repo, base, base);
+	EXPECT(unlink(from) == 0);
+	free(from);
+	EXPECT(verify(r, cr.digest, &c, &vr) == IMDR_OK && vr.errors == 0);
+
+	free(an);
+	free(names);
+	repo_free(r);
+	free(repo);
+	free(src);
+}
+
 int
 main(void)
 {
@@ -432,6 +570,7 @@ main(void)
 	RUN(test_damage);
 	RUN(test_restore_symlinks_in_target);
 	RUN(test_sources);
+	RUN(test_audit_trail);
 	{
 		char *cmd = xasprintf("rm -rf %s", tmpdir);
 

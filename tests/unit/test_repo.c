@@ -471,7 +471,8 @@ test_audit(void)
 	EXPECT(n == 2 && strcmp(v[1].command, "forget") == 0 && strcmp(v[1].id, id2) == 0);
 	EXPECT(n == 2 && audit_load(r, v[1].name, &a) == IMDR_OK);
 	/* linked to the one before; scope and who kept */
-	EXPECT(a && a->nparents == 1 && strcmp(a->parents[0], id1) == 0);
+	EXPECT(a && a->nparents == 1 && strcmp(a->parents[0] + strlen(a->parents[0]) - 64, id1) == 0);
+	EXPECT(a && strcmp(a->parents[0], v[0].name + AUDIT_DIR_LEN) == 0);
 	EXPECT(a && strstr(a->scope_json, "removed") && strcmp(a->result, "ok") == 0 && a->user[0]);
 	audit_record_free(a);
 	a = NULL;
@@ -482,7 +483,7 @@ test_audit(void)
 	free(v);
 	EXPECT(audit_list(r, &v, &n) == IMDR_OK && n == 3);
 	EXPECT(n == 3 && audit_load(r, v[2].name, &b) == IMDR_OK);
-	EXPECT(b && b->nparents == 1 && strcmp(b->parents[0], id2) == 0);
+	EXPECT(b && b->nparents == 1 && strcmp(b->parents[0] + strlen(b->parents[0]) - 64, id2) == 0);
 	audit_record_free(b);
 	/* bad commands and scopes are refused */
 	ev.command = "Bad Cmd";
@@ -504,6 +505,116 @@ test_audit(void)
 	free(dir);
 }
 
+/* heads_of: the parents of the record audit_append writes next. */
+static size_t
+heads_of(struct repo *r, char (*out)[AUDIT_BASE_MAX], size_t cap)
+{
+	struct audit_name *v = NULL;
+	struct audit_record *a = NULL;
+	size_t n = 0, k = 0;
+	char id[65];
+
+	if (audit_append(r, &(struct audit_event){ "probe", NULL, "ok" }, id) != IMDR_OK ||
+	    audit_list(r, &v, &n) != IMDR_OK)
+		return SIZE_MAX;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].id, id) == 0 && audit_load(r, v[i].name, &a) == IMDR_OK)
+			break;
+	for (; a && k < a->nparents && k < cap; k++)
+		snprintf(out[k], AUDIT_BASE_MAX, "%s", a->parents[k]);
+	audit_record_free(a);
+	free(v);
+	return k;
+}
+
+/* The log's shape: month folders, one canonical name a record, two
+ * writers at once joined by the next, the window reaching into last
+ * month, and a log idle for months still found. */
+static void
+test_audit_heads(void)
+{
+	char *dir = new_repo_dir("audit-heads");
+	char (*none)[AUDIT_BASE_MAX] = NULL, hd[8][AUDIT_BASE_MAX], a[AUDIT_BASE_MAX],
+	    b[AUDIT_BASE_MAX], c[AUDIT_BASE_MAX];
+	struct audit_event ev = { "backup", NULL, "ok" };
+	struct audit_name an;
+	struct repo *r = NULL;
+	int64_t now = time_now_ns(), t;
+	char tb[32];
+	size_t n;
+
+	/* names: canonical time, folder of its month, [a-z-] command */
+	EXPECT(audit_name_parse("20261124T100102.123456789Z-backup-"
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", &an) == 0);
+	EXPECT(strncmp(an.name, "audit/202611/20261124T100102.123456789Z-backup-", 47) == 0);
+	EXPECT(audit_name_parse("20261124T100102.12345678Z-backup-"
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", &an) != 0);
+	EXPECT(audit_name_parse("20261124T100102.123456789Z-Backup-"
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", &an) != 0);
+	EXPECT(audit_name_parse("20261124T100102.123456789Z-backup-"
+	    "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", &an) != 0);
+	{
+		char *t = audit_text("ok \xff\xc3\xa9 \xed\xa0\x80");
+
+		EXPECT(strcmp(t, "ok \xef\xbf\xbd\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd") == 0);
+		free(t);
+	}
+
+	EXPECT(repo_init(dir, pass, strlen(pass), NULL, &r) == IMDR_OK);
+	/* an empty log: no parents */
+	EXPECT(heads_of(r, hd, 8) == 0);
+	/* a log idle for months: its one record is found all the same */
+	{
+		char *cmd = xasprintf("rm -rf %s/audit", dir);
+
+		EXPECT(system(cmd) == 0);
+		free(cmd);
+	}
+	t = now - (int64_t)100 * 86400 * 1000000000;
+	EXPECT(audit_append_linked(r, &ev, none, 0, t, a) == IMDR_OK);
+	EXPECT(heads_of(r, hd, 8) == 1 && strcmp(hd[0], a) == 0);
+	/* two writers at once (the same parents) make two heads; the next
+	 * record names both */
+	{
+		char p[1][AUDIT_BASE_MAX];
+		struct audit_name *v = NULL;
+
+		EXPECT(audit_list(r, &v, &n) == IMDR_OK && n == 2);
+		snprintf(p[0], sizeof(p[0]), "%s", n == 2 ? audit_base(&v[1]) : "");
+		free(v);
+		now = time_now_ns();
+		EXPECT(audit_append_linked(r, &ev, p, 1, now + 1000000000, b) == IMDR_OK);
+		EXPECT(audit_append_linked(r, &ev, p, 1, now + 2000000000, c) == IMDR_OK);
+		n = heads_of(r, hd, 8);
+		EXPECT(n == 2 && ((strcmp(hd[0], b) == 0 && strcmp(hd[1], c) == 0) ||
+		    (strcmp(hd[0], c) == 0 && strcmp(hd[1], b) == 0)));
+	}
+	repo_free(r);
+	r = NULL;
+	/* the window reaches back into last month: a record 5 minutes before
+	 * this month began is still a head beside one just after it (a
+	 * listing of this month alone would miss it) */
+	{
+		char *dir2 = new_repo_dir("audit-months");
+		int64_t start;
+
+		time_format_compact(now, tb);
+		memcpy(tb + 6, "01T000000Z", 11);
+		EXPECT(time_parse_compact(tb, &start) == 0);
+		EXPECT(repo_init(dir2, pass, strlen(pass), NULL, &r) == IMDR_OK);
+		EXPECT(audit_append_linked(r, &ev, none, 0, start - 300 * (int64_t)1000000000, a) == IMDR_OK);
+		EXPECT(audit_append_linked(r, &ev, none, 0, start + 1, b) == IMDR_OK);
+		EXPECT(strncmp(a, b, 6) != 0);	/* two month folders */
+		/* the window is the newest record's, wherever now is */
+		n = heads_of(r, hd, 8);
+		EXPECT(n == 2);
+		repo_free(r);
+		r = NULL;
+		free(dir2);
+	}
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -520,6 +631,7 @@ main(void)
 	RUN(test_snapshots);
 	RUN(test_chunker_bounds_and_shift);
 	RUN(test_audit);
+	RUN(test_audit_heads);
 	{
 		char *cmd = xasprintf("rm -rf %s", tmpdir);
 
