@@ -602,6 +602,12 @@ s3_close(struct backend *be)
 	free(s);
 }
 
+static void
+s3_abort(struct backend *be)
+{
+	http_pool_abort(((struct s3 *)be)->pool);
+}
+
 const struct backend_ops backend_s3 = {
 	.name = "s3",
 	.open = s3_open,
@@ -611,5 +617,6 @@ const struct backend_ops backend_s3 = {
 	.list = s3_list,
 	.del = s3_del,
 	.close = s3_close,
+	.abort = s3_abort,
 	.remote = 1,
 };

@@ -19,6 +19,9 @@ usage(FILE *f)
 "Verify the repository's structure: index objects, pack headers, snapshots\n"
 "and their chain, every tree node, and that every chunk a file names exists.\n"
 "--read-data also reads every blob and verifies its authentication tag and id.\n"
+"A multi: repository is checked replica by replica (each message names the\n"
+"replica), and each replica is compared with the others: every object one\n"
+"lacks that another holds is named (imdr copy brings it up to date).\n"
 "Each problem is printed naming the object; exit status 1 if any.\n");
 }
 
@@ -70,11 +73,15 @@ cmd_check(int argc, char **argv)
 		return cli_fail(rc);
 	if (json) {
 		printf("{\"errors\":%llu,\"warnings\":%llu,\"packs\":%llu,\"blobs_read\":%llu,"
-		    "\"tree_nodes\":%llu,\"chunk_refs\":%llu}\n",
+		    "\"tree_nodes\":%llu,\"chunk_refs\":%llu,\"replicas\":%d,\"objects_lacking\":%llu}\n",
 		    (unsigned long long)res.errors, (unsigned long long)res.warnings,
 		    (unsigned long long)res.packs, (unsigned long long)res.blobs,
-		    (unsigned long long)res.nodes, (unsigned long long)res.chunk_refs);
+		    (unsigned long long)res.nodes, (unsigned long long)res.chunk_refs,
+		    res.replicas, (unsigned long long)res.objects_lacking);
 	} else if (!ce.quiet) {
+		if (res.replicas > 1)
+			printf("%d replicas checked, each on its own%s\n", res.replicas,
+			    res.objects_lacking ? "" : "; none lacks anything another holds");
 		printf("%llu snapshots, %llu tree nodes, %llu chunk references checked\n",
 		    (unsigned long long)res.snapshots, (unsigned long long)res.nodes,
 		    (unsigned long long)res.chunk_refs);

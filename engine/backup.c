@@ -575,6 +575,16 @@ backup_run(struct repo *r, const struct backup_opts *o, struct backup_result *re
 	ret->files_read = b.files_read;
 	ret->skipped = b.skipped_total;
 	ret->duration_ms = snap.duration_ms;
+	ret->replicas = repo_replica_count(r);
+	for (int i = 0; ret->replicas > 1 && i < ret->replicas; i++) {
+		struct repo_replica ri;
+
+		repo_replica_info(r, i, &ri);
+		if (ri.lagging || ri.state == REPO_REPLICA_ABSENT) {
+			ret->replicas_lagging++;
+			ev_warn(b.ev, ri.url, "did not get this snapshot; `imdr copy` brings it up to date");
+		}
+	}
 out:
 	backup_free(&b);
 	lock_release(lk);

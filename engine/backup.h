@@ -39,6 +39,10 @@ struct backup_result {
 	uint64_t skipped;		/* warnings recorded in the snapshot */
 	size_t recovered_packs;		/* left by an interrupted backup, reused */
 	uint64_t duration_ms;
+	/* a replicated repository (multi:): how many replicas, and how many
+	 * did not get this snapshot (repo_replica_info says which and why;
+	 * `imdr copy` brings them up to date) */
+	int replicas, replicas_lagging;
 };
 
 /* backup_run: back up o->source into r as a new snapshot. On success

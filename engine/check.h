@@ -3,7 +3,12 @@
  * snapshot and that each chunk it names is where it says; with read_data,
  * every blob of every pack (authenticated, decrypted, and its id
  * recomputed). Each problem goes to ev.error naming the object, each
- * oddity that loses nothing to ev.warn. */
+ * oddity that loses nothing to ev.warn.
+ *
+ * A repository with several replicas (multi:) is checked replica by
+ * replica, every message naming the replica, and then each replica's
+ * objects are compared with the others': what one lacks is a problem
+ * (named, up to CHECK_LACKS_NAMED a replica, then counted). */
 #ifndef IMDR_ENGINE_CHECK_H
 #define IMDR_ENGINE_CHECK_H
 
@@ -22,7 +27,12 @@ struct check_result {
 	uint64_t packs;			/* packs checked */
 	uint64_t blobs;			/* blobs read and verified (read_data) */
 	uint64_t snapshots, nodes, chunk_refs;
+	int replicas;			/* replicas checked */
+	uint64_t objects_lacking;	/* objects a replica lacks that another
+					 * holds, summed over the replicas */
 };
+
+#define CHECK_LACKS_NAMED 20
 
 /* check_run: IMDR_OK when the check ran (ret->errors says what it found);
  * an error only when it could not run (the repository cannot be listed). */

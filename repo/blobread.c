@@ -11,6 +11,9 @@
  * each still authenticated on its own. A node larger than a quarter of a
  * window is read alone.
  *
+ * Bytes that fail authentication are read again from another replica
+ * (repo_read_verified), and a window that held them is dropped.
+ *
  * Policy of the windows: WIN_N slots of window_bytes / WIN_N each; a miss
  * replaces the least recently used slot. Policy of the buffer pool: at most
  * POOL_MAX buffers of 64 KiB or more, POOL_BYTES in all; what does not fit
@@ -33,6 +36,7 @@ struct window {
 	uint64_t start;
 	struct buf data;
 	uint64_t used;		/* clock of the last use */
+	int replica;		/* the replica it was read from */
 };
 
 struct blobread {
@@ -133,20 +137,11 @@ repo_buf_recycle(struct repo *r, struct buf *b)
 
 /* ---- sealed bytes ---- */
 
+/* window_find: the sealed bytes of ref from a window into out; 1 if held,
+ * with the replica the window came from. */
 static int
-get_range(struct repo *r, const uint8_t pack[CRYPTO_ID_LEN], uint64_t off,
-    uint64_t len, struct buf *out)
-{
-	char name[80];
-
-	repo_pack_name(pack, name);
-	out->len = 0;
-	return backend_get(repo_be(r), name, off, len, out);
-}
-
-/* window_find: the sealed bytes of ref from a window into out; 1 if held. */
-static int
-window_find(struct blobread *rd, const struct blob_ref *ref, struct buf *out)
+window_find(struct blobread *rd, const struct blob_ref *ref, struct buf *out,
+    int *ret_replica)
 {
 	int found = 0;
 
@@ -161,6 +156,7 @@ window_find(struct blobread *rd, const struct blob_ref *ref, struct buf *out)
 			buf_append(out, w->data.data + (ref->offset - w->start), ref->length);
 			w->used = ++rd->clock;
 			rd->win_hits++;
+			*ret_replica = w->replica;
 			found = 1;
 			break;
 		}
@@ -169,26 +165,84 @@ window_find(struct blobread *rd, const struct blob_ref *ref, struct buf *out)
 	return found;
 }
 
-/* window_fetch: read the window of ref's pack that ends where ref ends into
- * the least recently used slot, and copy ref's bytes out. */
-static int
-window_fetch(struct blobread *rd, const struct blob_ref *ref, struct buf *out)
+/* window_drop: forget the windows of ref's pack (they gave bad bytes). */
+static void
+window_drop(struct blobread *rd, const struct blob_ref *ref)
 {
+	pthread_mutex_lock(&rd->wmu);
+	for (int k = 0; k < WIN_N; k++)
+		if (memcmp(rd->win[k].pack, ref->pack, CRYPTO_ID_LEN) == 0)
+			buf_free(&rd->win[k].data);
+	pthread_mutex_unlock(&rd->wmu);
+}
+
+struct blob_check {
+	struct repo *r;
+	enum blob_type type;
+	const struct blob_ref *ref;
+	size_t *ret_off;
+	uint64_t start;		/* window: where it starts in the pack */
+	struct buf *b;		/* window: where the blob's bytes go */
+	struct buf *copy;	/* disk cache: the sealed bytes, kept */
+};
+
+/* check_blob: authenticate the blob in bytes (decrypting it in place). */
+static int
+check_blob(void *ctx, struct buf *bytes)
+{
+	struct blob_check *c = ctx;
+
+	if (c->copy) {
+		c->copy->len = 0;
+		buf_append(c->copy, bytes->data, bytes->len);
+	}
+	return repo_blob_open_buf(c->r, c->type, c->ref, bytes, c->ret_off);
+}
+
+/* check_window: cut the blob out of a window and authenticate it. */
+static int
+check_window(void *ctx, struct buf *win)
+{
+	struct blob_check *c = ctx;
+
+	c->b->len = 0;
+	buf_append(c->b, win->data + (c->ref->offset - c->start), c->ref->length);
+	return repo_blob_open_buf(c->r, c->type, c->ref, c->b, c->ret_off);
+}
+
+/* read_tree: a tree blob through the windows: from a window that holds
+ * it, else by reading the window that ends where it ends into the least
+ * recently used slot. */
+static int
+read_tree(struct blobread *rd, const struct blob_ref *ref, struct buf *b,
+    size_t *ret_off)
+{
+	struct blob_check c = { rd->r, BLOB_TREE, ref, ret_off, 0, b, NULL };
 	uint64_t end = ref->offset + ref->length;
-	uint64_t start = end > rd->win_bytes ? end - rd->win_bytes : 0;
 	struct buf win = BUF_INIT;
 	struct window *w;
-	int rc;
+	char name[80];
+	int rc, replica;
 
-	if (start > ref->offset)
-		start = ref->offset;
-	rc = get_range(rd->r, ref->pack, start, end - start, &win);
+	if (window_find(rd, ref, b, &replica)) {
+		rc = repo_blob_open_buf(rd->r, BLOB_TREE, ref, b, ret_off);
+		if (rc != IMDR_EAUTH || repo_replica_count(rd->r) < 2)
+			return rc;
+		repo_pack_name(ref->pack, name);
+		backend_bad_object(repo_be(rd->r), replica, name, err_msg(rc));
+		window_drop(rd, ref);
+		err_clear();
+	}
+	c.start = end > rd->win_bytes ? end - rd->win_bytes : 0;
+	if (c.start > ref->offset)
+		c.start = ref->offset;
+	repo_pack_name(ref->pack, name);
+	rc = repo_read_verified_from(rd->r, name, c.start, end - c.start, &win, check_window, &c,
+	    &replica);
 	if (rc) {
 		buf_free(&win);
 		return rc;
 	}
-	out->len = 0;
-	buf_append(out, win.data + (ref->offset - start), ref->length);
 	pthread_mutex_lock(&rd->wmu);
 	w = &rd->win[0];
 	for (int k = 1; k < WIN_N; k++)
@@ -196,32 +250,13 @@ window_fetch(struct blobread *rd, const struct blob_ref *ref, struct buf *out)
 			w = &rd->win[k];
 	buf_free(&w->data);
 	memcpy(w->pack, ref->pack, CRYPTO_ID_LEN);
-	w->start = start;
+	w->start = c.start;
 	w->data = win;
 	w->used = ++rd->clock;
+	w->replica = replica;
 	rd->win_reads++;
 	pthread_mutex_unlock(&rd->wmu);
 	return IMDR_OK;
-}
-
-/* read_sealed: the sealed bytes of ref into b, from wherever they are
- * cheapest; *ret_cached tells the caller they came from the disk cache. */
-static int
-read_sealed(struct blobread *rd, enum blob_type type, const struct blob_ref *ref,
-    struct buf *b, int *ret_cached)
-{
-	*ret_cached = 0;
-	if (type == BLOB_TREE && ref->length <= rd->win_bytes / 4) {
-		if (window_find(rd, ref, b))
-			return IMDR_OK;
-		return window_fetch(rd, ref, b);
-	}
-	if (rd->dc && type == BLOB_DATA && diskcache_get(rd->dc, ref, b)) {
-		*ret_cached = 1;
-		return IMDR_OK;
-	}
-	pool_take(rd, b, ref->length);
-	return get_range(rd->r, ref->pack, ref->offset, ref->length, b);
 }
 
 int
@@ -230,34 +265,30 @@ repo_blob_read_buf(struct repo *r, enum blob_type type, const struct blob_ref *r
 {
 	struct blobread *rd = repo_reader(r);
 	struct buf copy = BUF_INIT;
-	int rc, cached;
+	struct blob_check c = { r, type, ref, ret_off, 0, NULL, NULL };
+	int rc, caching = rd->dc && type == BLOB_DATA;
+	char name[80];
 
-	rc = read_sealed(rd, type, ref, b, &cached);
-	if (rc)
-		return rc;
-	/* the disk cache keeps sealed bytes: copy them before they are
-	 * decrypted in place, and keep them only once they authenticate */
-	if (rd->dc && type == BLOB_DATA && !cached)
-		buf_append(&copy, b->data, b->len);
-	rc = repo_blob_open_buf(r, type, ref, b, ret_off);
-	if (rd->dc && type == BLOB_DATA) {
-		if (rc == IMDR_OK && !cached)
-			diskcache_put(rd->dc, ref, &copy);
-		else if (rc != IMDR_OK && cached) {
-			/* damaged on disk: drop it and read the repository */
-			diskcache_drop(rd->dc, ref);
-			err_clear();
-			b->len = 0;
-			pool_take(rd, b, ref->length);
-			rc = get_range(r, ref->pack, ref->offset, ref->length, b);
-			if (rc == IMDR_OK)
-				buf_append(&copy, b->data, b->len);
-			if (rc == IMDR_OK)
-				rc = repo_blob_open_buf(r, type, ref, b, ret_off);
-			if (rc == IMDR_OK)
-				diskcache_put(rd->dc, ref, &copy);
-		}
+	if (type == BLOB_TREE && ref->length <= rd->win_bytes / 4)
+		return read_tree(rd, ref, b, ret_off);
+	if (caching && diskcache_get(rd->dc, ref, b)) {
+		rc = repo_blob_open_buf(r, type, ref, b, ret_off);
+		if (rc == IMDR_OK)
+			return rc;
+		/* damaged on disk: drop it and read the repository */
+		diskcache_drop(rd->dc, ref);
+		err_clear();
 	}
+	/* the disk cache keeps sealed bytes: check_blob copies them before
+	 * they are decrypted in place, and they are kept once they verify */
+	if (caching)
+		c.copy = &copy;
+	b->len = 0;
+	pool_take(rd, b, ref->length);
+	repo_pack_name(ref->pack, name);
+	rc = repo_read_verified(r, name, ref->offset, ref->length, b, check_blob, &c);
+	if (rc == IMDR_OK && caching)
+		diskcache_put(rd->dc, ref, &copy);
 	buf_free(&copy);
 	return rc;
 }
