@@ -89,7 +89,8 @@ struct job {
 	int64_t progress;	/* listing: when the last name came */
 	int done;
 	int refs;
-	int beaten;		/* another replica answered first */
+	int beaten;		/* another replica answered first (counted in
+				 * its replica's beaten_out until it ends) */
 	int probe;		/* nobody waits: it measures the replica */
 	int verify;		/* a probe of an unverified replica's config */
 	pthread_cond_t *cv;	/* the waiter's, or NULL */
@@ -115,6 +116,8 @@ struct replica {
 	int aborted;		/* aborted for a stall, not answered since */
 	int64_t last_sample;
 	int probing;
+	int beaten_out;		/* requests a hedge beat, still outstanding:
+				 * it ranks after the others until they end */
 	/* writes this session */
 	int w_dropped, lagging;
 	char lag_why[512];
@@ -136,6 +139,7 @@ struct replica {
 
 struct multi {
 	struct backend base;
+	struct multi *next_open;	/* every open multi, for fork */
 	int n;
 	struct replica rep[BACKEND_MAX_REPLICAS];
 	pthread_mutex_t mu;
@@ -385,6 +389,8 @@ finish_job(struct multi *m, struct job *j)
 		snprintf(why, sizeof(why), "%s", j->err ? j->err : imdr_strerror(j->rc));
 		set_down(rp, why);
 	}
+	if (j->beaten)
+		rp->beaten_out--;
 	if (j->probe)
 		rp->probing = 0;
 	if (j->verify)
@@ -573,10 +579,19 @@ usable_for_reads(const struct replica *rp)
 	return rp->be != NULL && rp->verified && rp->state != BACKEND_REPLICA_ABSENT;
 }
 
+/* healthy: answering, and not just beaten by another replica on a
+ * request it still has not answered. */
+static int
+healthy(const struct replica *rp)
+{
+	return rp->state == BACKEND_REPLICA_OK && rp->beaten_out == 0;
+}
+
 /* rank: the replicas to ask for name, best first, into order; returns
  * how many. Healthy ones by expected latency (local first on a tie, then
- * the user's order), then those set aside, then those that gave bad bytes
- * for this very object. m->mu held. */
+ * the user's order), then those set aside or still late on a request a
+ * hedge beat, then those that gave bad bytes for this very object.
+ * m->mu held. */
 static int
 rank(struct multi *m, uint32_t exclude, const char *name, uint64_t len, int *order)
 {
@@ -588,7 +603,7 @@ rank(struct multi *m, uint32_t exclude, const char *name, uint64_t len, int *ord
 
 		if ((exclude >> i) & 1 || !usable_for_reads(rp))
 			continue;
-		if (rp->state == BACKEND_REPLICA_OK && !bad_has(m, i, name)) {
+		if (healthy(rp) && !bad_has(m, i, name)) {
 			e[nok] = expected(rp, rp->rank, len);
 			ok[nok++] = i;
 		}
@@ -617,7 +632,7 @@ rank(struct multi *m, uint32_t exclude, const char *name, uint64_t len, int *ord
 		struct replica *rp = &m->rep[i];
 
 		if (!((exclude >> i) & 1) && usable_for_reads(rp) &&
-		    rp->state != BACKEND_REPLICA_OK && !bad_has(m, i, name))
+		    !healthy(rp) && !bad_has(m, i, name))
 			order[n++] = i;
 	}
 	for (int i = 0; i < m->n; i++)
@@ -683,12 +698,14 @@ verify_result(struct multi *m, struct replica *rp, struct job *j)
 
 /* ---- reads ---- */
 
+/* hedge_allowed: hedges are at most a fifth of recent requests (beyond a
+ * few), so a replica slow on everything does not double the load. */
 static int
 hedge_allowed(struct multi *m)
 {
 	if (!m->pol.hedge)
 		return 0;
-	return m->hedge_recent * 5 < m->req_recent + 5;
+	return m->hedge_recent < 8 + m->req_recent / 5;
 }
 
 static void
@@ -793,11 +810,15 @@ read_req(struct multi *m, enum op op, const char *name, uint64_t off,
 			rp->hedges++;
 			m->hedge_recent++;
 			hedge_at = INT64_MAX;
+			debugf("%s: replica %d slower than %.1f ms: hedged to replica %d", name,
+			    act[0]->rp->idx + 1, (double)hedge_delay(act[0]->rp, want) / 1e6, rp->idx + 1);
 		}
 	}
 	if (win) {
 		struct replica *rp = win->rp;
 
+		debugf("%s: replica %d answered in %.1f ms", name, rp->idx + 1,
+		    (double)(win->t1 - win->t_submit) / 1e6);
 		rd->replica = rp->idx;
 		rp->served++;
 		if (op == OP_GET) {
@@ -815,8 +836,10 @@ read_req(struct multi *m, enum op op, const char *name, uint64_t off,
 				rp->failovers++;
 		}
 		for (int k = 0; k < nact; k++) {
-			if (act[k] != win)
+			if (act[k] != win && !act[k]->done) {
 				act[k]->beaten = 1;
+				act[k]->rp->beaten_out++;
+			}
 		}
 		rc = IMDR_OK;
 	} else if (first_fail == NULL) {
@@ -1281,6 +1304,11 @@ multi_replica_info(struct backend *be, int i, struct backend_replica_info *ret)
 		snprintf(ret->why, sizeof(ret->why), "%s", rp->lag_why);
 	else if (rp->state != BACKEND_REPLICA_OK)
 		snprintf(ret->why, sizeof(ret->why), "%s", rp->why);
+	else if (rp->beaten_out) {
+		ret->state = BACKEND_REPLICA_DOWN;
+		snprintf(ret->why, sizeof(ret->why), "%d request%s still unanswered that another replica answered",
+		    rp->beaten_out, rp->beaten_out == 1 ? "" : "s");
+	}
 	for (int c = 0; c < NCLASS && p50 < 0; c++) {
 		p50 = ring_pct(&rp->rank[c], 50);
 		p95 = ring_pct(&rp->hedge[c], 95);
@@ -1322,6 +1350,78 @@ multi_abort(struct backend *be)
 			backend_abort(m->rep[i].be);
 }
 
+/* ---- fork ----
+ * A daemon forks after opening its repository (mount.imdr); only the
+ * forking thread lives on in the child, so the lanes' threads are gone
+ * there: the child starts new ones as requests come. Every multi's lock is
+ * held across the fork, so none is left locked by a thread that is gone. */
+
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static struct multi *open_list;
+
+static void
+fork_prepare(void)
+{
+	pthread_mutex_lock(&open_mu);
+	for (struct multi *m = open_list; m; m = m->next_open)
+		pthread_mutex_lock(&m->mu);
+}
+
+static void
+fork_parent(void)
+{
+	for (struct multi *m = open_list; m; m = m->next_open)
+		pthread_mutex_unlock(&m->mu);
+	pthread_mutex_unlock(&open_mu);
+}
+
+static void
+fork_child(void)
+{
+	for (struct multi *m = open_list; m; m = m->next_open) {
+		for (int i = 0; i < m->n; i++) {
+			struct replica *rp = &m->rep[i];
+
+			/* requests running in the parent never end here */
+			rp->nthreads = rp->idle = rp->running = 0;
+			rp->probing = 0;
+			pthread_cond_init(&rp->cv, NULL);
+		}
+		pthread_mutex_unlock(&m->mu);
+	}
+	pthread_mutex_unlock(&open_mu);
+}
+
+static void
+fork_setup(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static void
+open_list_add(struct multi *m)
+{
+	pthread_once(&fork_once, fork_setup);
+	pthread_mutex_lock(&open_mu);
+	m->next_open = open_list;
+	open_list = m;
+	pthread_mutex_unlock(&open_mu);
+}
+
+static void
+open_list_del(struct multi *m)
+{
+	pthread_mutex_lock(&open_mu);
+	for (struct multi **pp = &open_list; *pp; pp = &(*pp)->next_open) {
+		if (*pp == m) {
+			*pp = m->next_open;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&open_mu);
+}
+
 /* ---- open and close ---- */
 
 static void
@@ -1329,6 +1429,7 @@ multi_close(struct backend *be)
 {
 	struct multi *m = (struct multi *)be;
 
+	open_list_del(m);
 	pthread_mutex_lock(&m->mu);
 	m->stop = 1;
 	for (int i = 0; i < m->n; i++) {
@@ -1480,6 +1581,7 @@ multi_open(const char *url, int create, struct backend **ret)
 
 	m = xcalloc(1, sizeof(*m));
 	pthread_mutex_init(&m->mu, NULL);
+	open_list_add(m);
 	pthread_condattr_init(&m->cattr);
 	pthread_condattr_setclock(&m->cattr, CLOCK_MONOTONIC);
 	m->create = create;
