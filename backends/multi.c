@@ -949,16 +949,15 @@ list_union(struct multi *m, const char *prefix, struct nset *u)
 	int kind = list_kind(prefix), nok = 0, nj = 0, rc = IMDR_OK;
 	struct job *first_fail = NULL;
 	pthread_cond_t cv;
-	int64_t now = now_ns();
+	int64_t now;
 
 	cond_init(m, &cv);
 	pthread_mutex_lock(&m->mu);
 	for (int i = 0; i < m->n; i++) {
 		struct replica *rp = &m->rep[i];
 
-		if (!usable_for_reads(rp) && !(m->create && rp->be))
-			continue;
-		if (rp->state == BACKEND_REPLICA_DOWN && rp->down_until > now && !m->create)
+		/* one set aside is not waited for: probes bring it back */
+		if (!(m->create && rp->be) && !(usable_for_reads(rp) && healthy(rp)))
 			continue;
 		jobs[i] = submit(m, rp, OP_LIST, prefix, 0, 0, NULL, &cv);
 		nj++;

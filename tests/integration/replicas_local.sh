@@ -58,6 +58,17 @@ if have_fuse && [ -x "$MOUNT_IMDR" ]; then
 	else
 		fail "mount $R: $(cat "$T/mount.log")"
 	fi
+	# the same string as an fstab line: mount(8) hands it to mount.imdr
+	if [ "$(id -u)" = 0 ] && [ ! -e /sbin/mount.imdr ] && mount --help 2>&1 | grep -q -- --fstab; then
+		ln -s "$MOUNT_IMDR" /sbin/mount.imdr && on_exit "rm -f /sbin/mount.imdr"
+		printf '%s %s imdr ro,noauto,_netdev,nofail,passfile=%s 0 0\n' "$R" "$T/m" "$IMDR_PASSWORD_FILE" >"$T/fstab"
+		out=$(mount -T "$T/fstab" "$T/m" 2>&1); rc=$?
+		if [ $rc -eq 0 ] && cmp -s "$T/m/latest/users.jsonl" "$src/users.jsonl"; then pass "an fstab line with a multi: source mounts"; else fail "fstab mount: rc=$rc $out"; fi
+		umount "$T/m" 2>/dev/null
+		rm -f /sbin/mount.imdr
+	else
+		skip "fstab mount (not root, /sbin/mount.imdr present, or no mount --fstab)"
+	fi
 else
 	skip "mount over a damaged replica (no FUSE)"
 fi
