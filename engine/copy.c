@@ -742,8 +742,10 @@ copy_run(struct repo *src, struct repo *dst, const struct copy_opts *o,
 		add_task(&c, &ph[2], &nph[2], &cap[2], F_AUDIT, j, NULL);
 	/* snapshots and audit records oldest first: their names begin with
 	 * the time */
-	qsort(ph[2], nph[2], sizeof(*ph[2]), cmp_task_name);
-	qsort(ph[3], nph[3], sizeof(*ph[3]), cmp_task_name);
+	if (nph[2])
+		qsort(ph[2], nph[2], sizeof(*ph[2]), cmp_task_name);
+	if (nph[3])
+		qsort(ph[3], nph[3], sizeof(*ph[3]), cmp_task_name);
 	{
 		uint64_t nt = 0, bytes = 0;
 
