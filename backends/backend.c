@@ -126,6 +126,22 @@ backend_put(struct backend *be, const char *name, const void *data, size_t len)
 }
 
 int
+backend_put_new(struct backend *be, const char *name, const void *data, size_t len)
+{
+	int rc;
+
+	if (be->ops->put_new == NULL || be->ops->read_only)
+		return backend_put(be, name, data, len);
+	rc = be->ops->put_new(be, name, data, len);
+	COUNT(be, puts, 1);
+	if (rc == IMDR_OK)
+		COUNT(be, bytes_out, len);
+	else
+		COUNT(be, errors, 1);
+	return rc;
+}
+
+int
 backend_stat(struct backend *be, const char *name, uint64_t *ret_size)
 {
 	COUNT(be, stats, 1);

@@ -94,9 +94,16 @@ struct backend_ops {
 	 * bytes); local disks are not. */
 	int remote;
 
-	/* Optional (NULL: the generic wrappers below act as for one replica).
+	/* Optional (NULL: the generic wrappers below act as for one replica,
+	 * or as put).
+	 * put_new: put, from a caller that has just seen name absent (in a
+	 * listing): a check for the object before writing it, which some
+	 * services need for write-once, is skipped. A write racing another
+	 * of the same name must carry the same bytes (copies do).
 	 * abort: make every request in flight fail soon (within about a
 	 * second) with IMDR_ENET; later requests work as usual. */
+	int (*put_new)(struct backend *be, const char *name, const void *data,
+	    size_t len);
 	void (*abort)(struct backend *be);
 	/* Replicated backends (multi) only. */
 	int (*get_ex)(struct backend *be, const char *name, uint64_t off,
@@ -135,6 +142,9 @@ void backend_close(struct backend *be);
 int backend_get(struct backend *be, const char *name, uint64_t off,
     uint64_t len, struct buf *out);
 int backend_put(struct backend *be, const char *name, const void *data,
+    size_t len);
+/* backend_put_new: see backend_ops.put_new. */
+int backend_put_new(struct backend *be, const char *name, const void *data,
     size_t len);
 int backend_stat(struct backend *be, const char *name, uint64_t *ret_size);
 int backend_list(struct backend *be, const char *prefix, backend_list_cb cb,

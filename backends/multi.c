@@ -727,9 +727,16 @@ read_req(struct multi *m, enum op op, const char *name, uint64_t off,
 	struct job *act[2], *win = NULL, *first_fail = NULL;
 	int64_t hedge_at = INT64_MAX;
 	uint64_t want = op == OP_GET && len != BACKEND_WHOLE ? len : 0;
+	/* the caller's buffer (from the reader's pool) goes to the first
+	 * request: no fresh memory to fault in for every read */
+	struct buf spare = BUF_INIT;
 	pthread_cond_t cv;
 	int rc;
 
+	if (op == OP_GET) {
+		spare = *out;
+		*out = (struct buf)BUF_INIT;
+	}
 	cond_init(m, &cv);
 	pthread_mutex_lock(&m->mu);
 	count_request(m);
@@ -745,6 +752,8 @@ read_req(struct multi *m, enum op op, const char *name, uint64_t off,
 				/* a local disk: read on this thread, unhedged */
 				struct job *j = new_job(rp, op, name, off, len, NULL, &cv);
 
+				j->out = spare;
+				spare = (struct buf)BUF_INIT;
 				j->refs = 1;
 				j->t0 = j->t_submit;
 				pthread_mutex_unlock(&m->mu);
@@ -754,7 +763,11 @@ read_req(struct multi *m, enum op op, const char *name, uint64_t off,
 				act[nact++] = j;
 				hedge_at = INT64_MAX;
 			} else {
-				act[nact++] = submit(m, rp, op, name, off, len, NULL, &cv);
+				struct job *j = submit(m, rp, op, name, off, len, NULL, &cv);
+
+				j->out = spare;	/* before it runs: m->mu is held */
+				spare = (struct buf)BUF_INIT;
+				act[nact++] = j;
 				hedge_at = hedge_allowed(m) && next < n ?
 				    now_ns() + hedge_delay(rp, want) : INT64_MAX;
 			}
@@ -822,10 +835,8 @@ read_req(struct multi *m, enum op op, const char *name, uint64_t off,
 		rd->replica = rp->idx;
 		rp->served++;
 		if (op == OP_GET) {
-			struct buf t = *out;
-
 			*out = win->out;
-			win->out = t;
+			win->out = (struct buf)BUF_INIT;
 			rp->served_bytes += out->len;
 		} else if (ret_size)
 			*ret_size = win->size;
@@ -859,6 +870,7 @@ read_req(struct multi *m, enum op op, const char *name, uint64_t off,
 		release(first_fail);
 	pthread_mutex_unlock(&m->mu);
 	pthread_cond_destroy(&cv);
+	buf_free(&spare);
 	return rc;
 }
 

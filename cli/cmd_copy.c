@@ -37,7 +37,7 @@ usage(FILE *f)
 "                      and times among them)\n"
 "  --threads N         objects in flight (default: from the backends, at most 16)\n"
 "  --dry-run           list and count what would be copied; copy nothing\n"
-"  --password-file F   read the passphrase (the same for both) from F\n"
+"  --password-file F   read SRC's passphrase from F (DST is opened with SRC's keys)\n"
 "  --progress          show progress even when stderr is not a terminal\n"
 "  --quiet             no progress, no summary\n"
 "  --json              print the result as JSON\n"
@@ -109,16 +109,16 @@ cmd_copy(int argc, char **argv)
 	}
 	co.snapshots = snaps;
 	{
-		/* one passphrase for both: replicas share their key slots */
+		/* SRC's passphrase opens both: a replica has its keys */
 		char *pass = NULL;
 		size_t plen = 0;
 
 		rc = pass_get(passfile, 0, &pass, &plen);
 		if (rc == IMDR_OK)
 			rc = repo_open(argv[optind], pass, plen, &src);
-		if (rc == IMDR_OK)
-			rc = repo_open(argv[optind + 1], pass, plen, &dst);
 		pass_free(pass, plen);
+		if (rc == IMDR_OK)
+			rc = repo_open_replica(src, argv[optind + 1], &dst);
 	}
 	if (rc) {
 		repo_free(src);

@@ -8,8 +8,10 @@
  * lacks it. Tasks run on `threads` workers, their bytes in flight bounded
  * by INFLIGHT_BYTES.
  *
- * Phases, each finished before the next starts: key slots and packs;
- * index objects; audit records; snapshots. When every pack was copied and
+ * Phases, each finished before the next starts: key slots, packs and
+ * audit records; index objects; snapshots. The destination's lock is
+ * taken while the first phase runs (a no-op copy takes none). When every
+ * pack was copied and
  * all snapshots are wanted, index objects and snapshots go as they are.
  * Otherwise (some pack failed, or --snapshot/--source chose some) an index
  * object goes only to a replica that holds every pack it lists, and a
@@ -602,6 +604,28 @@ tasks_free(struct task *t, size_t n)
 
 /* ---- the operation ---- */
 
+struct locker {
+	struct repo *r;
+	struct lock *lk;
+	int rc;
+	char *err;
+	int started;
+	pthread_t th;
+};
+
+static void *
+locker_main(void *arg)
+{
+	struct locker *l = arg;
+
+	l->rc = lock_acquire(l->r, 0, &l->lk);
+	if (l->rc) {
+		l->err = xstrdup(err_msg(l->rc));
+		err_clear();
+	}
+	return NULL;
+}
+
 static int
 same_repository(struct repo *src, struct repo *dst)
 {
@@ -646,8 +670,8 @@ copy_run(struct repo *src, struct repo *dst, const struct copy_opts *o,
     struct copy_result *ret)
 {
 	struct copy c;
-	struct task *ph[4] = { NULL };
-	size_t nph[4] = { 0 }, cap[4] = { 0 }, *snaps = NULL, nsnaps = 0;
+	struct task *ph[3] = { NULL };
+	size_t nph[3] = { 0 }, cap[3] = { 0 }, *snaps = NULL, nsnaps = 0;
 	struct idset *wanted_packs = NULL;
 	struct lock *lk = NULL;
 	struct repo_traits ts, td;
@@ -720,11 +744,11 @@ copy_run(struct repo *src, struct repo *dst, const struct copy_opts *o,
 		if (rc)
 			goto out;
 		idset_each(needs, union_into, wanted_packs);
-		add_task(&c, &ph[3], &nph[3], &cap[3], F_SNAPS, snaps[k], needs);
+		add_task(&c, &ph[2], &nph[2], &cap[2], F_SNAPS, snaps[k], needs);
 	}
 	if (!filtered)
 		for (size_t j = 0; j < c.src_objs[F_SNAPS].n; j++)
-			add_task(&c, &ph[3], &nph[3], &cap[3], F_SNAPS, j, NULL);
+			add_task(&c, &ph[2], &nph[2], &cap[2], F_SNAPS, j, NULL);
 	for (size_t j = 0; j < c.src_objs[F_KEYS].n; j++)
 		add_task(&c, &ph[0], &nph[0], &cap[0], F_KEYS, j, NULL);
 	for (size_t j = 0; j < c.src_objs[F_DATA].n; j++) {
@@ -739,17 +763,14 @@ copy_run(struct repo *src, struct repo *dst, const struct copy_opts *o,
 	for (size_t j = 0; j < c.src_objs[F_INDEX].n; j++)
 		add_task(&c, &ph[1], &nph[1], &cap[1], F_INDEX, j, NULL);
 	for (size_t j = 0; j < c.src_objs[F_AUDIT].n; j++)
-		add_task(&c, &ph[2], &nph[2], &cap[2], F_AUDIT, j, NULL);
-	/* snapshots and audit records oldest first: their names begin with
-	 * the time */
+		add_task(&c, &ph[0], &nph[0], &cap[0], F_AUDIT, j, NULL);
+	/* snapshots oldest first: their names begin with the time */
 	if (nph[2])
 		qsort(ph[2], nph[2], sizeof(*ph[2]), cmp_task_name);
-	if (nph[3])
-		qsort(ph[3], nph[3], sizeof(*ph[3]), cmp_task_name);
 	{
 		uint64_t nt = 0, bytes = 0;
 
-		for (int p = 0; p < 4; p++) {
+		for (int p = 0; p < 3; p++) {
 			nt += nph[p];
 			for (size_t k = 0; k < nph[p]; k++)
 				bytes += ph[p][k].size;
@@ -758,19 +779,32 @@ copy_run(struct repo *src, struct repo *dst, const struct copy_opts *o,
 			goto out;	/* nothing to copy: only listed */
 		ev_total(c.ev, nt, bytes);
 	}
-	rc = lock_acquire(dst, 0, &lk);
-	if (rc)
-		goto out;
-	ret->replicas = c.nv;
-	rc = run_phase(&c, ph[0], nph[0]);
+	/* the lock (a few round trips) is taken while packs go: it must be
+	 * held before anything references them */
+	{
+		struct locker lt = { .r = dst, .rc = IMDR_OK };
+
+		if (pthread_create(&lt.th, NULL, locker_main, &lt) == 0)
+			lt.started = 1;
+		else
+			locker_main(&lt);
+		ret->replicas = c.nv;
+		rc = run_phase(&c, ph[0], nph[0]);
+		if (lt.started)
+			pthread_join(lt.th, NULL);
+		lk = lt.lk;
+		if (rc == IMDR_OK && lt.rc)
+			rc = err_set(lt.rc, "%s", lt.err);
+		free(lt.err);
+	}
 	c.exact = !filtered && ret->failed == 0;
-	for (int p = 1; p < 4 && rc == IMDR_OK; p++)
+	for (int p = 1; p < 3 && rc == IMDR_OK; p++)
 		rc = run_phase(&c, ph[p], nph[p]);
 	if (ret->copied)
 		audit(&c, rc);
 out:
 	lock_release(lk);
-	for (int p = 0; p < 4; p++)
+	for (int p = 0; p < 3; p++)
 		tasks_free(ph[p], nph[p]);
 	free(snaps);
 	idset_free(wanted_packs);

@@ -776,7 +776,7 @@ repo_object_read(struct repo *r, const char *name, struct buf *out,
 int
 repo_object_write(struct repo *r, const char *name, const void *data, size_t n)
 {
-	return backend_put(r->be, name, data, n);
+	return backend_put_new(r->be, name, data, n);
 }
 
 /* verify_pack: the header authenticates and so does every blob it lists. */
@@ -850,6 +850,36 @@ verify_object(void *ctx, struct buf *b)
 	void **c = ctx;
 
 	return repo_object_verify(c[0], c[1], b->data, b->len);
+}
+
+int
+repo_open_replica(struct repo *src, const char *url, struct repo **ret)
+{
+	struct backend *be = NULL;
+	struct buf cfg = BUF_INIT, there = BUF_INIT;
+	void *vc[2] = { src, (void *)"config" };
+	int rc;
+
+	rc = repo_object_read(src, "config", &cfg, verify_object, vc);
+	if (rc == IMDR_OK)
+		rc = backend_open(url, 0, &be);
+	if (rc == IMDR_OK)
+		rc = backend_get(be, "config", 0, BACKEND_WHOLE, &there);
+	if (rc == IMDR_ENOENT && be)
+		rc = err_set(IMDR_ENOENT, "no imdr repository at %s; make it a replica with imdr init %s --replica-of %s",
+		    backend_url(be), url, backend_url(src->be));
+	else if (rc == IMDR_OK && (there.len != cfg.len || memcmp(there.data, cfg.data, cfg.len) != 0))
+		rc = err_set(IMDR_EINVAL, "%s holds another repository than %s (their config objects differ); "
+		    "a replica is made with imdr init URL --replica-of REPO", backend_url(be),
+		    backend_url(src->be));
+	if (rc == IMDR_OK) {
+		*ret = view_of(src, be, 0);
+		be = NULL;
+	}
+	backend_close(be);
+	buf_free(&cfg);
+	buf_free(&there);
+	return rc;
 }
 
 int

@@ -247,6 +247,12 @@ struct repo_replica_policy {
  * (defaults: $IMDR_MIN_REPLICAS or 1, $IMDR_HEDGE or 1). */
 void repo_set_replica_policy(struct repo *r, const struct repo_replica_policy *p);
 
+/* repo_open_replica: open url, a replica of src, with src's keys: no
+ * passphrase, no key slot read; its config must be src's byte for byte.
+ * IMDR_ENOENT when url holds no repository, IMDR_EINVAL when it holds
+ * another. */
+int repo_open_replica(struct repo *src, const char *url, struct repo **ret);
+
 /* repo_init_replica: make url a replica of src: the same config object
  * and key slots, copied as they are (they authenticate first). The rest
  * comes with `imdr copy`. *ret (may be NULL) gets the new replica open
@@ -266,7 +272,9 @@ typedef int (*repo_verify_fn)(void *ctx, struct buf *bytes);
  * replica (see repo_read_verified in repo_impl.h). */
 int repo_object_read(struct repo *r, const char *name, struct buf *out,
     repo_verify_fn verify, void *ctx);
-/* repo_object_write: store bytes under name as they are (write-once). */
+/* repo_object_write: store bytes under name as they are (write-once), for
+ * a caller that has just listed name as absent: a service's check for the
+ * object before a write is skipped (a racing copy writes the same bytes). */
 int repo_object_write(struct repo *r, const char *name, const void *data,
     size_t n);
 /* repo_object_verify: authenticate the stored bytes of name the way the
