@@ -43,7 +43,8 @@ usage(FILE *f)
 "  --json              print the result as JSON\n"
 "\n"
 "Exit status: 0 when DST holds everything asked for, 1 when an object could\n"
-"not be copied or a snapshot was held back (each is named), 2 for usage.\n");
+"not be copied, a snapshot was held back, or a replica of DST could not be\n"
+"reached (each is named), 2 for usage.\n");
 }
 
 int
@@ -133,21 +134,24 @@ cmd_copy(int argc, char **argv)
 	if (rc == IMDR_OK && json) {
 		printf("{\"listed\":%llu,\"present\":%llu,\"to_copy\":%llu,\"to_copy_bytes\":%llu,"
 		    "\"copied\":%llu,\"copied_bytes\":%llu,\"snapshots_copied\":%llu,"
-		    "\"failed\":%llu,\"held_back\":%llu,\"replicas\":%d,\"dry_run\":%s,"
+		    "\"failed\":%llu,\"held_back\":%llu,\"replicas\":%d,\"replicas_left_out\":%d,\"dry_run\":%s,"
 		    "\"seconds\":%.3f}\n",
 		    (unsigned long long)res.listed, (unsigned long long)res.present,
 		    (unsigned long long)res.to_copy, (unsigned long long)res.to_copy_bytes,
 		    (unsigned long long)res.copied, (unsigned long long)res.copied_bytes,
 		    (unsigned long long)res.snapshots_copied, (unsigned long long)res.failed,
-		    (unsigned long long)res.held_back, res.replicas,
+		    (unsigned long long)res.held_back, res.replicas, res.replicas_left_out,
 		    co.dry_run ? "true" : "false", (double)res.duration_ms / 1000.0);
 	} else if (rc == IMDR_OK && !ce.quiet) {
 		char sz[32];
 		double secs = (double)res.duration_ms / 1000.0;
 
-		if (res.to_copy == 0) {
+		if (res.to_copy == 0 && res.replicas_left_out == 0) {
 			printf("%s is up to date with %s: %llu objects, nothing to copy (%.2f s)\n",
 			    repo_url(dst), repo_url(src), (unsigned long long)res.listed, secs);
+		} else if (res.to_copy == 0) {
+			printf("the replicas of %s that answered are up to date with %s (%.2f s)\n",
+			    repo_url(dst), repo_url(src), secs);
 		} else if (co.dry_run) {
 			fmt_size(res.to_copy_bytes, sz);
 			printf("would copy %llu objects, %s (%llu bytes), to %s\n",
@@ -161,6 +165,10 @@ cmd_copy(int argc, char **argv)
 			    secs > 0 ? (double)res.copied_bytes / secs / 1048576.0 : 0.0);
 		}
 	}
+	if (rc == IMDR_OK && res.replicas_left_out)
+		warn0("%d replica%s of %s could not be reached and got nothing; run imdr copy again once %s",
+		    res.replicas_left_out, res.replicas_left_out == 1 ? "" : "s", repo_url(dst),
+		    res.replicas_left_out == 1 ? "it answers" : "they answer");
 	if (rc == IMDR_OK && (res.failed || res.held_back))
 		warn0("%llu object%s could not be copied and %llu snapshot%s held back (named above); "
 		    "running imdr copy again retries them",
@@ -171,5 +179,5 @@ cmd_copy(int argc, char **argv)
 	free(snaps);
 	if (rc)
 		return cli_fail(rc);
-	return res.failed || res.held_back ? 1 : 0;
+	return res.failed || res.held_back || res.replicas_left_out ? 1 : 0;
 }

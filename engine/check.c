@@ -471,8 +471,15 @@ check_replicas(struct repo *r, const struct check_opts *o, struct check_result *
 		struct replica_events re = { &o->ev, "" };
 		struct check_opts so = *o;
 		struct check_result sr;
+		struct repo_replica ri;
 		int rc;
 
+		repo_replica_info(r, i, &ri);
+		if (ri.state != REPO_REPLICA_OK) {
+			/* unreachable when opened: not waited for again */
+			problem(&c, "replica %d (%s) cannot be checked: %s", i + 1, ri.url, ri.why);
+			continue;
+		}
 		rc = repo_replica_open(r, i, &views[i]);
 		if (rc) {
 			problem(&c, "%s", err_msg(rc));

@@ -693,11 +693,25 @@ copy_run(struct repo *src, struct repo *dst, const struct copy_opts *o,
 		goto out;
 	c.nv = repo_replica_count(dst);
 	for (int i = 0; i < c.nv; i++) {
+		struct repo_replica ri;
+
+		repo_replica_info(dst, i, &ri);
+		if (ri.state != REPO_REPLICA_OK) {
+			char msg[700];
+
+			/* unreachable when opened: not waited for again */
+			snprintf(msg, sizeof(msg), "replica %d is left out: %s", i + 1, ri.why);
+			ev_error(c.ev, ri.url, msg);
+			c.v[i].r = NULL;
+			ret->replicas_left_out++;
+			continue;
+		}
 		rc = repo_replica_open(dst, i, &c.v[i].r);
 		if (rc) {
 			ev_error(c.ev, NULL, err_msg(rc));
 			err_clear();
 			c.v[i].r = NULL;
+			ret->replicas_left_out++;
 		}
 	}
 	/* replicas that could not be opened are left out (reported) */

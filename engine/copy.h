@@ -44,6 +44,8 @@ struct copy_result {
 	uint64_t failed;		/* objects that could not be copied */
 	uint64_t held_back;		/* snapshots left out: they need one */
 	int replicas;			/* destination replicas written */
+	int replicas_left_out;		/* ... unreachable or unopenable: not
+					 * written (each reported) */
 	uint64_t duration_ms;
 };
 

@@ -179,7 +179,8 @@ replicas_status(struct repo *r, const struct replicas_opts *o,
 		p[i].st = st;
 		p[i].mu = &mu;
 		p[i].cv = &cv;
-		if (st->info.state == REPO_REPLICA_ABSENT) {
+		if (st->info.state != REPO_REPLICA_OK) {
+			/* it failed just now, when the repository was opened */
 			snprintf(st->why, sizeof(st->why), "%s", st->info.why);
 			continue;
 		}

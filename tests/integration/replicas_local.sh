@@ -115,6 +115,9 @@ check "check over all three finds nothing lacking" "$IMDR" check "multi:$A|$B|$C
 out=$("$IMDR" copy "$A" "$X" 2>&1); rc=$?
 if [ $rc -ne 0 ] && [[ "$out" == *"another repository"* ]]; then pass "copy into another repository is refused ($out)"; else fail "copy a x: rc=$rc $out"; fi
 
+out=$("$IMDR" copy "$A" "multi:$C|$T/gone" 2>&1); rc=$?
+if [ $rc -eq 1 ] && [[ "$out" == *"$T/gone"*"left out"* ]] && [[ "$out" == *"could not be reached"* ]]; then pass "copy into replicas one of which is gone names it and exits 1"; else fail "copy to a gone replica: rc=$rc $out"; fi
+
 # --min-replicas: a replica that cannot be opened counts against it
 printf 'again\n' >>"$src/users.jsonl"
 out=$("$IMDR" backup "multi:$A|$B|$T/gone" "$src" --quiet --min-replicas 3 2>&1); rc=$?
