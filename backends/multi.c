@@ -853,11 +853,24 @@ read_req(struct multi *m, enum op op, const char *name, uint64_t off,
 			}
 		}
 		rc = IMDR_OK;
+	} else if (first_fail == NULL && n == 0 && rd->exclude) {
+		rc = err_set(IMDR_ENOENT, "%s: no other replica of %s to read it from", name,
+		    m->base.url);
+	} else if (first_fail == NULL && n == 0) {
+		/* none can be read: say why, replica by replica */
+		struct buf why = BUF_INIT;
+		int absent = 0;
+
+		for (int i = 0; i < m->n; i++) {
+			absent += m->rep[i].state == BACKEND_REPLICA_ABSENT;
+			buf_printf(&why, "; replica %d (%s): %s", i + 1, m->rep[i].url,
+			    m->rep[i].why[0] ? m->rep[i].why : "not verified yet");
+		}
+		rc = err_set(absent == m->n ? IMDR_ENOENT : IMDR_ENET, "%s: no replica of %s can be read%s",
+		    name, m->base.url, (char *)buf_cstr(&why));
+		buf_free(&why);
 	} else if (first_fail == NULL) {
-		rc = n == 0 ? err_set(IMDR_ENOENT, "%s: no %sreplica of %s can be read%s",
-		    name, rd->exclude ? "other " : "", m->base.url,
-		    rd->exclude ? "" : " (every one is unreachable or holds no repository)") :
-		    err_set(IMDR_ETIMEDOUT, "%s: no replica of %s answered", name, m->base.url);
+		rc = err_set(IMDR_ETIMEDOUT, "%s: no replica of %s answered", name, m->base.url);
 	} else if (all_enoent) {
 		rc = err_set(IMDR_ENOENT, "%s not found on any replica of %s", name, m->base.url);
 	} else {
