@@ -52,11 +52,12 @@ usage(FILE *f)
 }
 
 /* report_laggards: each replica that did not get the snapshot, on
- * stderr whatever --quiet says: it decides the exit status. */
+ * stderr whatever --quiet says (without it, the engine's warnings named
+ * them already): it decides the exit status. */
 static void
-report_laggards(struct repo *r, const struct backup_result *br)
+report_laggards(struct repo *r, const struct backup_result *br, int quiet)
 {
-	for (int i = 0; br->replicas_lagging && i < br->replicas; i++) {
+	for (int i = 0; quiet && br->replicas_lagging && i < br->replicas; i++) {
 		struct repo_replica ri;
 
 		repo_replica_info(r, i, &ri);
@@ -223,7 +224,7 @@ cmd_backup(int argc, char **argv)
 	}
 	if (rc == IMDR_OK) {
 		print_result(&br, json, ce.quiet);
-		report_laggards(r, &br);
+		report_laggards(r, &br, ce.quiet);
 	}
 	repo_free(r);
 	free(tags);

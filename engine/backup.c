@@ -581,8 +581,12 @@ backup_run(struct repo *r, const struct backup_opts *o, struct backup_result *re
 
 		repo_replica_info(r, i, &ri);
 		if (ri.lagging || ri.state == REPO_REPLICA_ABSENT) {
+			char msg[700];
+
 			ret->replicas_lagging++;
-			ev_warn(b.ev, ri.url, "did not get this snapshot; `imdr copy` brings it up to date");
+			snprintf(msg, sizeof(msg), "did not get this snapshot: %s; `imdr copy` brings it up to date",
+			    ri.why);
+			ev_warn(b.ev, ri.url, msg);
 		}
 	}
 out:
