@@ -54,7 +54,10 @@ if have_fuse && [ -x "$MOUNT_IMDR" ]; then
 		stats=$(cat "$T/m/.imdr/stats")
 		check "stats: no EIO" grep -q "read errors     0 " <<<"$stats"
 		check "stats name the replica and its bad object" grep -q "bad objects 1 (last: data/" <<<"$stats"
+		dpid=$(pgrep -f "mount.imdr multi:$A|$B $T/m" | head -1)
 		fusermount3 -u "$T/m"
+		for i in $(seq 1 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.05; done
+		if [ -n "$dpid" ] && ! kill -0 "$dpid" 2>/dev/null; then pass "the daemon (forked after opening the replicas) exits after unmount"; else fail "mount.imdr $dpid still running after unmount"; kill "$dpid" 2>/dev/null; fi
 	else
 		fail "mount $R: $(cat "$T/mount.log")"
 	fi
