@@ -564,6 +564,12 @@ azure_close(struct backend *be)
 	free(a);
 }
 
+static void
+azure_abort(struct backend *be)
+{
+	http_pool_abort(((struct azure *)be)->pool);
+}
+
 const struct backend_ops backend_azure = {
 	.name = "azure",
 	.open = azure_open,
@@ -573,5 +579,6 @@ const struct backend_ops backend_azure = {
 	.list = azure_list,
 	.del = azure_del,
 	.close = azure_close,
+	.abort = azure_abort,
 	.remote = 1,
 };

@@ -18,6 +18,7 @@ static const struct scheme schemes[] = {
 	{ "azure://", &backend_azure },
 	{ "https://", &backend_https },
 	{ "http://", &backend_https },
+	{ "multi:", &backend_multi },
 };
 
 void
@@ -65,15 +66,11 @@ backend_close(struct backend *be)
 
 #define COUNT(be, field, n) __atomic_add_fetch(&(be)->st.field, (n), __ATOMIC_RELAXED)
 
-int
-backend_get(struct backend *be, const char *name, uint64_t off, uint64_t len,
-    struct buf *out)
+static int
+count_get(struct backend *be, int64_t t0, int rc, const struct buf *out)
 {
-	int64_t t0 = time_mono_ns();
 	uint64_t dt, max;
-	int rc;
 
-	rc = be->ops->get(be, name, off, len, out);
 	dt = (uint64_t)(time_mono_ns() - t0);
 	COUNT(be, gets, 1);
 	COUNT(be, get_ns_total, dt);
@@ -89,6 +86,29 @@ backend_get(struct backend *be, const char *name, uint64_t off, uint64_t len,
 }
 
 int
+backend_get(struct backend *be, const char *name, uint64_t off, uint64_t len,
+    struct buf *out)
+{
+	int64_t t0 = time_mono_ns();
+
+	return count_get(be, t0, be->ops->get(be, name, off, len, out), out);
+}
+
+int
+backend_get_ex(struct backend *be, const char *name, uint64_t off, uint64_t len,
+    struct buf *out, struct backend_read *rd)
+{
+	int64_t t0 = time_mono_ns();
+
+	if (be->ops->get_ex)
+		return count_get(be, t0, be->ops->get_ex(be, name, off, len, out, rd), out);
+	rd->replica = 0;
+	if (rd->exclude & 1)
+		return err_set(IMDR_ENOENT, "%s: no other replica of %s to read", name, be->url);
+	return count_get(be, t0, be->ops->get(be, name, off, len, out), out);
+}
+
+int
 backend_put(struct backend *be, const char *name, const void *data, size_t len)
 {
 	int rc;
@@ -97,6 +117,22 @@ backend_put(struct backend *be, const char *name, const void *data, size_t len)
 		return err_set(IMDR_EPERM, "%s: repository is read-only (%s)",
 		    be->url, be->ops->name);
 	rc = be->ops->put(be, name, data, len);
+	COUNT(be, puts, 1);
+	if (rc == IMDR_OK)
+		COUNT(be, bytes_out, len);
+	else
+		COUNT(be, errors, 1);
+	return rc;
+}
+
+int
+backend_put_new(struct backend *be, const char *name, const void *data, size_t len)
+{
+	int rc;
+
+	if (be->ops->put_new == NULL || be->ops->read_only)
+		return backend_put(be, name, data, len);
+	rc = be->ops->put_new(be, name, data, len);
 	COUNT(be, puts, 1);
 	if (rc == IMDR_OK)
 		COUNT(be, bytes_out, len);
@@ -162,4 +198,60 @@ void
 backend_get_traits(const struct backend *be, struct backend_traits *ret)
 {
 	*ret = be->traits;
+}
+
+void
+backend_abort(struct backend *be)
+{
+	if (be->ops->abort)
+		be->ops->abort(be);
+}
+
+void
+backend_bad_object(struct backend *be, int replica, const char *name,
+    const char *why)
+{
+	if (be->ops->bad_object)
+		be->ops->bad_object(be, replica, name, why);
+}
+
+int
+backend_replicas(const struct backend *be)
+{
+	return be->ops->replicas ? be->ops->replicas(be) : 1;
+}
+
+struct backend *
+backend_replica(struct backend *be, int i)
+{
+	return be->ops->replica ? be->ops->replica(be, i) : be;
+}
+
+void
+backend_replica_info(struct backend *be, int i, struct backend_replica_info *ret)
+{
+	struct backend_stats st;
+
+	if (be->ops->replica_info) {
+		be->ops->replica_info(be, i, ret);
+		return;
+	}
+	memset(ret, 0, sizeof(*ret));
+	backend_get_stats(be, &st);
+	ret->url = be->url;
+	ret->kind = be->ops->name;
+	ret->remote = be->traits.remote;
+	ret->latency_ms = ret->p95_ms = -1;
+	ret->served = st.gets;
+	ret->served_bytes = st.bytes_in;
+	ret->errors = st.errors;
+	ret->writes = st.puts;
+	ret->write_bytes = st.bytes_out;
+}
+
+void
+backend_set_policy(struct backend *be, const struct backend_policy *p)
+{
+	if (be->ops->set_policy)
+		be->ops->set_policy(be, p);
 }

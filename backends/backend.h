@@ -16,6 +16,50 @@
 
 struct backend;
 
+/* ---- replicas ----
+ * A replicated backend (multi:URL|URL|..., backends/multi.c) keeps the same
+ * objects on several backends: writes go to all of them, reads to the
+ * fastest healthy one. A reader whose bytes fail authentication asks again
+ * with that replica excluded; every other backend is a set of one. */
+#define BACKEND_MAX_REPLICAS 16
+
+struct backend_read {
+	uint32_t exclude;	/* in: replicas not to ask (bit i) */
+	int replica;		/* out: the replica that answered */
+};
+
+enum backend_replica_state {
+	BACKEND_REPLICA_OK = 0,
+	BACKEND_REPLICA_DOWN,		/* failed or stopped answering: set
+					 * aside for a while, then probed */
+	BACKEND_REPLICA_ABSENT,		/* answers, but holds no repository */
+};
+
+struct backend_replica_info {
+	const char *url;	/* redacted, owned by the backend */
+	const char *kind;	/* "local", "s3", ... */
+	int remote;
+	int state;		/* enum backend_replica_state */
+	int lagging;		/* missed a write of this session */
+	char why[512];		/* why down, absent or lagging ("" if none) */
+	double latency_ms;	/* median of recent small reads; < 0: unknown */
+	double p95_ms;		/* their 95th percentile; < 0: unknown */
+	uint64_t served, served_bytes;	/* reads this replica answered */
+	uint64_t hedges;	/* hedged requests sent to it */
+	uint64_t hedges_won;	/* ... that answered first */
+	uint64_t failovers;	/* reads it took over from another replica */
+	uint64_t bad_objects;	/* objects it gave that failed authentication */
+	char last_bad[160];	/* the last of them */
+	uint64_t errors;	/* requests that failed */
+	uint64_t writes, write_bytes;
+};
+
+/* How a replicated backend behaves; other backends ignore it. */
+struct backend_policy {
+	int min_writes;		/* replicas every write must reach (>= 1) */
+	int hedge;		/* send hedged reads to a second replica */
+};
+
 /* list callback: name relative to the repository root, and the object's size.
  * A non-zero return stops the listing and is returned by backend_list. */
 typedef int (*backend_list_cb)(void *ctx, const char *name, uint64_t size);
@@ -49,6 +93,28 @@ struct backend_ops {
 	/* remote: every request crosses a network (round trips cost more than
 	 * bytes); local disks are not. */
 	int remote;
+
+	/* Optional (NULL: the generic wrappers below act as for one replica,
+	 * or as put).
+	 * put_new: put, from a caller that has just seen name absent (in a
+	 * listing): a check for the object before writing it, which some
+	 * services need for write-once, is skipped. A write racing another
+	 * of the same name must carry the same bytes (copies do).
+	 * abort: make every request in flight fail soon (within about a
+	 * second) with IMDR_ENET; later requests work as usual. */
+	int (*put_new)(struct backend *be, const char *name, const void *data,
+	    size_t len);
+	void (*abort)(struct backend *be);
+	/* Replicated backends (multi) only. */
+	int (*get_ex)(struct backend *be, const char *name, uint64_t off,
+	    uint64_t len, struct buf *out, struct backend_read *rd);
+	void (*bad_object)(struct backend *be, int replica, const char *name,
+	    const char *why);
+	int (*replicas)(const struct backend *be);
+	struct backend *(*replica)(struct backend *be, int i);
+	void (*replica_info)(struct backend *be, int i,
+	    struct backend_replica_info *ret);
+	void (*set_policy)(struct backend *be, const struct backend_policy *p);
 };
 
 /* What a backend likes, asked of it rather than guessed from its name:
@@ -77,6 +143,9 @@ int backend_get(struct backend *be, const char *name, uint64_t off,
     uint64_t len, struct buf *out);
 int backend_put(struct backend *be, const char *name, const void *data,
     size_t len);
+/* backend_put_new: see backend_ops.put_new. */
+int backend_put_new(struct backend *be, const char *name, const void *data,
+    size_t len);
 int backend_stat(struct backend *be, const char *name, uint64_t *ret_size);
 int backend_list(struct backend *be, const char *prefix, backend_list_cb cb,
     void *ctx);
@@ -89,5 +158,28 @@ const char *backend_url(const struct backend *be);
 int backend_read_only(const struct backend *be);
 void backend_get_stats(const struct backend *be, struct backend_stats *ret);
 void backend_get_traits(const struct backend *be, struct backend_traits *ret);
+
+/* backend_abort: see backend_ops.abort; a no-op where not supported. */
+void backend_abort(struct backend *be);
+
+/* backend_get_ex: backend_get that may be told which replicas not to ask
+ * (rd->exclude) and says which one answered (rd->replica). With every
+ * replica excluded: IMDR_ENOENT ("no other replica"). */
+int backend_get_ex(struct backend *be, const char *name, uint64_t off,
+    uint64_t len, struct buf *out, struct backend_read *rd);
+/* backend_bad_object: the bytes replica gave for name failed
+ * authentication (why): counted, logged once with the replica, and that
+ * replica is asked for name last from now on. */
+void backend_bad_object(struct backend *be, int replica, const char *name,
+    const char *why);
+/* backend_replicas: how many replicas (1 unless replicated). */
+int backend_replicas(const struct backend *be);
+/* backend_replica: replica i's own backend (owned by be; be itself when
+ * not replicated). */
+struct backend *backend_replica(struct backend *be, int i);
+/* backend_replica_info: what replica i is and how it has done. */
+void backend_replica_info(struct backend *be, int i,
+    struct backend_replica_info *ret);
+void backend_set_policy(struct backend *be, const struct backend_policy *p);
 
 #endif

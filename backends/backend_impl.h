@@ -23,5 +23,6 @@ extern const struct backend_ops backend_local;
 extern const struct backend_ops backend_s3;
 extern const struct backend_ops backend_azure;
 extern const struct backend_ops backend_https;
+extern const struct backend_ops backend_multi;
 
 #endif

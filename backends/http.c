@@ -25,7 +25,40 @@ struct http_pool {
 	int nfree, total, max;
 	CURLSH *share;		/* DNS and TLS sessions across handles */
 	pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+	unsigned abort_gen;	/* bumped by http_pool_abort */
 };
+
+void
+http_pool_abort(struct http_pool *p)
+{
+	__atomic_add_fetch(&p->abort_gen, 1, __ATOMIC_RELAXED);
+}
+
+static int
+aborted(struct http_pool *p, unsigned gen)
+{
+	return __atomic_load_n(&p->abort_gen, __ATOMIC_RELAXED) != gen;
+}
+
+struct progress_ctx {
+	struct http_pool *p;
+	unsigned gen;
+};
+
+/* libcurl calls this often while data moves and about once a second
+ * while nothing does: non-zero ends the transfer. */
+static int
+on_progress(void *u, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	struct progress_ctx *pc = u;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return aborted(pc->p, pc->gen);
+}
 
 static void
 share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
@@ -246,6 +279,7 @@ http_do(struct http_pool *p, const struct http_req *r, http_sign_fn sign,
 {
 	double start = now_s(), budget = retry_budget(), delay = 0.1;
 	char errbuf[CURL_ERROR_SIZE];
+	struct progress_ctx pc = { p, __atomic_load_n(&p->abort_gen, __ATOMIC_RELAXED) };
 	int attempt = 0, rc;
 
 	for (;;) {
@@ -286,6 +320,9 @@ http_do(struct http_pool *p, const struct http_req *r, http_sign_fn sign,
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 		curl_easy_setopt(c, CURLOPT_HEADERDATA, &s);
 		curl_easy_setopt(c, CURLOPT_USERAGENT, "imdr");
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, &pc);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 		if (strcmp(r->method, "GET") == 0)
 			curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 		else if (strcmp(r->method, "HEAD") == 0)
@@ -324,6 +361,9 @@ http_do(struct http_pool *p, const struct http_req *r, http_sign_fn sign,
 		} else
 			again = retryable_curl(cc);
 		give(p, c, cc != CURLE_OK);
+		if (aborted(p, pc.gen))
+			return err_set(IMDR_ENET, "%s %s: given up (the replica stopped answering)",
+			    r->method, r->what);
 		if (!again)
 			break;
 		if (now_s() - start + delay > budget) {

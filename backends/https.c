@@ -248,6 +248,12 @@ https_close(struct backend *be)
 	free(h);
 }
 
+static void
+https_abort(struct backend *be)
+{
+	http_pool_abort(((struct https *)be)->pool);
+}
+
 const struct backend_ops backend_https = {
 	.name = "https",
 	.open = https_open,
@@ -257,6 +263,7 @@ const struct backend_ops backend_https = {
 	.list = https_list,
 	.del = https_del,
 	.close = https_close,
+	.abort = https_abort,
 	.read_only = 1,
 	.remote = 1,
 };

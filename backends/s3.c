@@ -480,19 +480,20 @@ multipart(struct s3 *s, const char *name, const char *path, const uint8_t *data,
 }
 
 static int
-s3_put(struct backend *be, const char *name, const void *data, size_t len)
+put(struct backend *be, const char *name, const void *data, size_t len, int check)
 {
 	struct s3 *s = (struct s3 *)be;
 	struct http_resp resp = { 0 };
 	char *path = object_path(s, name);
 	const char *extra[2] = { "If-None-Match: *", NULL };
-	int rc;
+	int rc = IMDR_OK;
 
 	/* write-once, also where If-None-Match is not honoured */
-	rc = request(s, "HEAD", name, path, "", NULL, 0, NULL, 0, &resp);
-	if (rc == IMDR_OK && resp.status < 300)
+	if (check)
+		rc = request(s, "HEAD", name, path, "", NULL, 0, NULL, 0, &resp);
+	if (check && rc == IMDR_OK && resp.status < 300)
 		rc = err_set(IMDR_EEXIST, "s3 %s exists already (objects are written once)", name);
-	else if (rc == IMDR_OK && resp.status != 404)
+	else if (check && rc == IMDR_OK && resp.status != 404)
 		rc = fail(s, "HEAD", name, &resp);
 	if (rc == IMDR_OK) {
 		if (len > s->multipart_over)
@@ -506,6 +507,18 @@ s3_put(struct backend *be, const char *name, const void *data, size_t len)
 	free(path);
 	http_resp_free(&resp);
 	return rc;
+}
+
+static int
+s3_put(struct backend *be, const char *name, const void *data, size_t len)
+{
+	return put(be, name, data, len, 1);
+}
+
+static int
+s3_put_new(struct backend *be, const char *name, const void *data, size_t len)
+{
+	return put(be, name, data, len, 0);
 }
 
 static int
@@ -602,14 +615,22 @@ s3_close(struct backend *be)
 	free(s);
 }
 
+static void
+s3_abort(struct backend *be)
+{
+	http_pool_abort(((struct s3 *)be)->pool);
+}
+
 const struct backend_ops backend_s3 = {
 	.name = "s3",
 	.open = s3_open,
 	.get = s3_get,
 	.put = s3_put,
+	.put_new = s3_put_new,
 	.stat = s3_stat,
 	.list = s3_list,
 	.del = s3_del,
 	.close = s3_close,
+	.abort = s3_abort,
 	.remote = 1,
 };

@@ -37,6 +37,8 @@ usage(FILE *f)
 "  --host NAME         host name to record (default: this machine's)\n"
 "  --time TIME         record this time instead of now (e.g. 2026-11-24T02:00:00Z)\n"
 "  --no-cache          read every file, ignoring the files cache\n"
+"  --min-replicas N    multi: repositories: fail unless at least N replicas take\n"
+"                      every object (default $IMDR_MIN_REPLICAS or 1)\n"
 "  --password-file F   read the passphrase from F\n"
 "  --progress          show progress even when stderr is not a terminal\n"
 "  --quiet             no progress, no warnings list\n"
@@ -44,7 +46,32 @@ usage(FILE *f)
 "\n"
 "The backup, succeeded or failed, is recorded in the repository's audit log\n"
 "(imdr audit). Exit status 3: the snapshot is saved but its record could not\n"
-"be written (the reason is printed).\n");
+"be written (the reason is printed).\n"
+"\n"
+"Into a multi: repository every object goes to every replica at once, the\n"
+"snapshot last on each. A replica that fails or stops answering is left\n"
+"behind: the backup still succeeds if at least --min-replicas got it, names\n"
+"each replica that did not get the snapshot, and exits with status 3;\n"
+"`imdr copy` brings it up to date.\n");
+}
+
+/* report_laggards: each replica that did not get the snapshot, on
+ * stderr whatever --quiet says (without it, the engine's warnings named
+ * them already): it decides the exit status. */
+static void
+report_laggards(struct repo *r, const struct backup_result *br, int quiet)
+{
+	for (int i = 0; quiet && br->replicas_lagging && i < br->replicas; i++) {
+		struct repo_replica ri;
+
+		repo_replica_info(r, i, &ri);
+		if (ri.lagging || ri.state == REPO_REPLICA_ABSENT)
+			warn0("replica %d (%s) did not get snapshot %.8s: %s", i + 1, ri.url,
+			    br->id, ri.why);
+	}
+	if (br->replicas_lagging)
+		warn0("%d of %d replicas are behind; bring them up to date with imdr copy SOURCE_REPLICA LAGGING_REPLICA",
+		    br->replicas_lagging, br->replicas);
 }
 
 static void
@@ -62,12 +89,16 @@ print_result(const struct backup_result *br, int json, int quiet)
 		printf(",\"time\":\"%s\",\"format\":\"%s\",\"files\":%llu,"
 		    "\"dirs\":%llu,\"bytes\":%llu,\"added_bytes\":%llu,\"added_blobs\":%llu,"
 		    "\"files_unchanged\":%llu,\"files_read\":%llu,\"skipped\":%llu,"
-		    "\"seconds\":%.3f,\"audit\":\"%s\"}\n",
+		    "\"seconds\":%.3f,\"audit\":\"%s\"",
 		    when, br->format, (unsigned long long)br->files,
 		    (unsigned long long)br->dirs, (unsigned long long)br->bytes,
 		    (unsigned long long)br->added_bytes, (unsigned long long)br->added_blobs,
 		    (unsigned long long)br->files_unchanged, (unsigned long long)br->files_read,
 		    (unsigned long long)br->skipped, secs, br->audit_id);
+		if (br->replicas > 1)
+			printf(",\"replicas\":%d,\"replicas_lagging\":%d", br->replicas,
+			    br->replicas_lagging);
+		printf("}\n");
 		return;
 	}
 	if (quiet)
@@ -97,6 +128,7 @@ cmd_backup(int argc, char **argv)
 		{ "host", required_argument, NULL, 'H' },
 		{ "time", required_argument, NULL, 'T' },
 		{ "no-cache", no_argument, NULL, 'n' },
+		{ "min-replicas", required_argument, NULL, 'm' },
 		{ "password-file", required_argument, NULL, 'p' },
 		{ "progress", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -110,7 +142,8 @@ cmd_backup(int argc, char **argv)
 	struct repo *r = NULL;
 	const char *passfile = NULL;
 	char **tags = NULL;
-	int c, rc, json = 0, progress_force = 0;
+	int c, rc, json = 0, progress_force = 0, min_replicas = 0;
+	char *end;
 
 	memset(&bo, 0, sizeof(bo));
 	optind = 1;
@@ -145,6 +178,14 @@ cmd_backup(int argc, char **argv)
 			}
 			break;
 		case 'n': bo.no_cache = 1; break;
+		case 'm':
+			min_replicas = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || min_replicas < 1 || min_replicas > REPO_MAX_REPLICAS) {
+				warn0("--min-replicas %s: a number from 1 to %d", optarg, REPO_MAX_REPLICAS);
+				free(tags);
+				return 2;
+			}
+			break;
 		case 'p': passfile = optarg; break;
 		case 'P': progress_force = 1; break;
 		case 'q': ce.quiet = 1; break;
@@ -168,6 +209,16 @@ cmd_backup(int argc, char **argv)
 		return 1;
 	}
 	rc = cli_open_repo(argv[optind], passfile, &r);
+	if (rc == IMDR_OK && min_replicas) {
+		if (min_replicas > repo_replica_count(r)) {
+			warn0("--min-replicas %d: %s has %d replica%s", min_replicas, repo_url(r),
+			    repo_replica_count(r), repo_replica_count(r) == 1 ? "" : "s");
+			repo_free(r);
+			free(tags);
+			return 2;
+		}
+		cli_replica_policy(r, min_replicas, -1);
+	}
 	if (rc == IMDR_OK) {
 		cli_catch_signals();
 		cli_events_bind(&bo.ev, &ce);
@@ -175,9 +226,13 @@ cmd_backup(int argc, char **argv)
 		rc = backup_run(r, &bo, &br);
 		progress_stop(ce.pg);
 	}
-	if (rc == IMDR_OK)
+	if (rc == IMDR_OK) {
 		print_result(&br, json, ce.quiet);
+		report_laggards(r, &br, ce.quiet);
+	}
 	repo_free(r);
 	free(tags);
-	return rc ? cli_fail(rc) : cli_audited(br.audit_rc);
+	if (rc)
+		return cli_fail(rc);
+	return br.replicas_lagging ? 3 : cli_audited(br.audit_rc);
 }

@@ -22,6 +22,9 @@ usage(FILE *f)
 "and its audit log: every record authenticated, every record a later one\n"
 "names present. --read-data also reads every blob and verifies its\n"
 "authentication tag and id.\n"
+"A multi: repository is checked replica by replica (each message names the\n"
+"replica), and each replica is compared with the others: every object one\n"
+"lacks that another holds is named (imdr copy brings it up to date).\n"
 "\n"
 "--since-checkpoint DIGEST (printed by `imdr audit REPO --checkpoint`) also\n"
 "proves nothing was lost since: every snapshot the checkpoint named is still\n"
@@ -100,13 +103,14 @@ cmd_check(int argc, char **argv)
 	if (json) {
 		printf("{\"errors\":%llu,\"warnings\":%llu,\"packs\":%llu,\"blobs_read\":%llu,"
 		    "\"tree_nodes\":%llu,\"tree_bytes\":%llu,\"chunk_refs\":%llu,\"audit_records\":%llu,"
-		    "\"audit_verified\":%llu,\"audit_heads\":%llu",
+		    "\"audit_verified\":%llu,\"audit_heads\":%llu,\"replicas\":%d,\"objects_lacking\":%llu",
 		    (unsigned long long)res.errors, (unsigned long long)res.warnings,
 		    (unsigned long long)res.packs, (unsigned long long)res.blobs,
 		    (unsigned long long)res.nodes, (unsigned long long)res.tree_bytes,
 		    (unsigned long long)res.chunk_refs,
 		    (unsigned long long)res.audit.records, (unsigned long long)res.audit.verified,
-		    (unsigned long long)res.audit.heads);
+		    (unsigned long long)res.audit.heads, res.replicas,
+		    (unsigned long long)res.objects_lacking);
 		if (res.audit.with_checkpoint)
 			printf(",\"checkpoint\":{\"known_records\":%llu,\"later_records\":%llu,"
 			    "\"known_snapshots\":%llu,\"forgotten\":%llu}",
@@ -116,6 +120,9 @@ cmd_check(int argc, char **argv)
 			    (unsigned long long)res.audit.forgotten);
 		printf("}\n");
 	} else if (!ce.quiet) {
+		if (res.replicas > 1)
+			printf("%d replicas checked, each on its own%s\n", res.replicas,
+			    res.objects_lacking ? "" : "; none lacks anything another holds");
 		printf("%llu snapshots, %llu tree nodes, %llu chunk references checked\n",
 		    (unsigned long long)res.snapshots, (unsigned long long)res.nodes,
 		    (unsigned long long)res.chunk_refs);

@@ -1,6 +1,7 @@
 /* imdr init — create a repository and its first key slot; imdr key — manage
  * key slots (list, add). */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "engine/trail.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "repo/audit.h"
 
 static void
 usage_init(FILE *f)
@@ -24,10 +26,69 @@ usage_init(FILE *f)
 "stored: losing it loses the repository. The repository's audit log starts\n"
 "with a record of its creation (imdr audit).\n"
 "\n"
+"With --replica-of SRC, REPO becomes a replica of the repository SRC: the\n"
+"same repository id, key slots and chunker (its config and keys/ copied as\n"
+"they are, after they authenticate), so that `multi:SRC|REPO` names both and\n"
+"`imdr copy SRC REPO` fills it without decrypting or re-chunking anything.\n"
+"The passphrase is SRC's (asked once). A REPO that already holds another\n"
+"repository is refused; one that is already a replica of SRC is left as it is.\n"
+"\n"
 "options:\n"
 "  --password-file F   read the passphrase from F\n"
+"  --replica-of SRC    make REPO a replica of SRC (see above)\n"
 "  --chunk-size N      average chunk size in bytes, a power of two (default 1048576)\n"
 "  --json              print the result as JSON\n");
+}
+
+/* init_replica: url becomes a replica of src. The source's audit log
+ * records it, and the new replica gets the whole log: replicas of one
+ * repository hold one log. */
+static int
+init_replica(const char *url, const char *src_url, const char *passfile, int json)
+{
+	struct repo *src = NULL, *dst = NULL;
+	char *scope = NULL;
+	int rc, already = 0;
+
+	rc = cli_open_repo(src_url, passfile, &src);
+	if (rc)
+		return cli_fail(rc);
+	rc = repo_init_replica(src, url, &dst, &already);
+	if (rc == IMDR_OK && !already) {
+		json_t *j = json_pack("{s:s, s:s}", "replica_of", repo_url(src), "replica", repo_url(dst));
+
+		scope = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+		rc = audit_append(src, &(struct audit_event){ "init", scope, "ok" }, NULL);
+		if (rc == IMDR_EUNSUP) {	/* a read-only source (https) */
+			err_clear();
+			rc = audit_append(dst, &(struct audit_event){ "init", scope, "ok" }, NULL);
+		} else if (rc == IMDR_OK)
+			rc = audit_spread(src, dst, 0, NULL);
+	}
+	if (rc) {
+		rc = cli_fail(rc);
+		goto out;
+	}
+	if (json) {
+		printf("{\"id\":\"%s\",\"url\":", repo_config(dst)->id);
+		json_print_string(stdout, repo_url(dst));
+		printf(",\"replica_of\":");
+		json_print_string(stdout, repo_url(src));
+		printf(",\"already\":%s}\n", already ? "true" : "false");
+	} else if (already) {
+		printf("%s is already a replica of repository %.8s\n", repo_url(dst),
+		    repo_config(dst)->id);
+	} else {
+		printf("created replica of repository %.8s at %s\n", repo_config(dst)->id,
+		    repo_url(dst));
+		printf("fill it with: imdr copy %s %s\n", src_url, url);
+	}
+out:
+	free(scope);
+	repo_free(dst);
+	repo_free(src);
+	return rc;
 }
 
 int
@@ -36,12 +97,13 @@ cmd_init(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "password-file", required_argument, NULL, 'p' },
 		{ "chunk-size", required_argument, NULL, 'c' },
+		{ "replica-of", required_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct repo_init_opts io;
-	const char *passfile = NULL;
+	const char *passfile = NULL, *replica_of = NULL;
 	struct repo *r = NULL;
 	char *pass = NULL, *end;
 	size_t plen = 0;
@@ -59,6 +121,7 @@ cmd_init(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'R': replica_of = optarg; break;
 		case 'j': json = 1; break;
 		case 'h': usage_init(stdout); return 0;
 		default: usage_init(stderr); return 2;
@@ -67,6 +130,13 @@ cmd_init(int argc, char **argv)
 	if (argc - optind != 1) {
 		usage_init(stderr);
 		return 2;
+	}
+	if (replica_of) {
+		if (io.chunk_avg) {
+			warn0("--chunk-size and --replica-of exclude each other (a replica has its source's chunker)");
+			return 2;
+		}
+		return init_replica(argv[optind], replica_of, passfile, json);
 	}
 	rc = pass_get(passfile, 1, &pass, &plen);
 	if (rc == IMDR_OK)

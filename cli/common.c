@@ -25,6 +25,21 @@ cli_open_repo(const char *url, const char *passfile, struct repo **ret)
 	return rc;
 }
 
+void
+cli_replica_policy(struct repo *r, int min_writes, int hedge)
+{
+	const char *e = getenv("IMDR_MIN_REPLICAS"), *h = getenv("IMDR_HEDGE");
+	struct repo_replica_policy p = { e ? atoi(e) : 1, h ? atoi(h) != 0 : 1 };
+
+	if (p.min_writes < 1)
+		p.min_writes = 1;
+	if (min_writes > 0)
+		p.min_writes = min_writes;
+	if (hedge >= 0)
+		p.hedge = hedge;
+	repo_set_replica_policy(r, &p);
+}
+
 int
 cli_fail(int rc)
 {

@@ -11,6 +11,11 @@
 /* cli_open_repo: passphrase per cli/pass.h, then repo_open. */
 int cli_open_repo(const char *url, const char *passfile, struct repo **ret);
 
+/* cli_replica_policy: set how a multi: repository treats its replicas:
+ * min_writes (0: leave as is) and hedge (-1: leave as is). The defaults
+ * come from $IMDR_MIN_REPLICAS and $IMDR_HEDGE. */
+void cli_replica_policy(struct repo *r, int min_writes, int hedge);
+
 /* cli_fail: print "imdr: <detail>" for rc and return the exit status 1. */
 int cli_fail(int rc);
 
@@ -50,5 +55,7 @@ int cmd_restore(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_copy(int argc, char **argv);
+int cmd_replicas(int argc, char **argv);
 
 #endif

@@ -24,6 +24,8 @@ static const struct command commands[] = {
 	{ "check", cmd_check, "verify the repository (--read-data: every blob too)" },
 	{ "key", cmd_key, "list, add or remove passphrase key slots" },
 	{ "audit", cmd_audit, "the audit log: who did what, when (--checkpoint: a digest to keep)" },
+	{ "copy", cmd_copy, "copy what a replica lacks from another (resumable)" },
+	{ "replicas", cmd_replicas, "each replica of a multi: repository: reachable, latency, lag" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -43,7 +45,8 @@ usage(FILE *f)
 	fprintf(f,
 "\n"
 "REPO is a folder, file:///path, s3://bucket/prefix, azure://account/container/prefix,\n"
-"or http(s)://host/path (read-only); see imdr(1) for their options and credentials.\n"
+"http(s)://host/path (read-only), or multi:REPO|REPO|... (replicas of one repository:\n"
+"written to all, read from the fastest); see imdr(1) for options and credentials.\n"
 "SNAPSHOT is an id prefix, `latest`, or a time such as 2026-11-24T10:00 (UTC; the\n"
 "newest snapshot at or before it). The passphrase comes from --password-file F,\n"
 "$IMDR_PASSWORD_FILE, $IMDR_PASSWORD_COMMAND, or the terminal; never from argv.\n"

@@ -43,6 +43,7 @@ struct mopts {
 	int refresh;
 	int prefetch;
 	int threads;
+	int hedge;
 	int foreground;
 	int debug;
 	int help;
@@ -66,6 +67,7 @@ static const struct fuse_opt opt_spec[] = {
 	MOPT("refresh=%d", refresh, 0),
 	MOPT("prefetch=%d", prefetch, 0),
 	MOPT("prefetch_threads=%d", threads, 0),
+	MOPT("hedge=%d", hedge, 0),
 	FUSE_OPT_KEY("-h", K_HELP),
 	FUSE_OPT_KEY("--help", K_HELP),
 	FUSE_OPT_KEY("-V", K_VERSION),
@@ -111,6 +113,11 @@ usage(FILE *f)
 "  .imdr/stats         cache hits and misses, bytes fetched, latencies\n"
 "Content is fetched, authenticated and decrypted only when read.\n"
 "\n"
+"REPOSITORY may be multi:URL|URL|... (replicas of one repository): reads come\n"
+"from the fastest healthy replica and move to another on an error, a stall\n"
+"or bytes that fail authentication; .imdr/stats says which replica served\n"
+"what. The same string works in /etc/fstab.\n"
+"\n"
 "The passphrase comes from -o passfile=FILE, $IMDR_PASSWORD_FILE,\n"
 "$IMDR_PASSWORD_COMMAND, or the terminal; never from the command line.\n"
 "\n"
@@ -132,6 +139,9 @@ usage(FILE *f)
 "  -o prefetch=N         chunks read ahead of a sequential reader (default 5,\n"
 "                        12 for cloud repositories; 0 disables)\n"
 "  -o prefetch_threads=N background fetchers (default 4, 8 for cloud)\n"
+"  -o hedge=0|1          multi: repositories: when a replica is slower than\n"
+"                        its recent 95th percentile, ask the next one too\n"
+"                        (default 1, or $IMDR_HEDGE)\n"
 "  -o allow_other        let other users read (needs user_allow_other in\n"
 "                        /etc/fuse.conf when not root)\n"
 "  -o fsname=NAME, -o subtype=NAME, and other FUSE mount options are passed\n"
@@ -264,7 +274,7 @@ int
 main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct mopts o = { .refresh = 30, .prefetch = -1, .threads = -1 };
+	struct mopts o = { .refresh = 30, .prefetch = -1, .threads = -1, .hedge = -1 };
 	struct fs_config cfg = { 0 };
 	struct mount_record mrec = { NULL, NULL, NULL };
 	uint64_t chunk_bytes = 16u << 20, node_bytes = 8u << 20;
@@ -334,6 +344,13 @@ main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+
+	if (o.hedge > 1 || o.hedge < -1) {
+		warn0("-o hedge= is 0 or 1");
+		rc = 1;
+		goto out;
+	}
+	cli_replica_policy(r, 0, o.hedge);
 
 	/* libfuse lays out the rest: read-only always, the repository as the
 	 * source `mount` and `df` show, "fuse.imdr" as the type. */

@@ -576,6 +576,20 @@ backup_do(struct repo *r, const struct backup_opts *o, struct backup_result *ret
 	ret->files_read = b.files_read;
 	ret->skipped = b.skipped_total;
 	ret->duration_ms = snap.duration_ms;
+	ret->replicas = repo_replica_count(r);
+	for (int i = 0; ret->replicas > 1 && i < ret->replicas; i++) {
+		struct repo_replica ri;
+
+		repo_replica_info(r, i, &ri);
+		if (ri.lagging || ri.state == REPO_REPLICA_ABSENT) {
+			char msg[700];
+
+			ret->replicas_lagging++;
+			snprintf(msg, sizeof(msg), "did not get this snapshot: %s; `imdr copy` brings it up to date",
+			    ri.why);
+			ev_warn(b.ev, ri.url, msg);
+		}
+	}
 out:
 	backup_free(&b);
 	lock_release(lk);

@@ -44,6 +44,10 @@ struct backup_result {
 	 * audit_rc the reason (IMDR_EUNSUP: a read-only repository) */
 	char audit_id[AUDIT_ID_HEX + 1];
 	int audit_rc;
+	/* a replicated repository (multi:): how many replicas, and how many
+	 * did not get this snapshot (repo_replica_info says which and why;
+	 * `imdr copy` brings them up to date) */
+	int replicas, replicas_lagging;
 };
 
 /* backup_run: back up o->source into r as a new snapshot, then append its

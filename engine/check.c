@@ -311,8 +311,10 @@ sum_pack(void *ctx, const uint8_t id[32], uint64_t size)
 	return 0;
 }
 
-int
-check_run(struct repo *r, const struct check_opts *o, struct check_result *ret)
+/* check_one: one replica's objects (with_audit: and the audit log). */
+static int
+check_one(struct repo *r, const struct check_opts *o, struct check_result *ret,
+    int with_audit)
 {
 	struct check c;
 	uint64_t total = 0;
@@ -346,7 +348,7 @@ check_run(struct repo *r, const struct check_opts *o, struct check_result *ret)
 		idset_each(c.packs, check_pack, &c);
 		check_snapshots(&c);
 	}
-	if (rc == IMDR_OK)
+	if (rc == IMDR_OK && with_audit)
 		rc = check_audit(&c, o);
 	for (size_t i = 0; i < c.nindex; i++)
 		free(c.index_names[i]);
@@ -354,5 +356,209 @@ check_run(struct repo *r, const struct check_opts *o, struct check_result *ret)
 	idset_free(c.packs);
 	idset_free(c.trees);
 	index_free(c.idx);
+	return rc;
+}
+
+/* ---- several replicas ---- */
+
+/* Events of one replica's check, passed on with the replica named. */
+struct replica_events {
+	const struct engine_events *up;
+	char name[600];
+};
+
+static void
+re_total(void *ctx, uint64_t files, uint64_t bytes)
+{
+	struct replica_events *re = ctx;
+
+	ev_total(re->up, files, bytes);
+}
+
+static void
+re_advance(void *ctx, uint64_t files, uint64_t bytes)
+{
+	struct replica_events *re = ctx;
+
+	ev_advance(re->up, files, bytes);
+}
+
+static void
+re_warn(void *ctx, const char *what, const char *msg)
+{
+	struct replica_events *re = ctx;
+	char *m = xasprintf("%s: %s", re->name, msg);
+
+	ev_warn(re->up, what, m);
+	free(m);
+}
+
+static void
+re_error(void *ctx, const char *what, const char *msg)
+{
+	struct replica_events *re = ctx;
+	char *m = xasprintf("%s: %s", re->name, msg);
+
+	ev_error(re->up, what, m);
+	free(m);
+}
+
+static const char *const content[] = { "keys/", "data/", "index/", "snapshots/" };
+#define NCONTENT (sizeof(content) / sizeof(content[0]))
+
+struct holders {
+	struct idset *who;	/* SHA-256 of the name -> replicas holding it (bits) */
+	char **names;
+	size_t n, cap;
+	uint64_t bit;
+};
+
+static int
+note_holder(void *ctx, const char *name, uint64_t size)
+{
+	struct holders *h = ctx;
+	uint8_t key[32];
+	uint64_t have = 0;
+
+	(void)size;
+	crypto_sha256(name, strlen(name), key);
+	if (!idset_get(h->who, key, &have))
+		*ARRAY_PUSH(h->names, h->n, h->cap) = xstrdup(name);
+	idset_put(h->who, key, have | h->bit);
+	return 0;
+}
+
+/* check_lacks: what each listed replica lacks of what the others hold. */
+static void
+check_lacks(struct check *c, struct repo **views, int n)
+{
+	struct holders h = { idset_new(), NULL, 0, 0, 0 };
+	uint64_t listed = 0, all;
+	uint64_t lacking[REPO_MAX_REPLICAS] = { 0 };
+
+	for (int i = 0; i < n; i++) {
+		int rc = IMDR_OK;
+
+		if (views[i] == NULL)
+			continue;
+		h.bit = 1ull << i;
+		for (size_t f = 0; f < NCONTENT && rc == IMDR_OK; f++)
+			rc = repo_list(views[i], content[f], note_holder, &h);
+		if (rc) {
+			problem(c, "replica %d (%s): cannot be listed: %s", i + 1,
+			    repo_url(views[i]), err_msg(rc));
+			err_clear();
+			continue;
+		}
+		listed |= h.bit;
+	}
+	all = listed;
+	for (size_t k = 0; k < h.n; k++) {
+		uint8_t key[32];
+		uint64_t have = 0;
+
+		crypto_sha256(h.names[k], strlen(h.names[k]), key);
+		idset_get(h.who, key, &have);
+		for (int i = 0; i < n; i++) {
+			if (!((all >> i) & 1) || ((have >> i) & 1))
+				continue;
+			c->res->objects_lacking++;
+			if (lacking[i]++ < CHECK_LACKS_NAMED)
+				problem(c, "replica %d (%s) lacks %s, which another replica holds",
+				    i + 1, repo_url(views[i]), h.names[k]);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		if (lacking[i] > CHECK_LACKS_NAMED)
+			problem(c, "replica %d (%s) lacks %llu more objects that other replicas hold",
+			    i + 1, repo_url(views[i]),
+			    (unsigned long long)(lacking[i] - CHECK_LACKS_NAMED));
+		if (lacking[i])
+			oddity(c, "replica %d (%s) is behind: imdr copy GOOD_REPLICA %s brings it up to date",
+			    i + 1, repo_url(views[i]), repo_url(views[i]));
+	}
+	for (size_t k = 0; k < h.n; k++)
+		free(h.names[k]);
+	free(h.names);
+	idset_free(h.who);
+}
+
+static int
+check_replicas(struct repo *r, const struct check_opts *o, struct check_result *ret)
+{
+	struct repo *views[REPO_MAX_REPLICAS] = { NULL };
+	struct check c;
+	int n = repo_replica_count(r), checked = 0;
+
+	memset(&c, 0, sizeof(c));
+	memset(ret, 0, sizeof(*ret));
+	c.r = r;
+	c.ev = &o->ev;
+	c.res = ret;
+	for (int i = 0; i < n; i++) {
+		struct replica_events re = { &o->ev, "" };
+		struct check_opts so = *o;
+		struct check_result sr;
+		struct repo_replica ri;
+		int rc;
+
+		repo_replica_info(r, i, &ri);
+		if (ri.state != REPO_REPLICA_OK) {
+			/* unreachable when opened: not waited for again */
+			problem(&c, "replica %d (%s) cannot be checked: %s", i + 1, ri.url, ri.why);
+			continue;
+		}
+		rc = repo_replica_open(r, i, &views[i]);
+		if (rc) {
+			problem(&c, "%s", err_msg(rc));
+			err_clear();
+			views[i] = NULL;
+			continue;
+		}
+		snprintf(re.name, sizeof(re.name), "replica %d (%s)", i + 1, repo_url(views[i]));
+		so.ev = (struct engine_events){ re_total, re_advance, re_warn, re_error, &re,
+		    o->ev.cancel };
+		rc = check_one(views[i], &so, &sr, 0);
+		if (rc) {
+			problem(&c, "%s: cannot be checked: %s", re.name, err_msg(rc));
+			err_clear();
+			repo_free(views[i]);
+			views[i] = NULL;
+			continue;
+		}
+		checked++;
+		ret->errors += sr.errors;
+		ret->warnings += sr.warnings;
+		ret->packs += sr.packs;
+		ret->blobs += sr.blobs;
+		ret->snapshots += sr.snapshots;
+		ret->nodes += sr.nodes;
+		ret->chunk_refs += sr.chunk_refs;
+	}
+	ret->replicas = checked;
+	if (checked > 1)
+		check_lacks(&c, views, n);
+	/* the audit log once, through every replica (a record one lacks is
+	 * lag, named above; one no replica holds, or one altered, is not) */
+	if (checked > 0 && check_audit(&c, o) != IMDR_OK) {
+		problem(&c, "the audit log cannot be checked: %s", err_msg(IMDR_EIO));
+		err_clear();
+	}
+	for (int i = 0; i < n; i++)
+		repo_free(views[i]);
+	if (checked == 0)
+		return err_set(IMDR_ENET, "no replica of %s could be checked", repo_url(r));
+	return IMDR_OK;
+}
+
+int
+check_run(struct repo *r, const struct check_opts *o, struct check_result *ret)
+{
+	int rc;
+
+	if (repo_replica_count(r) > 1)
+		return check_replicas(r, o, ret);
+	rc = check_one(r, o, ret, 1);
+	ret->replicas = 1;
 	return rc;
 }

@@ -68,6 +68,23 @@ stats_text(struct fs *fs)
 	    (unsigned long long)io.errors,
 	    io.gets ? (double)io.get_ns_total / (double)io.gets / 1e6 : 0.0,
 	    (double)io.get_ns_max / 1e6, (unsigned long long)io.lists);
+	for (int i = 0, n = repo_replica_count(fs->r); n > 1 && i < n; i++) {
+		struct repo_replica ri;
+		static const char *const states[] = { "ok", "set aside", "absent" };
+
+		repo_replica_info(fs->r, i, &ri);
+		buf_printf(&b, "replica %-7d %s (%s): %s%s%s\n", i + 1, ri.url, ri.kind,
+		    states[ri.state], ri.why[0] ? ": " : "", ri.why);
+		buf_printf(&b, "  served        %llu reads, %llu bytes; latency p50 %.2f ms, p95 %.2f ms\n",
+		    (unsigned long long)ri.served, (unsigned long long)ri.served_bytes,
+		    ri.latency_ms < 0 ? 0.0 : ri.latency_ms, ri.p95_ms < 0 ? 0.0 : ri.p95_ms);
+		buf_printf(&b, "  hedges        %llu sent to it, %llu answered first; %llu reads taken over from another replica\n",
+		    (unsigned long long)ri.hedges, (unsigned long long)ri.hedges_won,
+		    (unsigned long long)ri.failovers);
+		buf_printf(&b, "  errors        %llu; bad objects %llu%s%s%s\n",
+		    (unsigned long long)ri.errors, (unsigned long long)ri.bad_objects,
+		    ri.last_bad[0] ? " (last: " : "", ri.last_bad, ri.last_bad[0] ? ")" : "");
+	}
 	if (io.disk_cache)
 		buf_printf(&b, "disk cache      %llu hits, %llu misses, %llu of %llu bytes\n",
 		    (unsigned long long)io.disk_hits, (unsigned long long)io.disk_misses,

@@ -586,3 +586,48 @@ audit_append_linked(struct repo *r, const struct audit_event *ev,
 		    ret_base);
 	return rc;
 }
+
+static int
+verify_stored(void *ctx, struct buf *b)
+{
+	struct { struct repo *r; const char *name; } *c = ctx;
+
+	return repo_object_verify(c->r, c->name, b->data, b->len);
+}
+
+int
+audit_spread(struct repo *from, struct repo *to, int64_t since, size_t *ret_copied)
+{
+	struct audit_name *fv = NULL, *tv = NULL;
+	size_t fn = 0, tn = 0, copied = 0;
+	struct buf b = BUF_INIT;
+	int rc;
+
+	rc = audit_list_since(from, since, &fv, &fn);
+	if (rc == IMDR_OK)
+		rc = audit_list_since(to, since, &tv, &tn);
+	/* both sorted by time then id: walk them together */
+	for (size_t i = 0, j = 0; rc == IMDR_OK && i < fn; i++) {
+		struct { struct repo *r; const char *name; } vc = { from, fv[i].name };
+		int c = 1;
+
+		while (j < tn && (c = cmp_name(&tv[j], &fv[i])) < 0)
+			j++;
+		if (j < tn && c == 0)
+			continue;
+		rc = repo_object_read(from, fv[i].name, &b, verify_stored, &vc);
+		if (rc == IMDR_OK)
+			rc = repo_object_write(to, fv[i].name, b.data, b.len);
+		if (rc == IMDR_EEXIST) {	/* a racing writer put it there */
+			err_clear();
+			rc = IMDR_OK;
+		} else if (rc == IMDR_OK)
+			copied++;
+	}
+	if (ret_copied)
+		*ret_copied = copied;
+	buf_free(&b);
+	free(fv);
+	free(tv);
+	return rc;
+}

@@ -100,6 +100,14 @@ int audit_list_strays(struct repo *r, struct audit_name **ret, size_t *ret_n,
 int audit_list_since(struct repo *r, int64_t since, struct audit_name **ret,
     size_t *ret_n);
 
+/* audit_spread: copy to `to` (a replica of the same repository) every
+ * record of `from` from time since on (0: all) that `to` lacks, as stored,
+ * after it authenticates: replicas of one repository hold one log, so a
+ * record written to one replica (a copy's, a replica's creation) is put on
+ * the others too. *ret_copied (may be NULL) counts them. */
+int audit_spread(struct repo *from, struct repo *to, int64_t since,
+    size_t *ret_copied);
+
 /* audit_name_parse: a base name "<time>-<command>-<id>" into *ret (its full
  * object name included). 0, or -1 when it is not one. */
 int audit_name_parse(const char *base, struct audit_name *ret);

@@ -20,6 +20,12 @@
  * end; a segment read short, and later found not to cover a blob, serves
  * that blob by a read of its own.
  *
+ * Bytes that fail authentication are read again from another replica
+ * (repo_read_verified): a data blob at once; a tree blob, or a blob of a
+ * run, alone, once its segment or run gave bad bytes (the replica that
+ * gave them is told, and the bytes of a good replica are authenticated
+ * like any others).
+ *
  * Policy of the segment cache: byte-limited (tree_cache_bytes), least
  * recently used out, single-flight (lib/lru.h). Policy of the buffer pool:
  * at most POOL_MAX buffers of 64 KiB or more, POOL_BYTES in all; what does
@@ -48,7 +54,7 @@ struct blobread {
 	struct repo *r;
 	struct diskcache *dc;
 
-	struct lru *segs;	/* key: see seg_key; value: struct buf * */
+	struct lru *segs;	/* key: see seg_key; value: struct seg * */
 	uint64_t seg_bytes;
 	pthread_mutex_t xmu;
 	struct idset *extent;	/* pack id -> furthest tree blob end known */
@@ -59,13 +65,19 @@ struct blobread {
 	size_t npool, pool_bytes;
 };
 
+/* A segment of a tree pack, and the replica it was read from. */
+struct seg {
+	struct buf b;
+	int replica;
+};
+
 static void
 seg_dispose(void *v)
 {
-	struct buf *b = v;
+	struct seg *g = v;
 
-	buf_free(b);
-	free(b);
+	buf_free(&g->b);
+	free(g);
 }
 
 struct blobread *
@@ -175,15 +187,36 @@ repo_buf_recycle(struct repo *r, struct buf *b)
 
 /* ---- sealed bytes ---- */
 
+/* get_range: bytes of a pack, from whichever replica answers (which one:
+ * *ret_replica); the caller authenticates them. */
 static int
 get_range(struct repo *r, const uint8_t pack[CRYPTO_ID_LEN], uint64_t off,
-    uint64_t len, struct buf *out)
+    uint64_t len, struct buf *out, int *ret_replica)
 {
+	struct backend_read rd = { 0, 0 };
 	char name[80];
+	int rc;
 
 	repo_pack_name(pack, name);
 	out->len = 0;
-	return backend_get(repo_be(r), name, off, len, out);
+	rc = backend_get_ex(repo_be(r), name, off, len, out, &rd);
+	*ret_replica = rd.replica;
+	return rc;
+}
+
+/* bad_bytes: the bytes of ref that replica gave failed authentication
+ * (rc); with other replicas to ask, tell it and say so (1), else 0. */
+static int
+bad_bytes(struct repo *r, int replica, const struct blob_ref *ref, int rc)
+{
+	char name[80];
+
+	if (rc != IMDR_EAUTH || repo_replica_count(r) < 2)
+		return 0;
+	repo_pack_name(ref->pack, name);
+	backend_bad_object(repo_be(r), replica, name, err_msg(rc));
+	err_clear();
+	return 1;
 }
 
 void
@@ -238,7 +271,7 @@ seg_load(void *vctx, const uint8_t key[32], void **ret, size_t *ret_size)
 	struct blobread *rd = c->rd;
 	uint64_t start = c->index * rd->seg_bytes, end = start + rd->seg_bytes;
 	uint64_t reach = extent_of(rd, c->ref->pack), ref_end = c->ref->offset + c->ref->length;
-	struct buf *b;
+	struct seg *g;
 	int rc;
 
 	(void)key;
@@ -248,28 +281,30 @@ seg_load(void *vctx, const uint8_t key[32], void **ret, size_t *ret_size)
 		end = reach;
 	if (end <= start)
 		end = ref_end;	/* cannot happen: ref overlaps the segment */
-	b = xcalloc(1, sizeof(*b));
-	rc = get_range(rd->r, c->ref->pack, start, end - start, b);
+	g = xcalloc(1, sizeof(*g));
+	rc = get_range(rd->r, c->ref->pack, start, end - start, &g->b, &g->replica);
 	if (rc) {
-		seg_dispose(b);
+		seg_dispose(g);
 		return rc;
 	}
 	debugf("tree segment %02x%02x.. #%llu: %zu bytes (for blob at %llu+%u)", c->ref->pack[0],
-	    c->ref->pack[1], (unsigned long long)c->index, b->len,
+	    c->ref->pack[1], (unsigned long long)c->index, g->b.len,
 	    (unsigned long long)c->ref->offset, c->ref->length);
 	pthread_mutex_lock(&rd->xmu);
 	rd->seg_reads++;
-	rd->seg_read_bytes += b->len;
+	rd->seg_read_bytes += g->b.len;
 	pthread_mutex_unlock(&rd->xmu);
-	*ret = b;
-	*ret_size = b->cap + sizeof(*b);
+	*ret = g;
+	*ret_size = g->b.cap + sizeof(*g);
 	return IMDR_OK;
 }
 
 /* tree_sealed: the sealed bytes of tree blob ref into out, from the
- * segments that hold it. */
+ * segments that hold it (*ret_replica: the replica they came from; -1
+ * when the blob was read alone, through repo_read_verified). */
 static int
-tree_sealed(struct blobread *rd, const struct blob_ref *ref, struct buf *out)
+tree_sealed(struct blobread *rd, const struct blob_ref *ref, struct buf *out,
+    int *ret_replica)
 {
 	struct lru *c = segments(rd);
 	uint64_t seg = rd->seg_bytes, first = ref->offset / seg;
@@ -277,15 +312,16 @@ tree_sealed(struct blobread *rd, const struct blob_ref *ref, struct buf *out)
 	int rc = IMDR_OK;
 
 	repo_tree_hint(rd->r, ref);
+	*ret_replica = -1;
 	if (last - first + 1 > SEG_SPAN) {
 		__atomic_add_fetch(&rd->tree_alone, 1, __ATOMIC_RELAXED);
-		return get_range(rd->r, ref->pack, ref->offset, ref->length, out);
+		return get_range(rd->r, ref->pack, ref->offset, ref->length, out, ret_replica);
 	}
 	out->len = 0;
 	for (uint64_t i = first; i <= last && rc == IMDR_OK; i++) {
 		struct seg_ctx ctx = { rd, ref, i };
 		struct lru_entry *e;
-		struct buf *b;
+		struct seg *g;
 		uint64_t start = i * seg, from, to;
 		uint8_t key[32];
 
@@ -293,39 +329,71 @@ tree_sealed(struct blobread *rd, const struct blob_ref *ref, struct buf *out)
 		rc = lru_get(c, key, seg_load, &ctx, &e);
 		if (rc)
 			break;
-		b = lru_value(e);
+		g = lru_value(e);
 		from = ref->offset > start ? ref->offset - start : 0;
 		to = ref->offset + ref->length - start;
 		if (to > seg)
 			to = seg;
-		if (to > b->len) {
+		if (to > g->b.len) {
 			/* read short before this blob's pack was known to
 			 * reach so far: read the blob alone */
 			lru_release(c, e);
 			__atomic_add_fetch(&rd->tree_alone, 1, __ATOMIC_RELAXED);
-			return get_range(rd->r, ref->pack, ref->offset, ref->length, out);
+			return get_range(rd->r, ref->pack, ref->offset, ref->length, out,
+			    ret_replica);
 		}
-		buf_append(out, b->data + from, (size_t)(to - from));
+		buf_append(out, g->b.data + from, (size_t)(to - from));
+		*ret_replica = g->replica;
 		lru_release(c, e);
 	}
 	return rc;
 }
 
-/* read_sealed: the sealed bytes of ref into b, from wherever they are
- * cheapest; *ret_cached tells the caller they came from the disk cache. */
+struct blob_check {
+	struct repo *r;
+	enum blob_type type;
+	const struct blob_ref *ref;
+	size_t *ret_off;
+	struct buf *copy;	/* disk cache: the sealed bytes, kept */
+};
+
+/* check_blob: authenticate the blob in bytes (decrypting it in place). */
 static int
-read_sealed(struct blobread *rd, enum blob_type type, const struct blob_ref *ref,
-    struct buf *b, int *ret_cached)
+check_blob(void *ctx, struct buf *bytes)
 {
-	*ret_cached = 0;
-	if (type == BLOB_TREE)
-		return tree_sealed(rd, ref, b);
-	if (rd->dc && type == BLOB_DATA && diskcache_get(rd->dc, ref, b)) {
-		*ret_cached = 1;
-		return IMDR_OK;
+	struct blob_check *c = ctx;
+
+	if (c->copy) {
+		c->copy->len = 0;
+		buf_append(c->copy, bytes->data, bytes->len);
 	}
+	return repo_blob_open_buf(c->r, c->type, c->ref, bytes, c->ret_off);
+}
+
+/* read_alone: ref with a ranged read of its own, failing over to other
+ * replicas while its bytes fail authentication; into the disk cache when
+ * there is one (data blobs). */
+static int
+read_alone(struct blobread *rd, enum blob_type type, const struct blob_ref *ref,
+    struct buf *b, size_t *ret_off)
+{
+	struct buf copy = BUF_INIT;
+	struct blob_check c = { rd->r, type, ref, ret_off, NULL };
+	int rc, caching = rd->dc && type == BLOB_DATA;
+	char name[80];
+
+	/* the disk cache keeps sealed bytes: check_blob copies them before
+	 * they are decrypted in place, and they are kept once they verify */
+	if (caching)
+		c.copy = &copy;
+	b->len = 0;
 	pool_take(rd, b, ref->length);
-	return get_range(rd->r, ref->pack, ref->offset, ref->length, b);
+	repo_pack_name(ref->pack, name);
+	rc = repo_read_verified(rd->r, name, ref->offset, ref->length, b, check_blob, &c);
+	if (rc == IMDR_OK && caching)
+		diskcache_put(rd->dc, ref, &copy);
+	buf_free(&copy);
+	return rc;
 }
 
 int
@@ -333,37 +401,25 @@ repo_blob_read_buf(struct repo *r, enum blob_type type, const struct blob_ref *r
     struct buf *b, size_t *ret_off)
 {
 	struct blobread *rd = repo_reader(r);
-	struct buf copy = BUF_INIT;
-	int rc, cached;
+	int rc, replica;
 
-	rc = read_sealed(rd, type, ref, b, &cached);
-	if (rc)
+	if (type == BLOB_TREE) {
+		rc = tree_sealed(rd, ref, b, &replica);
+		if (rc == IMDR_OK)
+			rc = repo_blob_open_buf(r, type, ref, b, ret_off);
+		if (rc == IMDR_EAUTH && replica >= 0 && bad_bytes(r, replica, ref, rc))
+			rc = read_alone(rd, type, ref, b, ret_off);
 		return rc;
-	/* the disk cache keeps sealed bytes: copy them before they are
-	 * decrypted in place, and keep them only once they authenticate */
-	if (rd->dc && type == BLOB_DATA && !cached)
-		buf_append(&copy, b->data, b->len);
-	rc = repo_blob_open_buf(r, type, ref, b, ret_off);
-	if (rd->dc && type == BLOB_DATA) {
-		if (rc == IMDR_OK && !cached)
-			diskcache_put(rd->dc, ref, &copy);
-		else if (rc != IMDR_OK && cached) {
-			/* damaged on disk: drop it and read the repository */
-			diskcache_drop(rd->dc, ref);
-			err_clear();
-			b->len = 0;
-			pool_take(rd, b, ref->length);
-			rc = get_range(r, ref->pack, ref->offset, ref->length, b);
-			if (rc == IMDR_OK)
-				buf_append(&copy, b->data, b->len);
-			if (rc == IMDR_OK)
-				rc = repo_blob_open_buf(r, type, ref, b, ret_off);
-			if (rc == IMDR_OK)
-				diskcache_put(rd->dc, ref, &copy);
-		}
 	}
-	buf_free(&copy);
-	return rc;
+	if (rd->dc && diskcache_get(rd->dc, ref, b)) {
+		rc = repo_blob_open_buf(r, type, ref, b, ret_off);
+		if (rc == IMDR_OK)
+			return rc;
+		/* damaged on disk: drop it and read the repository */
+		diskcache_drop(rd->dc, ref);
+		err_clear();
+	}
+	return read_alone(rd, type, ref, b, ret_off);
 }
 
 int
@@ -378,16 +434,22 @@ repo_blobs_adjacent(const struct blob_ref *a, const struct blob_ref *b)
  * disk cache once it authenticates. */
 static int
 open_one(struct repo *r, enum blob_type type, const struct blob_ref *ref,
-    const uint8_t *sealed, int from_repo, struct buf *scratch, size_t i,
+    const uint8_t *sealed, int replica, struct buf *scratch, size_t i,
     repo_blob_fn fn, void *ctx)
 {
 	struct blobread *rd = repo_reader(r);
+	int from_repo = replica >= 0;
 	size_t off;
 	int rc;
 
 	scratch->len = 0;
 	buf_append(scratch, sealed, ref->length);
 	rc = repo_blob_open_buf(r, type, ref, scratch, &off);
+	if (rc == IMDR_EAUTH && from_repo && bad_bytes(r, replica, ref, rc)) {
+		/* this replica's copy is bad: this blob from another */
+		rc = read_alone(rd, type, ref, scratch, &off);
+		from_repo = 0;	/* read_alone kept it */
+	}
 	if (rc == IMDR_OK && from_repo && rd->dc && type == BLOB_DATA) {
 		struct buf view = { (uint8_t *)sealed, ref->length, ref->length };
 
@@ -412,18 +474,19 @@ repo_blobs_read(struct repo *r, enum blob_type type, const struct blob_ref *refs
 	/* what the disk cache holds at the front needs no read */
 	while (rd->dc && type == BLOB_DATA && rc == IMDR_OK && first < last &&
 	    diskcache_get(rd->dc, &refs[first], &one)) {
-		rc = open_one(r, type, &refs[first], one.data, 0, &scratch, first, fn, ctx);
+		rc = open_one(r, type, &refs[first], one.data, -1, &scratch, first, fn, ctx);
 		first++;
 	}
 	if (rc == IMDR_OK && first < last) {
 		uint64_t start = refs[first].offset;
+		int replica;
 
 		pool_take(rd, &run, refs[last - 1].offset + refs[last - 1].length - start);
 		rc = get_range(r, refs[first].pack, start,
-		    refs[last - 1].offset + refs[last - 1].length - start, &run);
+		    refs[last - 1].offset + refs[last - 1].length - start, &run, &replica);
 		for (size_t i = first; i < last && rc == IMDR_OK; i++)
-			rc = open_one(r, type, &refs[i], run.data + (refs[i].offset - start), 1,
-			    &scratch, i, fn, ctx);
+			rc = open_one(r, type, &refs[i], run.data + (refs[i].offset - start),
+			    replica, &scratch, i, fn, ctx);
 	}
 	repo_buf_recycle(r, &run);
 	repo_buf_recycle(r, &scratch);

@@ -398,6 +398,20 @@ index_load_one(struct repo *r, struct index *idx, const char *name)
 	return rc;
 }
 
+int
+index_load_bytes(struct repo *r, struct index *idx, const char *name,
+    const uint8_t *data, size_t n)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	rc = repo_open_sealed(r, OBJ_INDEX, name, data, n, &b);
+	if (rc == IMDR_OK)
+		rc = parse_index(idx, name, b.data, b.len);
+	buf_free(&b);
+	return rc;
+}
+
 static int
 load_one(void *vctx, const char *name, uint64_t size)
 {

@@ -25,6 +25,11 @@ int index_load(struct repo *r, struct index *idx);
 /* index_load_one: read the index object name into idx; errors name it. */
 int index_load_one(struct repo *r, struct index *idx, const char *name);
 
+/* index_load_bytes: the same from the stored bytes of index object name,
+ * already read (authenticated here). */
+int index_load_bytes(struct repo *r, struct index *idx, const char *name,
+    const uint8_t *data, size_t n);
+
 /* index_add_pack: record the blobs of one pack (replacing pending claims). */
 void index_add_pack(struct index *idx, const uint8_t pack[CRYPTO_ID_LEN],
     uint64_t pack_size, const struct pack_entry *e, size_t n);

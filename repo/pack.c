@@ -215,7 +215,8 @@ pack_read_header(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], uint64_t size,
     struct pack_entry **ret_entries, size_t *ret_n)
 {
 	struct buf tail = BUF_INIT;
-	char name[80];
+	struct backend_read rd = { 0, 0 };
+	char name[80], *first = NULL;
 	uint64_t want;
 	uint32_t slen;
 	int rc;
@@ -229,20 +230,35 @@ pack_read_header(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], uint64_t size,
 	if (size < 4 + CRYPTO_OVERHEAD)
 		return err_set(IMDR_EFORMAT, "pack %s is truncated (%llu bytes)", name,
 		    (unsigned long long)size);
-	/* One guess at the tail usually holds the whole header. */
-	want = size < PACK_TAIL_GUESS ? size : PACK_TAIL_GUESS;
-	rc = backend_get(repo_be(r), name, size - want, want, &tail);
-	if (rc)
-		goto out;
-	slen = get_u32le(tail.data + tail.len - 4);
-	if ((uint64_t)slen + 4 > want && (uint64_t)slen + 4 <= size) {
-		want = (uint64_t)slen + 4;
-		rc = backend_get(repo_be(r), name, size - want, want, &tail);
-		if (rc)
-			goto out;
+	/* A header that fails authentication is read again from another
+	 * replica, if there is one. */
+	for (;;) {
+		/* One guess at the tail usually holds the whole header. */
+		want = size < PACK_TAIL_GUESS ? size : PACK_TAIL_GUESS;
+		rc = backend_get_ex(repo_be(r), name, size - want, want, &tail, &rd);
+		if (rc == IMDR_OK) {
+			slen = get_u32le(tail.data + tail.len - 4);
+			if ((uint64_t)slen + 4 > want && (uint64_t)slen + 4 <= size) {
+				want = (uint64_t)slen + 4;
+				rc = backend_get_ex(repo_be(r), name, size - want, want, &tail, &rd);
+			}
+		}
+		if (rc) {
+			if (first)
+				rc = err_set(IMDR_EAUTH, "%s", first);
+			break;
+		}
+		rc = pack_parse_header(r, id, tail.data, tail.len, ret_entries, ret_n);
+		/* before authentication, a bad length is damage too */
+		if ((rc != IMDR_EAUTH && rc != IMDR_EFORMAT) || repo_replica_count(r) < 2)
+			break;
+		backend_bad_object(repo_be(r), rd.replica, name, err_msg(rc));
+		if (first == NULL)
+			first = xstrdup(err_msg(rc));
+		rd.exclude |= 1u << rd.replica;
+		err_clear();
 	}
-	rc = pack_parse_header(r, id, tail.data, tail.len, ret_entries, ret_n);
-out:
+	free(first);
 	buf_free(&tail);
 	return rc;
 }

@@ -20,6 +20,7 @@
 #include "lib/hex.h"
 #include "lib/log.h"
 #include "lib/timefmt.h"
+#include "repo/pack.h"
 #include "repo/repo_impl.h"
 
 #define FORMAT_VERSION 1
@@ -28,6 +29,7 @@
 
 struct repo {
 	struct backend *be;
+	int borrowed;			/* be belongs to another repo (a replica view) */
 	struct blobread *rd;
 	struct repo_config cfg;
 	struct master_key key;
@@ -142,13 +144,29 @@ out:
 	return rc;
 }
 
+/* verify_slot: a key slot's checksum (it tells damage from a wrong
+ * passphrase; the seal inside is what protects the key). */
+static int
+verify_slot(void *ctx, struct buf *obj)
+{
+	const char *name = ctx;
+	uint8_t sum[32];
+
+	if (obj->len < 33)
+		return err_set(IMDR_EAUTH, "key slot %s is truncated (%zu bytes)", name, obj->len);
+	crypto_sha256(obj->data + 32, obj->len - 32, sum);
+	if (!crypto_memeq(sum, obj->data, 32))
+		return err_set(IMDR_EAUTH, "key slot %s is corrupt (checksum mismatch)", name);
+	return IMDR_OK;
+}
+
 /* try_slot: IMDR_OK with r->key filled, IMDR_EPASS when the passphrase does
  * not open it, IMDR_EFORMAT/IMDR_EAUTH when the slot itself is damaged. */
 static int
 try_slot(struct repo *r, const char *name, const char *pass, size_t passlen)
 {
 	struct buf obj = BUF_INIT, master = BUF_INIT;
-	uint8_t sum[32], salt[32], kek[CRYPTO_KEY_LEN], *wrapped = NULL;
+	uint8_t salt[32], kek[CRYPTO_KEY_LEN], *wrapped = NULL;
 	const char *salthex, *whex, *kdf;
 	json_int_t N = 0, kr = 0, kp = 0;
 	json_error_t jerr;
@@ -156,18 +174,9 @@ try_slot(struct repo *r, const char *name, const char *pass, size_t passlen)
 	size_t wlen;
 	int rc;
 
-	rc = backend_get(r->be, name, 0, BACKEND_WHOLE, &obj);
+	rc = repo_read_verified(r, name, 0, BACKEND_WHOLE, &obj, verify_slot, (void *)name);
 	if (rc)
 		goto out;
-	if (obj.len < 33) {
-		rc = err_set(IMDR_EFORMAT, "key slot %s is truncated (%zu bytes)", name, obj.len);
-		goto out;
-	}
-	crypto_sha256(obj.data + 32, obj.len - 32, sum);
-	if (!crypto_memeq(sum, obj.data, 32)) {
-		rc = err_set(IMDR_EAUTH, "key slot %s is corrupt (checksum mismatch)", name);
-		goto out;
-	}
 	j = json_loadb((const char *)obj.data + 32, obj.len - 32, 0, &jerr);
 	if (j == NULL || json_unpack(j, "{s:s, s:I, s:I, s:I, s:s, s:s}",
 	    "kdf", &kdf, "N", &N, "r", &kr, "p", &kp, "salt", &salthex,
@@ -467,7 +476,8 @@ repo_free(struct repo *r)
 		return;
 	crypto_wipe(&r->key, sizeof(r->key));
 	blobread_free(r->rd);
-	backend_close(r->be);
+	if (!r->borrowed)
+		backend_close(r->be);
 	free(r);
 }
 
@@ -584,19 +594,351 @@ repo_put_sealed(struct repo *r, enum obj_kind kind, const char *name,
 	return rc;
 }
 
+struct sealed_ctx {
+	const struct repo *r;
+	char kind;
+	const char *name;
+	struct buf *out;	/* the plaintext, or NULL: only check */
+};
+
+static int
+verify_sealed(void *ctx, struct buf *b)
+{
+	struct sealed_ctx *c = ctx;
+	struct buf scratch = BUF_INIT;
+	int rc;
+
+	rc = open_with(c->r->key.enc, c->kind, c->name, b->data, b->len,
+	    c->out ? c->out : &scratch);
+	crypto_wipe(scratch.data, scratch.len);
+	buf_free(&scratch);
+	if (rc != IMDR_OK)
+		return err_set(IMDR_EAUTH, "object %s failed authentication (corrupt or tampered)",
+		    c->name);
+	return IMDR_OK;
+}
+
+int
+repo_open_sealed(const struct repo *r, enum obj_kind kind, const char *name,
+    const uint8_t *data, size_t n, struct buf *out)
+{
+	if (open_with(r->key.enc, (char)kind, name, data, n, out) != IMDR_OK)
+		return err_set(IMDR_EAUTH, "object %s failed authentication (corrupt or tampered)",
+		    name);
+	return IMDR_OK;
+}
+
 int
 repo_get_sealed(struct repo *r, enum obj_kind kind, const char *name,
     struct buf *out)
 {
+	struct sealed_ctx c = { r, (char)kind, name, out };
 	struct buf b = BUF_INIT;
 	int rc;
 
-	rc = backend_get(r->be, name, 0, BACKEND_WHOLE, &b);
-	if (rc == IMDR_OK && open_with(r->key.enc, (char)kind, name, b.data,
-	    b.len, out) != IMDR_OK)
-		rc = err_set(IMDR_EAUTH, "object %s failed authentication (corrupt or tampered)",
-		    name);
+	rc = repo_read_verified(r, name, 0, BACKEND_WHOLE, &b, verify_sealed, &c);
 	buf_free(&b);
+	return rc;
+}
+
+int
+repo_read_verified(struct repo *r, const char *name, uint64_t off,
+    uint64_t len, struct buf *out, repo_verify_fn verify, void *ctx)
+{
+	return repo_read_verified_from(r, name, off, len, out, verify, ctx, NULL);
+}
+
+int
+repo_read_verified_from(struct repo *r, const char *name, uint64_t off,
+    uint64_t len, struct buf *out, repo_verify_fn verify, void *ctx,
+    int *ret_replica)
+{
+	struct backend_read rd = { 0, 0 };
+	char *first = NULL;
+	int rc;
+
+	for (;;) {
+		rc = backend_get_ex(r->be, name, off, len, out, &rd);
+		if (rc) {
+			if (first) {
+				/* no replica left: the damage is the news */
+				rc = err_set(IMDR_EAUTH, "%s", first);
+			}
+			break;
+		}
+		rc = verify ? verify(ctx, out) : IMDR_OK;
+		if (ret_replica)
+			*ret_replica = rd.replica;
+		if (rc != IMDR_EAUTH || backend_replicas(r->be) < 2)
+			break;
+		backend_bad_object(r->be, rd.replica, name, err_msg(rc));
+		if (first == NULL)
+			first = xstrdup(err_msg(rc));
+		rd.exclude |= 1u << rd.replica;
+		err_clear();
+	}
+	free(first);
+	return rc;
+}
+
+/* ---- replicas ---- */
+
+_Static_assert(REPO_MAX_REPLICAS == BACKEND_MAX_REPLICAS, "one limit of replicas");
+
+int
+repo_replica_count(const struct repo *r)
+{
+	return backend_replicas(r->be);
+}
+
+void
+repo_replica_info(struct repo *r, int i, struct repo_replica *ret)
+{
+	struct backend_replica_info bi;
+
+	backend_replica_info(r->be, i, &bi);
+	memset(ret, 0, sizeof(*ret));
+	snprintf(ret->url, sizeof(ret->url), "%s", bi.url ? bi.url : "?");
+	snprintf(ret->kind, sizeof(ret->kind), "%s", bi.kind ? bi.kind : "?");
+	ret->remote = bi.remote;
+	ret->state = bi.state == BACKEND_REPLICA_DOWN ? REPO_REPLICA_DOWN :
+	    bi.state == BACKEND_REPLICA_ABSENT ? REPO_REPLICA_ABSENT : REPO_REPLICA_OK;
+	ret->lagging = bi.lagging;
+	snprintf(ret->why, sizeof(ret->why), "%s", bi.why);
+	ret->latency_ms = bi.latency_ms;
+	ret->p95_ms = bi.p95_ms;
+	ret->served = bi.served;
+	ret->served_bytes = bi.served_bytes;
+	ret->hedges = bi.hedges;
+	ret->hedges_won = bi.hedges_won;
+	ret->failovers = bi.failovers;
+	ret->bad_objects = bi.bad_objects;
+	snprintf(ret->last_bad, sizeof(ret->last_bad), "%s", bi.last_bad);
+	ret->errors = bi.errors;
+	ret->writes = bi.writes;
+	ret->write_bytes = bi.write_bytes;
+}
+
+/* view_of: a repository over be with r's keys and config. */
+static struct repo *
+view_of(const struct repo *r, struct backend *be, int borrowed)
+{
+	struct repo *v = xcalloc(1, sizeof(*v));
+
+	v->be = be;
+	v->borrowed = borrowed;
+	v->rd = blobread_new(v);
+	v->cfg = r->cfg;
+	v->key = r->key;
+	memcpy(v->key_name, r->key_name, sizeof(v->key_name));
+	return v;
+}
+
+int
+repo_replica_open(struct repo *r, int i, struct repo **ret)
+{
+	struct backend *be;
+
+	if (i < 0 || i >= backend_replicas(r->be))
+		return err_set(IMDR_EINVAL, "%s has no replica %d", backend_url(r->be), i + 1);
+	be = backend_replica(r->be, i);
+	if (be == NULL) {
+		struct backend_replica_info bi;
+
+		backend_replica_info(r->be, i, &bi);
+		return err_set(IMDR_ENOENT, "replica %d (%s) %s", i + 1, bi.url, bi.why);
+	}
+	*ret = view_of(r, be, 1);
+	return IMDR_OK;
+}
+
+void
+repo_abort(struct repo *r)
+{
+	backend_abort(r->be);
+}
+
+void
+repo_set_replica_policy(struct repo *r, const struct repo_replica_policy *p)
+{
+	struct backend_policy bp = { p->min_writes, p->hedge };
+
+	backend_set_policy(r->be, &bp);
+}
+
+int
+repo_object_read(struct repo *r, const char *name, struct buf *out,
+    repo_verify_fn verify, void *ctx)
+{
+	return repo_read_verified(r, name, 0, BACKEND_WHOLE, out, verify, ctx);
+}
+
+int
+repo_object_write(struct repo *r, const char *name, const void *data, size_t n)
+{
+	return backend_put_new(r->be, name, data, n);
+}
+
+/* verify_pack: the header authenticates and so does every blob it lists. */
+static int
+verify_pack(struct repo *r, const char *name, const uint8_t *data, size_t n)
+{
+	const char *hex = strrchr(name, '/') + 1;
+	uint8_t id[CRYPTO_ID_LEN];
+	struct pack_entry *e = NULL;
+	struct buf b = BUF_INIT;
+	size_t ne = 0, off;
+	int rc;
+
+	if (!hex_valid(hex, 64) || hex_decode(hex, id, sizeof(id)) != 0)
+		return err_set(IMDR_EFORMAT, "%s is not a pack name", name);
+	rc = pack_parse_header(r, id, data, n, &e, &ne);
+	for (size_t i = 0; rc == IMDR_OK && i < ne; i++) {
+		const struct blob_ref *ref = &e[i].ref;
+
+		if (ref->offset > n || ref->length > n - ref->offset) {
+			rc = err_set(IMDR_EFORMAT, "pack %s: a blob lies outside the pack", name);
+			break;
+		}
+		b.len = 0;
+		buf_append(&b, data + ref->offset, ref->length);
+		rc = repo_blob_open_buf(r, e[i].type, ref, &b, &off);
+	}
+	buf_free(&b);
+	free(e);
+	return rc;
+}
+
+int
+repo_object_verify(struct repo *r, const char *name, const uint8_t *data, size_t n)
+{
+	static const struct { const char *prefix; char kind; } sealed[] = {
+		{ "snapshots/", OBJ_SNAPSHOT }, { "index/", OBJ_INDEX },
+		{ "locks/", OBJ_LOCK }, { "audit/", OBJ_AUDIT },
+	};
+	struct buf b = BUF_INIT;
+	int rc;
+
+	if (strncmp(name, "data/", 5) == 0)
+		return verify_pack(r, name, data, n);
+	buf_append(&b, data, n);
+	if (strncmp(name, "keys/", 5) == 0) {
+		rc = verify_slot((void *)name, &b);
+	} else if (strcmp(name, "config") == 0) {
+		struct sealed_ctx c = { r, OBJ_CONFIG, name, NULL };
+
+		rc = verify_sealed(&c, &b);
+	} else {
+		rc = err_set(IMDR_EUNSUP, "%s: objects of this kind are not known to this version of imdr", name);
+		for (size_t i = 0; i < sizeof(sealed) / sizeof(sealed[0]); i++) {
+			if (strncmp(name, sealed[i].prefix, strlen(sealed[i].prefix)) == 0) {
+				struct sealed_ctx c = { r, sealed[i].kind, name, NULL };
+
+				err_clear();
+				rc = verify_sealed(&c, &b);
+				break;
+			}
+		}
+	}
+	buf_free(&b);
+	return rc;
+}
+
+static int
+verify_object(void *ctx, struct buf *b)
+{
+	void **c = ctx;
+
+	return repo_object_verify(c[0], c[1], b->data, b->len);
+}
+
+int
+repo_open_replica(struct repo *src, const char *url, struct repo **ret)
+{
+	struct backend *be = NULL;
+	struct buf cfg = BUF_INIT, there = BUF_INIT;
+	void *vc[2] = { src, (void *)"config" };
+	int rc;
+
+	rc = repo_object_read(src, "config", &cfg, verify_object, vc);
+	if (rc == IMDR_OK)
+		rc = backend_open(url, 0, &be);
+	if (rc == IMDR_OK)
+		rc = backend_get(be, "config", 0, BACKEND_WHOLE, &there);
+	if (rc == IMDR_ENOENT && be)
+		rc = err_set(IMDR_ENOENT, "no imdr repository at %s; make it a replica with imdr init %s --replica-of %s",
+		    backend_url(be), url, backend_url(src->be));
+	else if (rc == IMDR_OK && (there.len != cfg.len || memcmp(there.data, cfg.data, cfg.len) != 0))
+		rc = err_set(IMDR_EINVAL, "%s holds another repository than %s (their config objects differ); "
+		    "a replica is made with imdr init URL --replica-of REPO", backend_url(be),
+		    backend_url(src->be));
+	if (rc == IMDR_OK) {
+		*ret = view_of(src, be, 0);
+		be = NULL;
+	}
+	backend_close(be);
+	buf_free(&cfg);
+	buf_free(&there);
+	return rc;
+}
+
+int
+repo_init_replica(struct repo *src, const char *url, struct repo **ret,
+    int *ret_already)
+{
+	struct backend *be = NULL;
+	struct buf cfg = BUF_INIT, there = BUF_INIT, obj = BUF_INIT;
+	struct name_list keys = { NULL, 0 };
+	void *vc[2] = { src, (void *)"config" };
+	int rc;
+
+	*ret_already = 0;
+	if (strncmp(url, "multi:", 6) == 0)
+		return err_set(IMDR_EINVAL, "%s: make each replica on its own (imdr init URL --replica-of REPO), then name them all in one multi:", url);
+	rc = repo_object_read(src, "config", &cfg, verify_object, vc);
+	if (rc)
+		goto out;
+	rc = backend_open(url, 1, &be);
+	if (rc)
+		goto out;
+	rc = backend_get(be, "config", 0, BACKEND_WHOLE, &there);
+	if (rc == IMDR_OK) {
+		if (there.len == cfg.len && memcmp(there.data, cfg.data, cfg.len) == 0) {
+			*ret_already = 1;
+		} else {
+			rc = err_set(IMDR_EEXIST, "another repository already exists at %s (its config differs from %s's)",
+			    backend_url(be), backend_url(src->be));
+			goto out;
+		}
+	} else if (rc != IMDR_ENOENT) {
+		goto out;
+	}
+	err_clear();
+	/* key slots first, the config last: a folder with a config but no
+	 * key would be a repository no one can open */
+	rc = backend_list(src->be, "keys/", collect_name, &keys);
+	for (size_t i = 0; rc == IMDR_OK && i < keys.n; i++) {
+		vc[1] = keys.v[i];
+		rc = repo_object_read(src, keys.v[i], &obj, verify_object, vc);
+		if (rc == IMDR_OK)
+			rc = backend_put(be, keys.v[i], obj.data, obj.len);
+		if (rc == IMDR_EEXIST) {
+			err_clear();
+			rc = IMDR_OK;
+		}
+	}
+	if (rc == IMDR_OK && !*ret_already)
+		rc = backend_put(be, "config", cfg.data, cfg.len);
+	if (rc == IMDR_OK && ret) {
+		*ret = view_of(src, be, 0);
+		be = NULL;
+	}
+out:
+	backend_close(be);
+	name_list_free(&keys);
+	buf_free(&cfg);
+	buf_free(&there);
+	buf_free(&obj);
 	return rc;
 }
 

@@ -94,6 +94,11 @@ int repo_put_sealed(struct repo *r, enum obj_kind kind, const char *name,
 int repo_get_sealed(struct repo *r, enum obj_kind kind, const char *name,
     struct buf *out);
 
+/* repo_open_sealed: authenticate and decrypt the stored bytes of a sealed
+ * object already read (n bytes at data) into out. IMDR_EAUTH naming it. */
+int repo_open_sealed(const struct repo *r, enum obj_kind kind, const char *name,
+    const uint8_t *data, size_t n, struct buf *out);
+
 /* repo_blob_id: the id of a plaintext blob (keyed HMAC). */
 void repo_blob_id(const struct repo *r, const void *data, size_t n,
     uint8_t ret_id[CRYPTO_ID_LEN]);
@@ -206,6 +211,101 @@ int repo_delete(struct repo *r, const char *name);
 /* repo_pack_read: the whole of pack id (sealed bytes) into out. */
 int repo_pack_read(struct repo *r, const uint8_t id[CRYPTO_ID_LEN],
     struct buf *out);
+
+/* ---- replicas ----
+ *
+ * A repository named multi:URL|URL|... lives on several replicas that
+ * hold the same objects (backends/multi.c): writes reach every replica,
+ * reads come from the fastest healthy one and fail over to the others,
+ * bytes that fail authentication are read again from another replica.
+ * Any other repository is one replica. */
+
+#define REPO_MAX_REPLICAS 16	/* = BACKEND_MAX_REPLICAS */
+
+/* repo_replica_count: how many replicas (1 unless multi:). */
+int repo_replica_count(const struct repo *r);
+
+enum repo_replica_state {
+	REPO_REPLICA_OK = 0,
+	REPO_REPLICA_DOWN,	/* failed or stopped answering: set aside */
+	REPO_REPLICA_ABSENT,	/* cannot be opened, or holds no repository */
+};
+
+struct repo_replica {
+	char url[512];		/* without secrets */
+	char kind[16];		/* "local", "s3", ... */
+	int remote;
+	int state;		/* enum repo_replica_state */
+	int lagging;		/* missed a write of this session */
+	char why[512];		/* why down, absent or lagging */
+	double latency_ms;	/* median of recent small reads; < 0: unknown */
+	double p95_ms;
+	uint64_t served, served_bytes;	/* reads it answered */
+	uint64_t hedges, hedges_won, failovers;
+	uint64_t bad_objects;	/* objects it gave that failed authentication */
+	char last_bad[160];
+	uint64_t errors, writes, write_bytes;
+};
+/* repo_replica_info: replica i (0 .. count - 1): what it is and how it
+ * has done in this process. */
+void repo_replica_info(struct repo *r, int i, struct repo_replica *ret);
+
+/* repo_replica_open: replica i alone, as a repository with the same keys
+ * and config, for checking or copying one replica. It borrows r's
+ * backend: free it before r. IMDR_ENOENT (naming the replica and why)
+ * when that replica could not be opened. */
+int repo_replica_open(struct repo *r, int i, struct repo **ret);
+
+/* repo_abort: make the requests of r in flight fail soon (within about a
+ * second) instead of waiting for a replica that stopped answering; later
+ * requests work as usual. */
+void repo_abort(struct repo *r);
+
+struct repo_replica_policy {
+	int min_writes;		/* replicas every write must reach (>= 1) */
+	int hedge;		/* hedged reads (1) or not (0) */
+};
+/* repo_set_replica_policy: how writes and reads treat the replicas
+ * (defaults: $IMDR_MIN_REPLICAS or 1, $IMDR_HEDGE or 1). */
+void repo_set_replica_policy(struct repo *r, const struct repo_replica_policy *p);
+
+/* repo_open_replica: open url, a replica of src, with src's keys: no
+ * passphrase, no key slot read; its config must be src's byte for byte.
+ * IMDR_ENOENT when url holds no repository, IMDR_EINVAL when it holds
+ * another. */
+int repo_open_replica(struct repo *src, const char *url, struct repo **ret);
+
+/* repo_init_replica: make url a replica of src: the same config object
+ * and key slots, copied as they are (they authenticate first). The rest
+ * comes with `imdr copy`. *ret (may be NULL) gets the new replica open
+ * with src's keys. IMDR_EEXIST when url holds another repository;
+ * IMDR_OK with *ret_already set when it is already a replica of src. */
+int repo_init_replica(struct repo *src, const char *url, struct repo **ret,
+    int *ret_already);
+
+/* ---- objects as they are stored (copying between replicas) ---- */
+
+/* repo_verify_fn: check (and perhaps change) bytes just read; IMDR_EAUTH
+ * means they are damaged and another replica should be asked. */
+typedef int (*repo_verify_fn)(void *ctx, struct buf *bytes);
+
+/* repo_object_read: the stored bytes of object name into out, checked by
+ * verify (may be NULL); bytes that fail are read again from another
+ * replica (see repo_read_verified in repo_impl.h). */
+int repo_object_read(struct repo *r, const char *name, struct buf *out,
+    repo_verify_fn verify, void *ctx);
+/* repo_object_write: store bytes under name as they are (write-once), for
+ * a caller that has just listed name as absent: a service's check for the
+ * object before a write is skipped (a racing copy writes the same bytes). */
+int repo_object_write(struct repo *r, const char *name, const void *data,
+    size_t n);
+/* repo_object_verify: authenticate the stored bytes of name the way the
+ * repository does before using them, by the folder it is in: sealed
+ * objects by their tag, key slots by their checksum, packs by their header
+ * and every blob's tag. IMDR_OK; IMDR_EAUTH or IMDR_EFORMAT naming the
+ * object; IMDR_EUNSUP for a folder this version does not know. */
+int repo_object_verify(struct repo *r, const char *name, const uint8_t *data,
+    size_t n);
 
 /* repo_key_add: add a key slot for pass (the repository must be open);
  * *ret_name (64 bytes, may be NULL) gets "keys/<id>". */

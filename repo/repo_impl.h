@@ -10,6 +10,21 @@
 /* repo_be: the backend objects are stored in. */
 struct backend *repo_be(struct repo *r);
 
+/* repo_read_verified: bytes [off, off+len) of object name (len
+ * BACKEND_WHOLE: to its end) into out, handed to verify (which may change
+ * them: decrypt in place, say). When verify returns IMDR_EAUTH and the
+ * repository has other replicas, the replica that gave them is told
+ * (backend_bad_object) and they are read again from another, until some
+ * verify or none is left; then the first failure is returned. verify may
+ * be NULL (no check). */
+int repo_read_verified(struct repo *r, const char *name, uint64_t off,
+    uint64_t len, struct buf *out, repo_verify_fn verify, void *ctx);
+/* repo_read_verified_from: the same; *ret_replica (may be NULL) gets the
+ * replica whose bytes were last handed to verify. */
+int repo_read_verified_from(struct repo *r, const char *name, uint64_t off,
+    uint64_t len, struct buf *out, repo_verify_fn verify, void *ctx,
+    int *ret_replica);
+
 /* blobread.c: the reader's state, made with the repository. */
 struct blobread;
 struct blobread *blobread_new(struct repo *r);

@@ -13,8 +13,17 @@
  *   --drop N        cut every Nth connection after it has sent its request
  *                   upstream, without an answer (a reset)
  *   --hang          accept connections and never answer (a hung server)
+ *   --slow-every N  hold every Nth GET request (counted over all
+ *   --slow-ms M     connections) for M ms more before forwarding it
  *   --port-file F   write the port listened on to F (then serve)
- * The port is also printed on stdout. Runs until killed. */
+ * The port is also printed on stdout. Runs until killed.
+ *
+ * Signals switch faults on and off while it runs:
+ *   SIGUSR1  black hole: connections are accepted and read, nothing is
+ *            forwarded or answered (on open connections too)
+ *   SIGUSR2  resets: every connection is reset at its next request
+ *   SIGHUP   healthy again; connections that lost bytes are reset, so
+ *            clients reconnect at once */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -30,12 +39,56 @@
 #include <time.h>
 #include <unistd.h>
 
-static int to_port, delay_ms, fail_n, drop_n, hang;
-static long conn_count;
+static int to_port, delay_ms, fail_n, drop_n, hang, slow_every, slow_ms;
+static long conn_count, get_count;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+enum { M_OK, M_BLACKHOLE, M_RESET };
+static volatile int mode;		/* read by the pumps */
+static volatile sig_atomic_t wanted = -1;	/* set by the signal handlers */
+
+/* Open connections, so that healing can reset the ones that lost bytes. */
+struct conn {
+	int c, u;
+	int tainted;		/* bytes were dropped: reset it when healed */
+	struct conn *next;
+};
+static struct conn *conns;
+
+static void
+on_signal(int sig)
+{
+	wanted = sig == SIGUSR1 ? M_BLACKHOLE : sig == SIGUSR2 ? M_RESET : M_OK;
+}
+
+static void
+reset_fd(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	shutdown(fd, SHUT_RDWR);
+}
+
+/* apply_mode: the main loop's reaction to a signal. */
+static void
+apply_mode(int m)
+{
+	pthread_mutex_lock(&mu);
+	mode = m;
+	for (struct conn *k = conns; k; k = k->next) {
+		if ((m == M_OK && k->tainted) || m == M_RESET) {
+			reset_fd(k->c);
+			shutdown(k->u, SHUT_RDWR);
+		}
+	}
+	pthread_mutex_unlock(&mu);
+}
 
 struct pipe_args {
 	int from, to;
+	int upstream;		/* from the client to the server */
+	struct conn *k;
 };
 
 static int
@@ -125,15 +178,38 @@ pump(void *arg)
 
 		if (c == NULL)
 			break;
+		long hold = delay_ms;
+
 		n = recv(a->from, c->data, 65536, 0);
 		if (n <= 0) {
 			free(c);
 			break;
 		}
+		if (mode == M_BLACKHOLE) {
+			a->k->tainted = 1;
+			free(c);
+			continue;	/* swallowed */
+		}
+		if (mode == M_RESET) {
+			free(c);
+			reset_fd(a->k->c);
+			shutdown(a->k->u, SHUT_RDWR);
+			break;
+		}
+		if (a->upstream && slow_every > 0 && n >= 4 && memcmp(c->data, "GET ", 4) == 0) {
+			long k;
+
+			pthread_mutex_lock(&mu);
+			k = ++get_count;
+			pthread_mutex_unlock(&mu);
+			if (k % slow_every == 0)
+				hold += slow_ms;
+		}
 		c->n = (size_t)n;
 		c->next = NULL;
 		clock_gettime(CLOCK_MONOTONIC, &c->due);
-		c->due.tv_nsec += (long)delay_ms * 1000000;
+		c->due.tv_sec += hold / 1000;
+		c->due.tv_nsec += (hold % 1000) * 1000000;
 		c->due.tv_sec += c->due.tv_nsec / 1000000000;
 		c->due.tv_nsec %= 1000000000;
 		pthread_mutex_lock(&l.mu);
@@ -177,6 +253,36 @@ connect_upstream(void)
 	return fd;
 }
 
+static struct conn *
+conn_add(int c)
+{
+	struct conn *k = calloc(1, sizeof(*k));
+
+	if (k == NULL)
+		return NULL;
+	k->c = c;
+	k->u = -1;
+	pthread_mutex_lock(&mu);
+	k->next = conns;
+	conns = k;
+	pthread_mutex_unlock(&mu);
+	return k;
+}
+
+static void
+conn_del(struct conn *k)
+{
+	pthread_mutex_lock(&mu);
+	for (struct conn **pp = &conns; *pp; pp = &(*pp)->next) {
+		if (*pp == k) {
+			*pp = k->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&mu);
+	free(k);
+}
+
 static void *
 serve(void *arg)
 {
@@ -184,18 +290,24 @@ serve(void *arg)
 	long n;
 	pthread_t t1, t2;
 	struct pipe_args ab, ba;
+	struct conn *k;
 
 	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	pthread_mutex_lock(&mu);
 	n = ++conn_count;
 	pthread_mutex_unlock(&mu);
-	if (hang) {
-		char buf[4096];
-
-		while (recv(c, buf, sizeof(buf), 0) > 0)
-			;	/* read, never answer */
+	k = conn_add(c);
+	if (k == NULL) {
 		close(c);
 		return NULL;
+	}
+	if (hang || mode == M_BLACKHOLE) {
+		char buf[4096];
+
+		k->tainted = 1;	/* healing resets it */
+		while (recv(c, buf, sizeof(buf), 0) > 0)
+			;	/* read, never answer */
+		goto done;
 	}
 	if (n <= fail_n) {
 		static const char r503[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
@@ -205,34 +317,32 @@ serve(void *arg)
 		if (poll(&p, 1, 2000) > 0)
 			(void)recv(c, buf, sizeof(buf), 0);	/* the request line at least */
 		write_all(c, r503, sizeof(r503) - 1);
-		close(c);
-		return NULL;
+		goto done;
 	}
-	if (drop_n > 0 && n % drop_n == 0) {
+	if ((drop_n > 0 && n % drop_n == 0) || mode == M_RESET) {
 		/* take the request, then reset the connection */
 		char buf[4096];
 		struct pollfd p = { c, POLLIN, 0 };
-		struct linger lg = { 1, 0 };
 
 		if (poll(&p, 1, 2000) > 0)
 			(void)recv(c, buf, sizeof(buf), 0);
-		setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		close(c);
-		return NULL;
+		reset_fd(c);
+		goto done;
 	}
 	u = connect_upstream();
-	if (u < 0) {
-		close(c);
-		return NULL;
-	}
-	ab = (struct pipe_args){ c, u };
-	ba = (struct pipe_args){ u, c };
+	if (u < 0)
+		goto done;
+	k->u = u;
+	ab = (struct pipe_args){ c, u, 1, k };
+	ba = (struct pipe_args){ u, c, 0, k };
 	pthread_create(&t1, NULL, pump, &ab);
 	pthread_create(&t2, NULL, pump, &ba);
 	pthread_join(t1, NULL);
 	pthread_join(t2, NULL);
-	close(c);
 	close(u);
+done:
+	conn_del(k);
+	close(c);
 	return NULL;
 }
 
@@ -247,6 +357,8 @@ main(int argc, char **argv)
 		{ "drop", required_argument, NULL, 'x' },
 		{ "port-file", required_argument, NULL, 'p' },
 		{ "hang", no_argument, NULL, 'H' },
+		{ "slow-every", required_argument, NULL, 'S' },
+		{ "slow-ms", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -264,10 +376,14 @@ main(int argc, char **argv)
 		case 'x': drop_n = atoi(optarg); break;
 		case 'p': port_file = optarg; break;
 		case 'H': hang = 1; break;
+		case 'S': slow_every = atoi(optarg); break;
+		case 'M': slow_ms = atoi(optarg); break;
 		case 'h':
-			printf("usage: faultproxy --to PORT [--listen PORT] [--delay-ms N] [--fail N] [--drop N] [--hang] [--port-file F]\n"
+			printf("usage: faultproxy --to PORT [--listen PORT] [--delay-ms N] [--fail N] [--drop N] [--hang]\n"
+			    "                  [--slow-every N --slow-ms M] [--port-file F]\n"
 			    "A TCP proxy on 127.0.0.1 that delays every forwarded read by N ms, answers the\n"
-			    "first N connections with 503, or resets every Nth connection.\n");
+			    "first N connections with 503, resets every Nth connection, or holds every Nth\n"
+			    "GET for M ms. SIGUSR1: black hole; SIGUSR2: reset everything; SIGHUP: healthy.\n");
 			return 0;
 		default:
 			return 2;
@@ -278,6 +394,14 @@ main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	{
+		struct sigaction sa_ = { 0 };
+
+		sa_.sa_handler = on_signal;
+		sigaction(SIGUSR1, &sa_, NULL);
+		sigaction(SIGUSR2, &sa_, NULL);
+		sigaction(SIGHUP, &sa_, NULL);
+	}
 	s = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	sa.sin_family = AF_INET;
@@ -299,9 +423,19 @@ main(int argc, char **argv)
 		}
 	}
 	for (;;) {
-		int c = accept(s, NULL, NULL);
+		struct pollfd pl = { s, POLLIN, 0 };
 		pthread_t t;
+		int c;
 
+		if (wanted >= 0) {
+			int m = wanted;
+
+			wanted = -1;
+			apply_mode(m);
+		}
+		if (poll(&pl, 1, 100) <= 0)
+			continue;
+		c = accept(s, NULL, NULL);
 		if (c < 0) {
 			if (errno == EINTR)
 				continue;
