@@ -39,7 +39,6 @@
 
 #define INO_ROOT 1
 #define INO_SNAPS 2
-#define INO_LATEST 3
 #define INO_AT 4
 #define INO_META 5
 #define INO_STATS 6
@@ -71,6 +70,7 @@ struct inode {
 	uint64_t nlookup;
 	enum ikind kind;
 	int pinned;		/* a fixed top inode: never forgotten */
+	int unkeyed;		/* replaced under its name (a link retargeted) */
 	char view[SNAPSHOT_TAG_HEX + 1];	/* source tag of a view; "": all */
 	uint8_t type;		/* CAT_FILE, CAT_DIR, CAT_SYMLINK */
 	uint32_t mode;
@@ -80,7 +80,7 @@ struct inode {
 	struct blob_ref node;	/* dir: its own node; file/symlink: the node holding it */
 	uint32_t index;		/* file/symlink: entry index in node */
 	uint32_t order;		/* 1 + its position in its folder's listing; 0: none */
-	char *target;		/* K_ATLINK */
+	char *target;		/* K_ATLINK, K_LATEST: fixed for the inode's life */
 	struct inode *hnext;	/* by ino */
 	struct inode *knext;	/* by (parent, name) */
 };
@@ -126,7 +126,6 @@ struct fs {
 	int no_opendir;
 	pthread_t warm;
 	int warm_started;
-	int inval_running;	/* detached notifier threads still using se */
 	pthread_mutex_t fhmu;
 	uid_t uid;
 	gid_t gid;
@@ -214,7 +213,6 @@ int top_lookup(struct fs *fs, const struct inode *dir, const char *name,
  * first after "." and ".."); 0 or an errno. */
 int top_readdir(struct fs *fs, fuse_req_t req, const struct inode *dir,
     off_t off, int plus, struct dirbuf *b);
-int top_readlink(struct fs *fs, const struct inode *i, char **ret);
 /* snaproot_proto: the root folder of snapshot i. Caller holds smu. */
 int snaproot_proto(struct fs *fs, size_t i, struct inode *p);
 

@@ -102,7 +102,7 @@ table_grow(struct fs *fs)
 			i->knext = kt[k];
 			kt[k] = i;
 			i = next;
-		}
+		}	/* unkeyed inodes are in itab only */
 	}
 	free(fs->itab);
 	free(fs->ktab);
@@ -110,6 +110,8 @@ table_grow(struct fs *fs)
 	fs->ktab = kt;
 	fs->icap = ncap;
 }
+
+static void unkey(struct fs *fs, struct inode *i);
 
 struct inode *
 inode_ref(struct fs *fs, uint64_t parent, const char *name,
@@ -119,6 +121,13 @@ inode_ref(struct fs *fs, uint64_t parent, const char *name,
 	uint64_t ino;
 	size_t k;
 
+	if (i && i->target && proto->target && strcmp(i->target, proto->target) != 0) {
+		/* a link whose target changed (latest, at/TIME after a new
+		 * backup): the old inode keeps its text until the kernel
+		 * forgets it; the name gets a new one */
+		unkey(fs, i);
+		i = NULL;
+	}
 	if (i) {
 		i->nlookup++;
 		return i;
@@ -133,6 +142,8 @@ inode_ref(struct fs *fs, uint64_t parent, const char *name,
 			ino = (key_hash(parent, "") >> 1 & ~(uint64_t)0xFFFFFF) | proto->order;
 		else
 			ino = key_hash(parent, name) >> 1;
+		if (proto->target)	/* a link: a number per target */
+			ino ^= hash_fnv_str(proto->target) >> 1;
 		if (ino < INO_FIRST_DYNAMIC)
 			ino += INO_FIRST_DYNAMIC;
 		while (inode_find(fs, ino) != NULL)
@@ -155,6 +166,21 @@ inode_ref(struct fs *fs, uint64_t parent, const char *name,
 	return i;
 }
 
+/* unkey: take i out of the (parent, name) table; it stays findable by
+ * number until forgotten. */
+static void
+unkey(struct fs *fs, struct inode *i)
+{
+	struct inode **pp = &fs->ktab[key_hash(i->parent, i->name) & (fs->icap - 1)];
+
+	while (*pp && *pp != i)
+		pp = &(*pp)->knext;
+	if (*pp)
+		*pp = i->knext;
+	i->knext = NULL;
+	i->unkeyed = 1;
+}
+
 void
 inode_forget(struct fs *fs, uint64_t ino, uint64_t n)
 {
@@ -169,10 +195,8 @@ inode_forget(struct fs *fs, uint64_t ino, uint64_t n)
 	for (pp = &fs->itab[ino_bucket(ino, fs->icap)]; *pp != i; pp = &(*pp)->hnext)
 		;
 	*pp = i->hnext;
-	for (pp = &fs->ktab[key_hash(i->parent, i->name) & (fs->icap - 1)]; *pp != i;
-	    pp = &(*pp)->knext)
-		;
-	*pp = i->knext;
+	if (!i->unkeyed)
+		unkey(fs, i);
 	fs->n_inodes--;
 	inode_free(i);
 }

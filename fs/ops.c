@@ -143,11 +143,6 @@ fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	pthread_mutex_lock(&fs->imu);
 	i = inode_ref(fs, parent, name, &p, fixed);
-	if (p.kind == K_ATLINK && strcmp(i->target, p.target) != 0) {
-		free(i->target);	/* a newer snapshot came */
-		i->target = xstrdup(p.target);
-		i->size = p.size;
-	}
 	got = *i;
 	pthread_mutex_unlock(&fs->imu);
 	free(p.target);
@@ -211,12 +206,10 @@ fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 	if (err == 0 && i.type != CAT_SYMLINK)
 		err = EINVAL;
-	if (err == 0 && i.kind == K_ATLINK) {
+	if (err == 0 && (i.kind == K_ATLINK || i.kind == K_LATEST)) {
 		pthread_mutex_lock(&fs->imu);
 		target = xstrdup(inode_find(fs, ino) ? inode_find(fs, ino)->target : "");
 		pthread_mutex_unlock(&fs->imu);
-	} else if (err == 0 && top_is_virtual(i.kind)) {
-		err = top_readlink(fs, &i, &target);
 	} else if (err == 0) {
 		if (node_get(fs, &i.node, &ne) != IMDR_OK)
 			err = EIO;

@@ -165,8 +165,6 @@ fs_run(struct repo *r, const struct fs_config *cfg, int argc, char **argv,
 	if (mounted_started)
 		pthread_join(mounted_th, NULL);
 out_unmount:
-	while (__atomic_load_n(&fs->inval_running, __ATOMIC_ACQUIRE) > 0)
-		usleep(1000);
 	fuse_session_unmount(fs->se);
 out_signals:
 	fuse_remove_signal_handlers(fs->se);

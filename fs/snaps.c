@@ -35,16 +35,6 @@ snaps_free(struct fs *fs)
 	free(fs->sources);
 }
 
-static void *
-inval_latest_main(void *arg)
-{
-	struct fs *fs = arg;
-
-	fuse_lowlevel_notify_inval_inode(fs->se, INO_LATEST, 0, 0);
-	__atomic_sub_fetch(&fs->inval_running, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
 /* list_or_keep: a fresh listing, or an error when the repository cannot
  * be listed or is gone. */
 static int
@@ -124,19 +114,6 @@ snaps_refresh(struct fs *fs, int force)
 		}
 		i += c <= 0;
 		j += c >= 0;
-	}
-	/* A new newest snapshot: the kernel may hold the old text of `latest`
-	 * (symlinks are cached); drop it, from another thread, since this one
-	 * may be inside a request on that very inode. */
-	if (fs->se && fs->nsnaps && n &&
-	    strcmp(fs->snaps[fs->nsnaps - 1].sn.id, names[n - 1].id) != 0) {
-		pthread_t t;
-
-		__atomic_add_fetch(&fs->inval_running, 1, __ATOMIC_ACQUIRE);
-		if (pthread_create(&t, NULL, inval_latest_main, fs) == 0)
-			pthread_detach(t);
-		else
-			__atomic_sub_fetch(&fs->inval_running, 1, __ATOMIC_RELEASE);
 	}
 	for (size_t i = 0; i < fs->nsnaps; i++)
 		snapshot_free(fs->snaps[i].loaded);

@@ -48,7 +48,7 @@ struct kind {
 
 static const struct top_child root_children[] = {
 	{ "snapshots", K_SNAPS, INO_SNAPS },
-	{ "latest", K_LATEST, INO_LATEST },
+	{ "latest", K_LATEST, 0 },	/* a number per target: see link_proto */
 	{ "at", K_AT, INO_AT },
 	{ "sources", K_SOURCES, INO_SOURCES },
 	{ ".imdr", K_META, INO_META },
@@ -240,6 +240,8 @@ top_init(struct fs *fs)
 		proto_of_kind(fs, K_ROOT, "", &p);
 		inode_ref(fs, 0, "", &p, INO_ROOT);
 		for (size_t k = 0; k < sizeof(root_children) / sizeof(root_children[0]); k++) {
+			if (root_children[k].ino == 0)
+				continue;	/* made when looked up */
 			proto_of_kind(fs, root_children[k].kind, "", &p);
 			inode_ref(fs, INO_ROOT, root_children[k].name, &p, root_children[k].ino);
 		}
@@ -249,13 +251,39 @@ top_init(struct fs *fs)
 	pthread_mutex_unlock(&fs->imu);
 }
 
-/* latest_target: "snapshots/<newest of view>", or NULL. Caller holds smu. */
-static char *
-latest_target(struct fs *fs, const char *view)
+/* latest_proto: the `latest` of a view as it is now: its target
+ * "snapshots/<newest of the view>", or ENOENT before the first snapshot.
+ * A link's inode keeps its target for good (the kernel caches link text):
+ * when the newest snapshot changes, `latest` is looked up anew and gets
+ * another inode (inode_ref), so no reader can see a stale target. */
+static int
+latest_proto(struct fs *fs, const char *view, struct inode *p)
 {
-	long i = snaps_newest(fs, view);
+	long i;
 
-	return i < 0 ? NULL : xasprintf("snapshots/%s", fs->snaps[i].display);
+	pthread_mutex_lock(&fs->smu);
+	snaps_refresh(fs, 0);
+	i = snaps_newest(fs, view);
+	if (i >= 0) {
+		proto_of_kind(fs, K_LATEST, view, p);
+		p->target = xasprintf("snapshots/%s", fs->snaps[i].display);
+		p->size = strlen(p->target);
+		p->mtime_ns = fs->snaps[i].sn.time_ns;
+	}
+	pthread_mutex_unlock(&fs->smu);
+	return i >= 0 ? 0 : ENOENT;
+}
+
+/* fixed_proto: a fixed child of a virtual folder as it is now. */
+static int
+fixed_proto(struct fs *fs, enum ikind kind, const char *view, struct inode *p)
+{
+	proto_of_kind(fs, kind, view, p);
+	if (kind == K_LATEST)
+		return latest_proto(fs, view, p);
+	if (kind == K_STATS || kind == K_SNAPS)
+		return top_attr(fs, p);
+	return 0;
 }
 
 int
@@ -289,19 +317,8 @@ top_attr(struct fs *fs, struct inode *i)
 			i->mtime_ns = fs->snaps[newest].sn.time_ns;
 		break;
 	}
-	case K_LATEST: {
-		char *t = latest_target(fs, i->view);
-		long newest = snaps_newest(fs, i->view);
-
-		if (t == NULL)
-			err = ENOENT;
-		else {
-			i->size = strlen(t);
-			i->mtime_ns = fs->snaps[newest].sn.time_ns;
-		}
-		free(t);
-		break;
-	}
+	case K_LATEST:
+		break;	/* its target, size and time are its own for good */
 	case K_ROOT:
 		i->nlink = 2 + 4;	/* snapshots, at, sources, .imdr */
 		break;
@@ -327,12 +344,8 @@ top_lookup(struct fs *fs, const struct inode *dir, const char *name,
 	for (size_t c = 0; c < k->nfixed; c++) {
 		if (strcmp(k->fixed[c].name, name) != 0)
 			continue;
-		proto_of_kind(fs, k->fixed[c].kind, dir->view, ret_proto);
 		*ret_fixed_ino = dir->view[0] ? 0 : k->fixed[c].ino;
-		if (k->fixed[c].kind == K_LATEST || k->fixed[c].kind == K_STATS ||
-		    k->fixed[c].kind == K_SNAPS)
-			return top_attr(fs, ret_proto);
-		return 0;
+		return fixed_proto(fs, k->fixed[c].kind, dir->view, ret_proto);
 	}
 	if (k->find == NULL)
 		return ENOENT;
@@ -356,11 +369,14 @@ top_readdir(struct fs *fs, fuse_req_t req, const struct inode *dir, off_t off,
 	for (size_t c = from; c < k->nfixed; c++) {
 		uint64_t fixed = dir->view[0] ? 0 : k->fixed[c].ino;
 
-		proto_of_kind(fs, k->fixed[c].kind, dir->view, &p);
-		if (top_attr(fs, &p) != 0)
+		int more;
+
+		if (fixed_proto(fs, k->fixed[c].kind, dir->view, &p) != 0)
 			continue;	/* latest, before the first snapshot */
-		if (!emit_child(fs, req, b, plus, dir->ino, k->fixed[c].name, &p, fixed,
-		    (off_t)c + 3))
+		more = emit_child(fs, req, b, plus, dir->ino, k->fixed[c].name, &p, fixed,
+		    (off_t)c + 3);
+		free(p.target);
+		if (!more)
 			return 0;
 	}
 	if (k->child == NULL)
@@ -381,16 +397,4 @@ top_readdir(struct fs *fs, fuse_req_t req, const struct inode *dir, off_t off,
 	}
 	pthread_mutex_unlock(&fs->smu);
 	return 0;
-}
-
-int
-top_readlink(struct fs *fs, const struct inode *i, char **ret)
-{
-	if (i->kind != K_LATEST)
-		return EINVAL;
-	pthread_mutex_lock(&fs->smu);
-	snaps_refresh(fs, 0);
-	*ret = latest_target(fs, i->view);
-	pthread_mutex_unlock(&fs->smu);
-	return *ret ? 0 : ENOENT;
 }
