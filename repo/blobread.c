@@ -232,6 +232,11 @@ repo_blob_read_buf(struct repo *r, enum blob_type type, const struct blob_ref *r
 	struct buf copy = BUF_INIT;
 	int rc, cached;
 
+	/* a reference is believed only as far as its type allows: no read,
+	 * no buffer larger than the biggest blob of that type */
+	rc = repo_blob_ref_check(r, type, ref);
+	if (rc)
+		return rc;
 	rc = read_sealed(rd, type, ref, b, &cached);
 	if (rc)
 		return rc;

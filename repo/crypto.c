@@ -61,6 +61,43 @@ fatal(const char *what)
 	abort();
 }
 
+/* OpenSSL's update calls take an int length: feed longer input in pieces
+ * (GCM is a stream mode, so any split gives the same bytes). out may be
+ * NULL for associated data. */
+#define UPDATE_STEP (1u << 30)
+
+static int
+cipher_update(EVP_CIPHER_CTX *c, int enc, uint8_t *out, const uint8_t *in, size_t n)
+{
+	int len;
+
+	while (n > 0) {
+		size_t step = n < UPDATE_STEP ? n : UPDATE_STEP;
+
+		if ((enc ? EVP_EncryptUpdate(c, out, &len, in, (int)step) :
+		    EVP_DecryptUpdate(c, out, &len, in, (int)step)) != 1)
+			return -1;
+		if (out)
+			out += step;
+		in += step;
+		n -= step;
+	}
+	return 0;
+}
+
+/* forget_key: after every use, key the context with zeros, so that the
+ * round keys of the repository's key (which give the key itself) do not
+ * stay in OpenSSL's heap for a core dump to carry; the context is kept,
+ * so this costs one key expansion, not an allocation. */
+static void
+forget_key(EVP_CIPHER_CTX *c)
+{
+	static const uint8_t zero[CRYPTO_KEY_LEN];
+
+	if (EVP_EncryptInit_ex(c, NULL, NULL, zero, zero) != 1)
+		fatal("rekey");
+}
+
 void
 crypto_random(void *p, size_t n)
 {
@@ -79,13 +116,14 @@ seal_parts(const uint8_t key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
 
 	crypto_random(nonce, CRYPTO_NONCE_LEN);
 	if (EVP_EncryptInit_ex(c, gcm, NULL, key, nonce) != 1 ||
-	    EVP_EncryptUpdate(c, NULL, &len, aad, (int)aadlen) != 1 ||
-	    (plen > 0 && EVP_EncryptUpdate(c, ct, &len, prefix, (int)plen) != 1) ||
-	    (n > 0 && EVP_EncryptUpdate(c, ct + plen, &len, pt, (int)n) != 1) ||
+	    cipher_update(c, 1, NULL, aad, aadlen) != 0 ||
+	    cipher_update(c, 1, ct, prefix, plen) != 0 ||
+	    cipher_update(c, 1, ct + plen, pt, n) != 0 ||
 	    EVP_EncryptFinal_ex(c, ct + plen + n, &len) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG_LEN,
 	    ct + plen + n) != 1)
 		fatal("seal");
+	forget_key(c);
 }
 
 void
@@ -108,19 +146,20 @@ crypto_open(const uint8_t key[CRYPTO_KEY_LEN], const void *aad, size_t aadlen,
 {
 	EVP_CIPHER_CTX *c = thread_ctx();
 	size_t ctlen;
-	int len;
+	int len, ok;
 
 	if (n < CRYPTO_OVERHEAD)
 		return IMDR_EAUTH;
 	ctlen = n - CRYPTO_OVERHEAD;
 	if (EVP_DecryptInit_ex(c, gcm, NULL, key, sealed) != 1 ||
-	    EVP_DecryptUpdate(c, NULL, &len, aad, (int)aadlen) != 1 ||
-	    (ctlen > 0 && EVP_DecryptUpdate(c, out, &len,
-	    sealed + CRYPTO_NONCE_LEN, (int)ctlen) != 1) ||
+	    cipher_update(c, 0, NULL, aad, aadlen) != 0 ||
+	    cipher_update(c, 0, out, sealed + CRYPTO_NONCE_LEN, ctlen) != 0 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, CRYPTO_TAG_LEN,
 	    (void *)(sealed + CRYPTO_NONCE_LEN + ctlen)) != 1)
 		fatal("open");
-	if (EVP_DecryptFinal_ex(c, out + ctlen, &len) != 1) {
+	ok = EVP_DecryptFinal_ex(c, out + ctlen, &len) == 1;
+	forget_key(c);
+	if (!ok) {
 		OPENSSL_cleanse(out, ctlen);
 		return IMDR_EAUTH;
 	}
