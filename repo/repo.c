@@ -134,6 +134,7 @@ repo_key_add(struct repo *r, const char *pass, size_t passlen,
 		strcpy(ret_name, name);
 out:
 	secmem_free(sec);
+	crypto_stack_scrub();
 	buf_free(&sealed);
 	buf_free(&obj);
 	free(wrapped);
@@ -208,6 +209,7 @@ try_slot(struct repo *r, const char *name, uint64_t size, const char *pass,
 	snprintf(r->key_name, sizeof(r->key_name), "%s", name);
 out:
 	secmem_free(sec);
+	crypto_stack_scrub();
 	buf_free(&obj);
 	free(wrapped);
 	json_decref(j);
