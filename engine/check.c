@@ -225,6 +225,19 @@ check_entry(void *ctx, const char *path, const struct cat_node *node,
 			    w->snap, path, i);
 			break;
 		}
+		/* a reference's lengths must be its blob's: a reader trusting a
+		 * longer one would return bytes past the chunk */
+		if (index_lookup(c->idx, ref.id, NULL, &known) == IMDR_OK &&
+		    (known.length != ref.length || known.raw_length != ref.raw_length)) {
+			problem(c, "snapshot %.8s: %s: chunk %u claims %u bytes (%u sealed); its blob has %u (%u sealed)",
+			    w->snap, path, i, ref.raw_length, ref.length, known.raw_length, known.length);
+			break;
+		}
+		if (repo_blob_ref_check(c->r, BLOB_DATA, &ref) != IMDR_OK) {
+			problem(c, "snapshot %.8s: %s: %s", w->snap, path, err_msg(IMDR_EFORMAT));
+			err_clear();
+			break;
+		}
 	}
 	return 0;
 }
