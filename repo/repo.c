@@ -278,7 +278,7 @@ unlock_keys(struct repo *r, const char *pass, size_t passlen)
 {
 	struct name_list l = { NULL, 0, 0 };
 	int rc, damaged = 0;
-	char first_damage[1024] = "";
+	char *first_damage = NULL;
 
 	rc = backend_list(r->be, "keys/", collect_name, &l);
 	if (rc)
@@ -296,7 +296,7 @@ unlock_keys(struct repo *r, const char *pass, size_t passlen)
 			goto out;
 		if (rc != IMDR_EPASS) {
 			if (!damaged++)
-				snprintf(first_damage, sizeof(first_damage), "%s", err_msg(rc));
+				first_damage = xstrdup(err_msg(rc));
 			warn0("%s", err_msg(rc));
 		}
 	}
@@ -307,6 +307,7 @@ unlock_keys(struct repo *r, const char *pass, size_t passlen)
 		    backend_url(r->be));
 out:
 	name_list_free(&l);
+	free(first_damage);
 	return rc;
 }
 

@@ -1,7 +1,7 @@
 /* craft — put a snapshot whose tree lies into a local repository, with the
  * key, for tests/integration/sec_crafted_trees.sh (see tests/unit/craft.h).
  *
- *   craft REPO selfloop|rawlen    prints the new snapshot's id
+ *   craft REPO selfloop|rawlen|badnode    prints the new snapshot's id
  *
  * The passphrase comes from $IMDR_PASSWORD_FILE. Errors: one line on
  * stderr, exit status 1. */
@@ -22,8 +22,8 @@ main(int argc, char **argv)
 	int fd, rc;
 
 	if (argc != 3 || pf == NULL || (strcmp(argv[2], "selfloop") != 0 &&
-	    strcmp(argv[2], "rawlen") != 0)) {
-		fprintf(stderr, "usage: IMDR_PASSWORD_FILE=F craft REPO selfloop|rawlen\n");
+	    strcmp(argv[2], "rawlen") != 0 && strcmp(argv[2], "badnode") != 0)) {
+		fprintf(stderr, "usage: IMDR_PASSWORD_FILE=F craft REPO selfloop|rawlen|badnode\n");
 		return 2;
 	}
 	if ((fd = open(pf, O_RDONLY)) >= 0) {
@@ -38,7 +38,12 @@ main(int argc, char **argv)
 		n--;
 	rc = repo_open(argv[1], pass, (size_t)n, &r);
 	if (rc == IMDR_OK) {
-		rc = strcmp(argv[2], "selfloop") == 0 ? craft_selfloop(r, id) : craft_rawlen(r, id);
+		if (strcmp(argv[2], "selfloop") == 0)
+			rc = craft_selfloop(r, id);
+		else if (strcmp(argv[2], "rawlen") == 0)
+			rc = craft_rawlen(r, id);
+		else
+			rc = craft_badnode(r, id);
 		repo_free(r);
 	}
 	if (rc) {

@@ -10,6 +10,8 @@
  *                   true length, "long.bin" and "short.bin" claiming 4096
  *                   bytes more and less (sizes to match, so the node is well
  *                   formed), and "huge.bin" claiming 4 GiB - 16
+ *   craft_badnode   a root node that authenticates (its id is its MAC) but
+ *                   does not decode: its message must read whole
  *
  * Each returns the id of a new snapshot (source "crafted-<what>"). */
 #ifndef IMDR_TESTS_CRAFT_H
@@ -159,6 +161,27 @@ craft_rawlen(struct repo *r, char ret_id[SNAPSHOT_ID_HEX + 1])
 	index_free(idx);
 	buf_free(&node);
 	free(blob);
+	return rc;
+}
+
+static int
+craft_badnode(struct repo *r, char ret_id[SNAPSHOT_ID_HEX + 1])
+{
+	static const uint8_t junk[] = "\x01\x00\x05not a tree node at all";
+	struct index *idx = index_new();
+	struct store *st = NULL;
+	struct blob_ref root;
+	int rc;
+
+	rc = store_new(r, idx, NULL, &st);
+	if (rc == IMDR_OK)
+		rc = store_put_sync(st, BLOB_TREE, junk, sizeof(junk) - 1, &root);
+	if (rc == IMDR_OK)
+		rc = store_flush(st);
+	if (rc == IMDR_OK)
+		rc = craft_snapshot(r, "crafted-badnode", &root, ret_id);
+	store_free(st);
+	index_free(idx);
 	return rc;
 }
 

@@ -14,6 +14,7 @@
 
 #include "engine/check.h"
 #include "engine/restore.h"
+#include "lib/hex.h"
 #include "tests/unit/craft.h"
 #include "tests/unit/test.h"
 
@@ -176,6 +177,35 @@ test_rawlen_disagreeing_is_refused(void)
 	free(out);
 }
 
+/* A node that authenticates but does not decode: the message names the
+ * node and says what is wrong, in that order, ungarbled (node.c formats
+ * it from the decoder's message). */
+static void
+test_bad_node_message_reads_whole(void)
+{
+	struct repo *r = new_repo("badnode");
+	char id[SNAPSHOT_ID_HEX + 1], hex[65], *want;
+	struct snapshot *s = NULL;
+	struct cat_node *node = NULL;
+	int rc;
+
+	EXPECT(r && craft_badnode(r, id) == IMDR_OK);
+	EXPECT(snapshot_resolve(r, NULL, id, &s) == IMDR_OK);
+	if (s == NULL) {
+		repo_free(r);
+		return;
+	}
+	rc = cat_node_load(r, &s->root, &node);
+	EXPECT(rc == IMDR_EFORMAT && node == NULL);
+	hex_encode(s->root.id, CRYPTO_ID_LEN, hex);
+	want = xasprintf("tree node %.16s: malformed tree node (offset ", hex);
+	EXPECT(strncmp(err_msg(rc), want, strlen(want)) == 0);
+	EXPECT(strstr(err_msg(rc), " of 25)") != NULL);
+	free(want);
+	snapshot_free(s);
+	repo_free(r);
+}
+
 /* ---- a path DEEP folders deep ---- */
 
 static char *
@@ -272,6 +302,7 @@ main(void)
 	setenv("XDG_CACHE_HOME", tmpdir, 1);
 	RUN(test_selfloop_is_refused);
 	RUN(test_rawlen_disagreeing_is_refused);
+	RUN(test_bad_node_message_reads_whole);
 	RUN(deep_builder_small_stack);
 	{
 		char *cmd = xasprintf("rm -rf %s", tmpdir);
