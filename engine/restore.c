@@ -449,14 +449,15 @@ fetch_file(struct restore *rs, const char *rel, int fd, const struct cat_node *n
 	return f.rc;
 }
 
-/* create_file: name in dfd, new, never through a symlink; an existing one
- * is replaced only with force. */
+/* create_file: name in dfd, new, never through a symlink: a symlink in
+ * the way is replaced (as where a folder goes), an existing file only with
+ * force, a folder never. */
 static int
 create_file(struct restore *rs, int dfd, const char *name, const char *rel, int *ret_fd)
 {
 	for (int tries = 0; tries < 3; tries++) {
 		int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		    0600);
+		    0600), rc;
 
 		if (fd >= 0) {
 			*ret_fd = fd;
@@ -464,13 +465,8 @@ create_file(struct restore *rs, int dfd, const char *name, const char *rel, int 
 		}
 		if (errno != EEXIST)
 			return fail_at(rs, errno, "create", rel);
-		if (!rs->o->force)
-			return err_set(IMDR_EEXIST, "%s/%s exists (use --force to overwrite)",
-			    rs->o->target, rel);
-		if (unlinkat(dfd, name, 0) != 0)
-			return errno == EISDIR || errno == EPERM ?
-			    err_set(IMDR_EEXIST, "%s/%s exists and is a folder", rs->o->target, rel) :
-			    fail_at(rs, errno, "remove", rel);
+		if ((rc = clear_way(rs, dfd, name, rel, 0)) != IMDR_OK)
+			return rc;
 	}
 	return err_set(IMDR_EIO, "%s/%s keeps changing while it is restored", rs->o->target, rel);
 }
