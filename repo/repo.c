@@ -159,7 +159,8 @@ try_slot(struct repo *r, const char *name, uint64_t size, const char *pass,
 	size_t wlen;
 	int rc;
 
-	if (size == REPO_SIZE_UNKNOWN && (rc = backend_stat(r->be, name, &size)) != IMDR_OK)
+	if ((size == REPO_SIZE_UNKNOWN || size == 0) &&
+	    (rc = backend_stat(r->be, name, &size)) != IMDR_OK)
 		goto out;
 	if ((rc = repo_size_check(r, OBJ_KEY, name, size)) != IMDR_OK)
 		goto out;
@@ -554,7 +555,8 @@ repo_pack_read_sized(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], uint64_t s
 
 	repo_pack_name(id, name);
 	out->len = 0;
-	if (size == REPO_SIZE_UNKNOWN && (rc = backend_stat(r->be, name, &size)) != IMDR_OK)
+	if ((size == REPO_SIZE_UNKNOWN || size == 0) &&
+	    (rc = backend_stat(r->be, name, &size)) != IMDR_OK)
 		return rc;
 	if (size > repo_pack_max(r))
 		return err_set(IMDR_EFORMAT, "%s is %llu bytes, more than any pack can be (%llu); not reading it",
@@ -735,7 +737,10 @@ repo_get_sealed_sized(struct repo *r, enum obj_kind kind, const char *name,
 	struct buf b = BUF_INIT;
 	int rc;
 
-	if (size == REPO_SIZE_UNKNOWN && (rc = backend_stat(r->be, name, &size)) != IMDR_OK)
+	/* a listing that gives 0 may not know the size: ask (a sealed object
+	 * is never empty, so this costs a HEAD only where one is due) */
+	if ((size == REPO_SIZE_UNKNOWN || size == 0) &&
+	    (rc = backend_stat(r->be, name, &size)) != IMDR_OK)
 		return rc;
 	if ((rc = repo_size_check(r, kind, name, size)) != IMDR_OK)
 		return rc;
