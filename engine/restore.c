@@ -98,6 +98,45 @@ fail_at(const struct restore *rs, int e, const char *what, const char *rel)
 
 /* ---- folders, never through symlinks ---- */
 
+/* rel_of: the path below the target of name in the current folder. Made
+ * for messages only: at 50,000 levels a path is 100 KB, too much to build
+ * for every folder entered. */
+static char *
+rel_of(const struct restore *rs, const char *name, size_t len)
+{
+	struct buf b = BUF_INIT;
+
+	buf_append(&b, rs->curpath.data, rs->curpath.len);
+	if (b.len)
+		buf_putc(&b, '/');
+	buf_append(&b, name, len);
+	return buf_cstr(&b);
+}
+
+/* In clear_way and open_dir_at, rel NULL means "name in the current
+ * folder": the path is made only when there is something to say. */
+static int
+fail_rel(const struct restore *rs, int e, const char *what, const char *rel,
+    const char *name)
+{
+	char *w = rel ? NULL : rel_of(rs, name, strlen(name));
+	int rc = fail_at(rs, e, what, rel ? rel : w);
+
+	free(w);
+	return rc;
+}
+
+static int
+exists_rel(const struct restore *rs, int code, const char *fmt, const char *rel,
+    const char *name)
+{
+	char *w = rel ? NULL : rel_of(rs, name, strlen(name));
+	int rc = err_set(code, fmt, rs->o->target, rel ? rel : w);
+
+	free(w);
+	return rc;
+}
+
 /* clear_way: something that is not a folder stands at name in dfd where a
  * folder or file goes. A symlink is removed (replaced, never followed);
  * anything else only with force. */
@@ -107,15 +146,14 @@ clear_way(struct restore *rs, int dfd, const char *name, const char *rel, int wa
 	struct stat st;
 
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return fail_at(rs, errno, "inspect", rel);
+		return fail_rel(rs, errno, "inspect", rel, name);
 	if (S_ISDIR(st.st_mode))
-		return want_dir ? IMDR_OK : err_set(IMDR_EEXIST, "%s/%s exists and is a folder",
-		    rs->o->target, rel);
+		return want_dir ? IMDR_OK :
+		    exists_rel(rs, IMDR_EEXIST, "%s/%s exists and is a folder", rel, name);
 	if (!S_ISLNK(st.st_mode) && !rs->o->force)
-		return err_set(IMDR_EEXIST, "%s/%s exists (use --force to overwrite)",
-		    rs->o->target, rel);
+		return exists_rel(rs, IMDR_EEXIST, "%s/%s exists (use --force to overwrite)", rel, name);
 	if (unlinkat(dfd, name, 0) != 0)
-		return fail_at(rs, errno, "remove", rel);
+		return fail_rel(rs, errno, "remove", rel, name);
 	return IMDR_OK;
 }
 
@@ -135,34 +173,22 @@ open_dir_at(struct restore *rs, int dfd, const char *name, const char *rel,
 			return IMDR_OK;
 		}
 		if (!create)
-			return fail_at(rs, errno, "open", rel);
+			return fail_rel(rs, errno, "open", rel, name);
 		if (errno == ENOENT) {
 			if (mkdirat(dfd, name, 0700) != 0 && errno != EEXIST)
-				return fail_at(rs, errno, "create", rel);
+				return fail_rel(rs, errno, "create", rel, name);
 		} else if (errno == ELOOP || errno == ENOTDIR) {
 			rc = clear_way(rs, dfd, name, rel, 1);
 			if (rc)
 				return rc;
 		} else {
-			return fail_at(rs, errno, "open", rel);
+			return fail_rel(rs, errno, "open", rel, name);
 		}
 	}
-	return err_set(IMDR_EIO, "%s/%s keeps changing while it is restored", rs->o->target, rel);
+	return exists_rel(rs, IMDR_EIO, "%s/%s keeps changing while it is restored", rel, name);
 }
 
 /* ---- moving between folders ---- */
-
-static char *
-rel_of(struct restore *rs, const char *name, size_t len)
-{
-	struct buf b = BUF_INIT;
-
-	buf_append(&b, rs->curpath.data, rs->curpath.len);
-	if (b.len)
-		buf_putc(&b, '/');
-	buf_append(&b, name, len);
-	return buf_cstr(&b);
-}
 
 static long *
 last_kid_of(struct restore *rs, long d)
@@ -206,21 +232,20 @@ static int
 nav_down(struct restore *rs, const char *name, size_t len, int create, long want)
 {
 	long k = want >= 0 ? want : *last_kid_of(rs, rs->cur);
-	char *part = xstrndup(name, len), *rel = rel_of(rs, name, len);
+	char *part = xstrndup(name, len);
 	struct stat st;
 	int fd = -1, rc;
 
-	rc = open_dir_at(rs, rs->cur_fd, part, rel, create, &fd);
+	rc = open_dir_at(rs, rs->cur_fd, part, NULL, create, &fd);
 	if (rc == IMDR_OK && fstat(fd, &st) != 0) {
-		rc = fail_at(rs, errno, "inspect", rel);
+		rc = fail_rel(rs, errno, "inspect", NULL, part);
 		close(fd);
 	}
 	if (rc == IMDR_OK && want >= 0 && (rs->dirs[want].dev != st.st_dev ||
 	    rs->dirs[want].ino != st.st_ino)) {
-		rc = err_set(IMDR_EIO, "%s/%s was replaced while it was restored", rs->o->target, rel);
+		rc = exists_rel(rs, IMDR_EIO, "%s/%s was replaced while it was restored", NULL, part);
 		close(fd);
 	}
-	free(rel);
 	if (rc) {
 		free(part);
 		return rc;

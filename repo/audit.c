@@ -249,8 +249,10 @@ audit_append(struct repo *r, const struct audit_event *ev, char *ret_id)
 	char *js;
 	int rc;
 
-	if (!valid_command(ev->command))
+	if (!valid_command(ev->command)) {
+		json_decref(parents);
 		return err_set(IMDR_EINVAL, "audit: bad command name %s", ev->command);
+	}
 	if (ev->scope_json && ((scope = json_loads(ev->scope_json, 0, &jerr)) == NULL ||
 	    !json_is_object(scope))) {
 		json_decref(scope);

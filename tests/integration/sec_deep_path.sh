@@ -8,6 +8,8 @@
 
 DEPTH=50000
 MAX_KB=200000
+# ASan keeps freed memory in quarantine and shadows the rest
+ldd "$IMDR" 2>/dev/null | grep -q libasan && MAX_KB=1000000
 if ! command -v /usr/bin/time >/dev/null; then skip "deep path: no /usr/bin/time (scripts/deps.sh test)"; exit 0; fi
 
 repo=$T/repo

@@ -23,6 +23,7 @@ big_index=index/$(printf 'cd%.0s' $(seq 32))
 truncate -s 3G "$repo/$big_snap" "$repo/$big_index"
 SIZE=3221225472
 MAX_KB=150000	# far below 3 GiB, well above what imdr needs (~20 MB)
+ldd "$IMDR" 2>/dev/null | grep -q libasan && MAX_KB=600000	# ASan's shadow and quarantine
 
 # run NAME CMD...: output in $out, status in $rc, peak RSS (KB) in $rss
 run() {
