@@ -17,7 +17,9 @@ usage(FILE *f)
 "usage: imdr check REPO [--read-data] [--json]\n"
 "\n"
 "Verify the repository's structure: index objects, pack headers, snapshots\n"
-"and their chain, every tree node, and that every chunk a file names exists.\n"
+"and their chain, every tree node, and that every chunk a file names exists\n"
+"where and as long as the file says. An object larger than its kind can be\n"
+"is named with its size and not read.\n"
 "--read-data also reads every blob and verifies its authentication tag and id.\n"
 "Each problem is printed naming the object; exit status 1 if any.\n");
 }

@@ -22,7 +22,9 @@ usage(FILE *f)
 "stable name of what was backed up). --source NAME lists that source's only,\n"
 "without reading the others (object names carry a keyed tag of the source).\n"
 "Name a snapshot elsewhere by an id prefix, `latest`, or a time\n"
-"(2026-11-24T10:00 = the newest snapshot at or before that minute).\n");
+"(2026-11-24T10:00 = the newest snapshot at or before that minute).\n"
+"A snapshot object that cannot be read (damaged, or too large to be one) is\n"
+"named on stderr and the others are still listed; the exit status is then 1.\n");
 }
 
 int
