@@ -10,9 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v gcore >/dev/null; then skip "core dump test: no gcore (gdb; scripts/deps.sh test)"; exit 0; fi
-# an ASan build maps terabytes of shadow memory: its core says nothing of
-# the release build's, and takes minutes to write
-if ldd "$IMDR" 2>/dev/null | grep -q libasan; then skip "core dump test: an ASan build (SANITIZE=1)"; exit 0; fi
+if ldd "$IMDR" 2>/dev/null | grep -q libasan; then skip "core dump test: an ASan build (its core would be tens of GB)"; exit 0; fi
 # Under ASan the process maps terabytes of shadow memory, and gcore writes
 # a core of tens of GB (one filled this machine's disk): test the real build.
 case ${BUILD:-build} in *san*) skip "core dump test: not under a sanitizer build (its core would be tens of GB)"; exit 0 ;; esac
@@ -56,6 +54,9 @@ if have_fuse && [ -x "$MOUNT_IMDR" ]; then
 	pid=$(pgrep -n -f "mount.imdr $repo $mnt")
 	cmp -s "$mnt/latest/secret.txt" "$src/secret.txt" || fail "read through the mount"
 	sleep 0.3	# read-ahead done: the mount is idle, as a crash usually finds it
+	# never a core larger than the process's resident memory allows for
+	vm=$(awk '/^VmSize:/ { print $2 }' "/proc/$pid/status")
+	if [ "${vm:-0}" -gt 4000000 ]; then skip "core of mount.imdr: $vm KB mapped, too large to dump here"; exit 0; fi
 	gcore -o "$T/core" "$pid" >"$T/gcore.log" 2>&1
 	core=$T/core.$pid
 	if [ ! -s "$core" ]; then
