@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "lib/array.h"
 #include "lib/err.h"
 #include "lib/hash.h"
 #include "lib/idset.h"
@@ -136,23 +137,34 @@ cat_builder_new(void)
 	return b;
 }
 
+/* free_tree: every node below root, and root's own parts; with a stack
+ * of its own, so a path 50,000 folders deep costs heap, not C stack. */
 static void
-free_node(struct bnode *n)
+free_tree(struct bnode *root)
 {
-	for (uint32_t i = 0; i < n->nkids; i++) {
-		free_node(n->kids[i]);
-		free(n->kids[i]);
-	}
-	free(n->kids);
-	free(n->htab);
-	free(n->name);
-	free(n->target);
-	while (n->first) {
-		struct block *next = n->first->next;
+	struct bnode **st = NULL;
+	size_t n = 0, cap = 0;
 
-		free(n->first);
-		n->first = next;
+	*ARRAY_PUSH(st, n, cap) = root;
+	while (n > 0) {
+		struct bnode *d = st[--n];
+
+		for (uint32_t i = 0; i < d->nkids; i++)
+			*ARRAY_PUSH(st, n, cap) = d->kids[i];
+		free(d->kids);
+		free(d->htab);
+		free(d->name);
+		free(d->target);
+		while (d->first) {
+			struct block *next = d->first->next;
+
+			free(d->first);
+			d->first = next;
+		}
+		if (d != root)
+			free(d);
 	}
+	free(st);
 }
 
 void
@@ -160,7 +172,7 @@ cat_builder_free(struct cat_builder *b)
 {
 	if (b == NULL)
 		return;
-	free_node(&b->root);
+	free_tree(&b->root);
 	free(b->last_dir_path);
 	free(b);
 }
@@ -457,77 +469,154 @@ struct finish {
 	struct cat_build_stats st;
 };
 
-/* finish_dir: encode d (after its subfolders) and store it. */
-static int
-finish_dir(struct finish *f, struct bnode *d, struct blob_ref *ret_ref,
+/* One folder being encoded: its entries so far, its files' chunk refs, and
+ * where its own location goes once it is stored (its parent's entry). */
+struct frame {
+	struct bnode *d;
+	uint32_t next;		/* next kid to look at */
+	uint32_t nlive, nsub;
+	struct cat_entry *e;
+	struct blob_ref *chunks;
+	size_t k;		/* chunk refs filled */
+	struct blob_ref *ret_ref;
+	uint32_t *ret_nsub;
+};
+
+static void
+frame_open(struct frame *f, struct bnode *d, struct blob_ref *ret_ref,
     uint32_t *ret_nsub)
 {
-	struct cat_entry *e = NULL;
-	struct blob_ref *chunks = NULL;
-	size_t nch = 0, k = 0;
-	uint32_t nsub = 0, nlive = 0;
-	struct buf out = BUF_INIT;
-	int rc = IMDR_OK;
+	size_t nch = 0;
 
+	memset(f, 0, sizeof(*f));
+	f->d = d;
+	f->ret_ref = ret_ref;
+	f->ret_nsub = ret_nsub;
 	if (d->nkids > 1)
 		qsort(d->kids, d->nkids, sizeof(*d->kids), cmp_kids);
 	for (uint32_t i = 0; i < d->nkids; i++)
 		if (d->kids[i]->type == CAT_FILE && !d->kids[i]->dropped)
 			nch += d->kids[i]->nchunks;
-	e = xcalloc(d->nkids ? d->nkids : 1, sizeof(*e));
-	chunks = xcalloc(nch ? nch : 1, sizeof(*chunks));
-	for (uint32_t j = 0, i = 0; j < d->nkids && rc == IMDR_OK; j++) {
-		struct bnode *c = d->kids[j];
+	f->e = xcalloc(d->nkids ? d->nkids : 1, sizeof(*f->e));
+	f->chunks = xcalloc(nch ? nch : 1, sizeof(*f->chunks));
+}
 
-		if (c->dropped)
-			continue;
+static void
+frame_close(struct frame *f)
+{
+	free(f->e);
+	free(f->chunks);
+}
 
-		e[i].name = c->name;
-		e[i].name_len = c->name_len;
-		e[i].type = c->type;
-		e[i].mode = c->mode;
-		e[i].mtime_ns = c->mtime_ns;
-		e[i].size = c->size;
-		e[i].target = c->target;
-		if (c->type == CAT_DIR) {
-			nsub++;
-			f->st.dirs++;
-			e[i].nentries = live_kids(c);
-			rc = finish_dir(f, c, &e[i].subtree, &e[i].nsubdirs);
-		} else if (c->type == CAT_FILE) {
-			uint64_t total = 0;
+/* folder_path: the path of the folder at depth (for messages only). */
+static char *
+folder_path(const struct frame *st, size_t depth)
+{
+	struct buf b = BUF_INIT;
 
-			f->st.files++;
-			e[i].nchunks = c->nchunks;
-			for (struct block *blk = c->first; blk && rc == IMDR_OK; blk = blk->next) {
-				for (uint32_t s = 0; s < blk->used && rc == IMDR_OK; s++) {
-					rc = f->resolve(f->ctx, blk->s[s].id, &chunks[k]);
-					if (rc == IMDR_OK && chunks[k].raw_length != blk->s[s].raw)
-						rc = err_set(IMDR_EIO, "internal error: chunk size mismatch in %s",
-						    c->name);
-					total += blk->s[s].raw;
-					k++;
-				}
+	for (size_t i = 1; i < depth; i++) {
+		if (b.len)
+			buf_putc(&b, '/');
+		buf_append(&b, st[i].d->name, st[i].d->name_len);
+	}
+	if (b.len == 0)
+		buf_puts(&b, "(the top folder)");
+	return buf_cstr(&b);
+}
+
+/* add_kid_entry: the entry of kid c in f; a file's chunks resolved to
+ * their locations. A folder gets its entry now and its location when
+ * its own frame is done. */
+static int
+add_kid_entry(struct finish *fin, struct frame *f, struct bnode *c)
+{
+	struct cat_entry *e = &f->e[f->nlive];
+	int rc = IMDR_OK;
+
+	e->name = c->name;
+	e->name_len = c->name_len;
+	e->type = c->type;
+	e->mode = c->mode;
+	e->mtime_ns = c->mtime_ns;
+	e->size = c->size;
+	e->target = c->target;
+	if (c->type == CAT_DIR) {
+		f->nsub++;
+		fin->st.dirs++;
+		e->nentries = live_kids(c);
+	} else if (c->type == CAT_FILE) {
+		uint64_t total = 0;
+
+		fin->st.files++;
+		e->nchunks = c->nchunks;
+		for (struct block *blk = c->first; blk && rc == IMDR_OK; blk = blk->next) {
+			for (uint32_t s = 0; s < blk->used && rc == IMDR_OK; s++) {
+				rc = fin->resolve(fin->ctx, blk->s[s].id, &f->chunks[f->k]);
+				if (rc == IMDR_OK && f->chunks[f->k].raw_length != blk->s[s].raw)
+					rc = err_set(IMDR_EIO, "internal error: chunk size mismatch in %s",
+					    c->name);
+				total += blk->s[s].raw;
+				f->k++;
 			}
-			/* The bytes stored are the truth, whatever the size first said. */
-			e[i].size = total;
-			f->st.bytes += total;
-		} else {
-			f->st.symlinks++;
 		}
-		i++;
-		nlive = i;
+		/* The bytes stored are the truth, whatever the size first said. */
+		e->size = total;
+		fin->st.bytes += total;
+	} else {
+		fin->st.symlinks++;
 	}
-	if (rc == IMDR_OK) {
-		encode(e, nlive, chunks, &out);
-		rc = f->store(f->ctx, out.data, out.len, ret_ref);
-		f->st.nodes++;
+	f->nlive++;
+	return rc;
+}
+
+/* finish_tree: encode and store every folder, children before parents,
+ * in the order a depth-first walk by name meets them (so a folder's
+ * subfolders lie just before it in the tree packs). Iterative: memory
+ * grows with depth (one frame a level), never the C stack. */
+static int
+finish_tree(struct finish *fin, struct bnode *root, struct blob_ref *ret_root)
+{
+	struct frame *st = NULL;
+	size_t depth = 0, cap = 0;
+	struct buf out = BUF_INIT;
+	int rc = IMDR_OK;
+
+	frame_open(ARRAY_PUSH(st, depth, cap), root, ret_root, NULL);
+	while (depth > 0 && rc == IMDR_OK) {
+		struct frame *f = &st[depth - 1];
+
+		if (f->next < f->d->nkids) {
+			struct bnode *c = f->d->kids[f->next++];
+			struct cat_entry *e = &f->e[f->nlive];
+
+			if (c->dropped)
+				continue;
+			rc = add_kid_entry(fin, f, c);
+			if (rc == IMDR_OK && c->type == CAT_DIR)
+				frame_open(ARRAY_PUSH(st, depth, cap), c, &e->subtree, &e->nsubdirs);
+			continue;
+		}
+		out.len = 0;
+		encode(f->e, f->nlive, f->chunks, &out);
+		if (out.len > REPO_TREE_MAX) {
+			char *path = folder_path(st, depth);
+
+			rc = err_set(IMDR_EINVAL, "folder %s: its %u entries take %zu bytes as a tree node, more than one may (%u); split it into subfolders",
+			    path, f->nlive, out.len, REPO_TREE_MAX);
+			free(path);
+			break;
+		}
+		rc = fin->store(fin->ctx, out.data, out.len, f->ret_ref);
+		fin->st.nodes++;
+		if (f->ret_nsub)
+			*f->ret_nsub = f->nsub;
+		frame_close(f);
+		depth--;
 	}
-	if (ret_nsub)
-		*ret_nsub = nsub;
+	while (depth > 0)
+		frame_close(&st[--depth]);
+	free(st);
 	buf_free(&out);
-	free(e);
-	free(chunks);
 	return rc;
 }
 
@@ -543,7 +632,7 @@ cat_builder_finish(struct cat_builder *b, cat_resolve_fn resolve,
 	f.resolve = resolve;
 	f.store = store;
 	f.ctx = ctx;
-	rc = finish_dir(&f, &b->root, ret_root, NULL);
+	rc = finish_tree(&f, &b->root, ret_root);
 	if (rc == IMDR_OK && ret_stats)
 		*ret_stats = f.st;
 	return rc;

@@ -22,7 +22,9 @@ usage(FILE *f)
 "stable name of what was backed up). --source NAME lists that source's only,\n"
 "without reading the others (object names carry a keyed tag of the source).\n"
 "Name a snapshot elsewhere by an id prefix, `latest`, or a time\n"
-"(2026-11-24T10:00 = the newest snapshot at or before that minute).\n");
+"(2026-11-24T10:00 = the newest snapshot at or before that minute).\n"
+"A snapshot object that cannot be read (damaged, or too large to be one) is\n"
+"named on stderr and the others are still listed; the exit status is then 1.\n");
 }
 
 int
@@ -38,7 +40,7 @@ cmd_snapshots(int argc, char **argv)
 	struct snapshot_name *names = NULL;
 	const char *passfile = NULL, *source = NULL;
 	struct repo *r = NULL;
-	size_t n = 0;
+	size_t n = 0, failed = 0, shown = 0;
 	int c, rc, json = 0;
 
 	optind = 1;
@@ -76,12 +78,17 @@ cmd_snapshots(int argc, char **argv)
 		struct snapshot *s;
 		char when[40], sz[32], add[32];
 
-		rc = snapshot_load(r, names[i].name, &s);
-		if (rc)
-			goto out;
+		rc = snapshot_load_listed(r, &names[i], &s);
+		if (rc) {
+			/* one bad object hides none of the others */
+			warn0("%s", err_msg(rc));
+			err_clear();
+			failed++;
+			continue;
+		}
 		time_format(s->time_ns, 0, when);
 		if (json) {
-			printf("%s{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":", i ? "," : "", s->id, s->id);
+			printf("%s{\"id\":\"%s\",\"short_id\":\"%.8s\",\"time\":", shown ? "," : "", s->id, s->id);
 			time_format(s->time_ns, 9, when);
 			json_print_string(stdout, when);
 			printf(",\"host\":");
@@ -113,11 +120,19 @@ cmd_snapshots(int argc, char **argv)
 			printf("%s\n", s->ntags ? "]" : "");
 		}
 		snapshot_free(s);
+		shown++;
 	}
 	if (json)
 		printf("]\n");
+	else if (failed)
+		printf("%zu snapshot%s (%zu more could not be read)\n", shown, shown == 1 ? "" : "s", failed);
 	else
 		printf("%zu snapshot%s\n", n, n == 1 ? "" : "s");
+	if (failed) {
+		free(names);
+		repo_free(r);
+		return 1;
+	}
 out:
 	free(names);
 	repo_free(r);

@@ -5,6 +5,7 @@
 
 #include "cli/common.h"
 #include "lib/log.h"
+#include "lib/secmem.h"
 
 #define IMDR_VERSION "0.1.0"
 
@@ -57,6 +58,9 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
+	/* first of all: the key is in this process from the moment the
+	 * passphrase is read (lib/secmem.h says why non-dumpable) */
+	secmem_process_harden();
 	log_init("imdr");
 	mem_tune();
 	if (argc < 2) {

@@ -24,6 +24,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/secmem.h"
 #include "repo/repo.h"
 
 #ifndef IMDR_VERSION
@@ -285,6 +286,7 @@ main(int argc, char **argv)
 	char *fsopt = NULL;
 	int rc;
 
+	secmem_process_harden();	/* before the passphrase is read */
 	log_init("mount.imdr");
 	mem_tune();
 	if (fuse_opt_parse(&args, &o, opt_spec, opt_proc) != 0) {

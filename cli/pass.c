@@ -10,46 +10,70 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/log.h"
-#include "repo/crypto.h"
+#include "lib/secmem.h"
 
 #define PASS_MAX 4096
 
+/* A passphrase is read straight into secmem (out of core dumps, locked in
+ * RAM), into a buffer that never grows: no copy of it is left behind in
+ * freed heap or stdio buffers. */
+struct secbuf {
+	char *p;
+	size_t len, cap;
+};
+
 static void
-chomp(struct buf *b)
+sb_init(struct secbuf *b)
 {
-	if (b->len > 0 && b->data[b->len - 1] == '\n')
+	b->cap = PASS_MAX + 2;
+	b->p = secmem_alloc(b->cap + 1);
+	b->len = 0;
+}
+
+static void
+sb_free(struct secbuf *b)
+{
+	secmem_free(b->p);
+	b->p = NULL;
+	b->len = 0;
+}
+
+static void
+chomp(struct secbuf *b)
+{
+	if (b->len > 0 && b->p[b->len - 1] == '\n')
 		b->len--;
-	if (b->len > 0 && b->data[b->len - 1] == '\r')
+	if (b->len > 0 && b->p[b->len - 1] == '\r')
 		b->len--;
+	b->p[b->len] = '\0';
 }
 
 static int
-read_fd_all(int fd, struct buf *b)
+read_fd_all(int fd, struct secbuf *b)
 {
-	char tmp[512];
 	ssize_t n;
 
-	while ((n = read(fd, tmp, sizeof(tmp))) != 0) {
+	for (;;) {
+		if (b->len >= b->cap) {
+			errno = EFBIG;
+			return -1;
+		}
+		n = read(fd, b->p + b->len, b->cap - b->len);
+		if (n == 0)
+			return 0;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
-		buf_append(b, tmp, (size_t)n);
-		crypto_wipe(tmp, sizeof(tmp));
-		if (b->len > PASS_MAX) {
-			errno = EFBIG;
-			return -1;
-		}
+		b->len += (size_t)n;
 	}
-	return 0;
 }
 
 static int
-from_file(const char *path, struct buf *b)
+from_file(const char *path, struct secbuf *b)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = IMDR_OK;
@@ -60,13 +84,14 @@ from_file(const char *path, struct buf *b)
 		warn0("password file %s is readable by others (mode %03o); chmod 600 it",
 		    path, (unsigned)(st.st_mode & 0777));
 	if (read_fd_all(fd, b) < 0)
-		rc = err_set(IMDR_EINVAL, "cannot read password file %s: %s", path, strerror(errno));
+		rc = err_set(IMDR_EINVAL, "cannot read password file %s: %s", path,
+		    errno == EFBIG ? "longer than 4096 bytes" : strerror(errno));
 	close(fd);
 	return rc;
 }
 
 static int
-from_command(const char *cmd, struct buf *b)
+from_command(const char *cmd, struct secbuf *b)
 {
 	int pfd[2], status;
 	pid_t pid;
@@ -100,11 +125,10 @@ from_command(const char *cmd, struct buf *b)
 }
 
 static int
-ask_tty(const char *prompt, struct buf *b)
+ask_tty(const char *prompt, struct secbuf *b)
 {
 	struct termios old, quiet;
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC), rc = IMDR_OK;
-	char c;
 
 	if (fd < 0)
 		return err_set(IMDR_EINVAL, "no passphrase: set IMDR_PASSWORD_FILE or "
@@ -115,17 +139,16 @@ ask_tty(const char *prompt, struct buf *b)
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	tcsetattr(fd, TCSAFLUSH, &quiet);
-	for (;;) {
-		ssize_t n = read(fd, &c, 1);
+	while (b->len < b->cap) {
+		ssize_t n = read(fd, b->p + b->len, 1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0 || c == '\n')
+		if (n <= 0 || b->p[b->len] == '\n')
 			break;
-		buf_putc(b, (uint8_t)c);
-		if (b->len > PASS_MAX)
-			break;
+		b->len++;
 	}
+	b->p[b->len] = '\0';
 	tcsetattr(fd, TCSAFLUSH, &old);
 	if (write(fd, "\n", 1) < 0)
 		rc = IMDR_EIO;
@@ -136,10 +159,11 @@ ask_tty(const char *prompt, struct buf *b)
 int
 pass_get(const char *file_opt, int confirm, char **ret, size_t *ret_len)
 {
-	struct buf b = BUF_INIT, again = BUF_INIT;
+	struct secbuf b, again = { NULL, 0, 0 };
 	const char *env;
 	int rc;
 
+	sb_init(&b);
 	if (file_opt)
 		rc = from_file(file_opt, &b);
 	else if ((env = getenv("IMDR_PASSWORD_FILE")) && *env)
@@ -149,37 +173,33 @@ pass_get(const char *file_opt, int confirm, char **ret, size_t *ret_len)
 	else {
 		rc = ask_tty(confirm ? "New passphrase: " : "Passphrase: ", &b);
 		if (rc == IMDR_OK && confirm) {
+			sb_init(&again);
 			rc = ask_tty("Repeat passphrase: ", &again);
 			if (rc == IMDR_OK && (again.len != b.len ||
-			    (b.len && memcmp(again.data, b.data, b.len) != 0)))
+			    (b.len && memcmp(again.p, b.p, b.len) != 0)))
 				rc = err_set(IMDR_EINVAL, "the passphrases do not match");
 		}
 	}
-	if (again.data)
-		crypto_wipe(again.data, again.len);
-	buf_free(&again);
+	sb_free(&again);
+	if (rc == IMDR_OK && b.len > PASS_MAX)
+		rc = err_set(IMDR_EINVAL, "passphrase longer than %d bytes", PASS_MAX);
 	if (rc == IMDR_OK) {
 		chomp(&b);
 		if (b.len == 0)
 			rc = err_set(IMDR_EINVAL, "empty passphrase");
 	}
 	if (rc) {
-		if (b.data)
-			crypto_wipe(b.data, b.len);
-		buf_free(&b);
+		sb_free(&b);
 		return rc;
 	}
-	buf_cstr(&b);
 	*ret_len = b.len;
-	*ret = (char *)buf_steal(&b, NULL);
+	*ret = b.p;
 	return IMDR_OK;
 }
 
 void
 pass_free(char *p, size_t len)
 {
-	if (p == NULL)
-		return;
-	crypto_wipe(p, len);
-	free(p);
+	(void)len;
+	secmem_free(p);
 }

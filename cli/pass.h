@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-/* pass_get: *ret is malloc'd (free with pass_free); one trailing newline of
- * a file or command is dropped. With confirm, a terminal is asked twice.
+/* pass_get: *ret is in secmem (out of core dumps; free with pass_free);
+ * one trailing newline of a file or command is dropped; at most 4096 bytes. With confirm, a terminal is asked twice.
  * IMDR_EINVAL with a message when no source is usable. */
 int pass_get(const char *file_opt, int confirm, char **ret, size_t *ret_len);
 void pass_free(char *p, size_t len);

@@ -555,11 +555,11 @@ backup_do(struct repo *r, const struct backup_opts *o, struct backup_result *ret
 		int frc = fcache_save(b.fc);
 
 		if (frc) {
-			char msg[1200];
-
-			snprintf(msg, sizeof(msg), "%s (the next backup will read every file)",
+			char *msg = xasprintf("%s (the next backup will read every file)",
 			    err_msg(frc));
+
 			ev_warn(b.ev, NULL, msg);
+			free(msg);
 			err_clear();
 		}
 	}

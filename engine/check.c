@@ -23,7 +23,10 @@ struct check {
 	struct idset *trees;	/* tree nodes already walked */
 	struct check_result *res;
 	int read_data;
-	char **index_names;
+	struct listed_index {
+		char *name;
+		uint64_t size;		/* as listed: bounds the read */
+	} *index_names;
 	size_t nindex, index_cap;
 };
 
@@ -91,8 +94,8 @@ list_index(void *ctx, const char *name, uint64_t size)
 {
 	struct check *c = ctx;
 
-	(void)size;
-	*ARRAY_PUSH(c->index_names, c->nindex, c->index_cap) = xstrdup(name);
+	*ARRAY_PUSH(c->index_names, c->nindex, c->index_cap) =
+	    (struct listed_index){ xstrdup(name), size };
 	return 0;
 }
 
@@ -142,7 +145,7 @@ check_pack(void *ctx, const uint8_t id[32], uint64_t size)
 		oddity(c, "pack %s is in no index (left by an interrupted backup; the next backup indexes it)",
 		    name);
 	if (c->read_data) {
-		rc = repo_pack_read(c->r, id, &whole);
+		rc = repo_pack_read_sized(c->r, id, size, &whole);
 		if (rc == IMDR_OK && whole.len != size)
 			rc = err_set(IMDR_EFORMAT, "pack %s changed size while being read", name);
 		if (rc == IMDR_OK)
@@ -229,6 +232,19 @@ check_entry(void *ctx, const char *path, const struct cat_node *node,
 			    w->snap, path, i);
 			break;
 		}
+		/* a reference's lengths must be its blob's: a reader trusting a
+		 * longer one would return bytes past the chunk */
+		if (index_lookup(c->idx, ref.id, NULL, &known) == IMDR_OK &&
+		    (known.length != ref.length || known.raw_length != ref.raw_length)) {
+			problem(c, "snapshot %.8s: %s: chunk %u claims %u bytes (%u sealed); its blob has %u (%u sealed)",
+			    w->snap, path, i, ref.raw_length, ref.length, known.raw_length, known.length);
+			break;
+		}
+		if (repo_blob_ref_check(c->r, BLOB_DATA, &ref) != IMDR_OK) {
+			problem(c, "snapshot %.8s: %s: %s", w->snap, path, err_msg(IMDR_EFORMAT));
+			err_clear();
+			break;
+		}
 	}
 	return 0;
 }
@@ -256,7 +272,7 @@ check_snapshots(struct check *c)
 		struct snapshot *s = NULL;
 		struct walk_ctx w = { c, names[i].id };
 
-		rc = snapshot_load(c->r, names[i].name, &s);
+		rc = snapshot_load_listed(c->r, &names[i], &s);
 		if (rc) {
 			problem(c, "%s", err_msg(rc));
 			err_clear();
@@ -332,7 +348,8 @@ check_one(struct repo *r, const struct check_opts *o, struct check_result *ret,
 
 	rc = repo_list(r, "index/", list_index, &c);
 	for (size_t i = 0; rc == IMDR_OK && i < c.nindex; i++) {
-		int irc = index_load_one(r, c.idx, c.index_names[i]);
+		int irc = index_load_listed(r, c.idx, c.index_names[i].name,
+		    c.index_names[i].size);
 
 		if (irc) {
 			problem(&c, "%s", err_msg(irc));
@@ -351,7 +368,7 @@ check_one(struct repo *r, const struct check_opts *o, struct check_result *ret,
 	if (rc == IMDR_OK && with_audit)
 		rc = check_audit(&c, o);
 	for (size_t i = 0; i < c.nindex; i++)
-		free(c.index_names[i]);
+		free(c.index_names[i].name);
 	free(c.index_names);
 	idset_free(c.packs);
 	idset_free(c.trees);

@@ -1,8 +1,17 @@
 /* restore — see restore.h.
  *
- * Paths are resolved below the target's descriptor, one component at a
- * time, with O_NOFOLLOW: the folder of the entry before is kept open, so a
- * walk (entries arrive depth-first, by name) opens each folder about once.
+ * Folders. One descriptor is open: the folder the last entry went into.
+ * The next entry's folder is reached from there, up through ".." (checked
+ * against the device and inode recorded when the folder was entered, so a
+ * folder moved meanwhile is an error, never a way out of the target) and
+ * down one component at a time with O_NOFOLLOW. Entries arrive depth-first
+ * by name, so a restore opens each folder about twice, however deep the
+ * tree: a path 50,000 folders deep costs 100,000 opens, not a billion.
+ * Every folder passed or made is a record (its name, its parent's index),
+ * so memory grows with the number of folders, not with their depth
+ * squared; modes and mtimes are set at the end, children before parents,
+ * walking the records the same way.
+ *
  * File contents come from a pool of workers (below). */
 #include "engine/restore.h"
 
@@ -21,10 +30,20 @@
 #include "lib/err.h"
 #include "lib/fsutil.h"
 
-struct dir_meta {
-	char *rel;
+#define TARGET (-1L)		/* the record index of the target itself */
+
+/* A folder below the target that the restore made or went through. */
+struct rdir {
+	char *name;
+	long parent;		/* index in dirs, or TARGET */
+	long last_kid;		/* the child entered last (a hint), or -1 */
+	size_t plen;		/* length of its path below the target */
+	dev_t dev;
+	ino_t ino;
+	uint32_t depth;		/* 1 for the target's children */
 	uint32_t mode;
 	int64_t mtime_ns;
+	int has_meta;		/* a folder of the snapshot: mode and mtime to set */
 };
 
 struct restore {
@@ -32,10 +51,16 @@ struct restore {
 	const struct restore_opts *o;
 	const struct engine_events *ev;
 	int tfd;		/* the target folder */
-	int cur_fd;		/* the folder of the last entry, or -1 */
-	char *cur;		/* its path below the target ("" = target) */
-	struct dir_meta *dirs;	/* folders restored, in order made */
+	dev_t tdev;
+	ino_t tino;
+	long t_last_kid;	/* the target's child entered last, or -1 */
+	int cur_fd;		/* the folder at cur, always open */
+	long cur;		/* its record, or TARGET */
+	struct buf curpath;	/* its path below the target ("" = target) */
+	struct rdir *dirs;	/* in the order made: parents before children */
 	size_t ndirs, dirs_cap;
+	long *chain;		/* scratch for nav_to_dir */
+	size_t chain_cap;
 	struct pool *pool;
 	uint64_t files, bytes, failed;	/* updated by the workers too */
 };
@@ -72,6 +97,45 @@ fail_at(const struct restore *rs, int e, const char *what, const char *rel)
 
 /* ---- folders, never through symlinks ---- */
 
+/* rel_of: the path below the target of name in the current folder. Made
+ * for messages only: at 50,000 levels a path is 100 KB, too much to build
+ * for every folder entered. */
+static char *
+rel_of(const struct restore *rs, const char *name, size_t len)
+{
+	struct buf b = BUF_INIT;
+
+	buf_append(&b, rs->curpath.data, rs->curpath.len);
+	if (b.len)
+		buf_putc(&b, '/');
+	buf_append(&b, name, len);
+	return buf_cstr(&b);
+}
+
+/* In clear_way and open_dir_at, rel NULL means "name in the current
+ * folder": the path is made only when there is something to say. */
+static int
+fail_rel(const struct restore *rs, int e, const char *what, const char *rel,
+    const char *name)
+{
+	char *w = rel ? NULL : rel_of(rs, name, strlen(name));
+	int rc = fail_at(rs, e, what, rel ? rel : w);
+
+	free(w);
+	return rc;
+}
+
+static int
+exists_rel(const struct restore *rs, int code, const char *fmt, const char *rel,
+    const char *name)
+{
+	char *w = rel ? NULL : rel_of(rs, name, strlen(name));
+	int rc = err_set(code, fmt, rs->o->target, rel ? rel : w);
+
+	free(w);
+	return rc;
+}
+
 /* clear_way: something that is not a folder stands at name in dfd where a
  * folder or file goes. A symlink is removed (replaced, never followed);
  * anything else only with force. */
@@ -81,15 +145,14 @@ clear_way(struct restore *rs, int dfd, const char *name, const char *rel, int wa
 	struct stat st;
 
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return fail_at(rs, errno, "inspect", rel);
+		return fail_rel(rs, errno, "inspect", rel, name);
 	if (S_ISDIR(st.st_mode))
-		return want_dir ? IMDR_OK : err_set(IMDR_EEXIST, "%s/%s exists and is a folder",
-		    rs->o->target, rel);
+		return want_dir ? IMDR_OK :
+		    exists_rel(rs, IMDR_EEXIST, "%s/%s exists and is a folder", rel, name);
 	if (!S_ISLNK(st.st_mode) && !rs->o->force)
-		return err_set(IMDR_EEXIST, "%s/%s exists (use --force to overwrite)",
-		    rs->o->target, rel);
+		return exists_rel(rs, IMDR_EEXIST, "%s/%s exists (use --force to overwrite)", rel, name);
 	if (unlinkat(dfd, name, 0) != 0)
-		return fail_at(rs, errno, "remove", rel);
+		return fail_rel(rs, errno, "remove", rel, name);
 	return IMDR_OK;
 }
 
@@ -109,94 +172,192 @@ open_dir_at(struct restore *rs, int dfd, const char *name, const char *rel,
 			return IMDR_OK;
 		}
 		if (!create)
-			return fail_at(rs, errno, "open", rel);
+			return fail_rel(rs, errno, "open", rel, name);
 		if (errno == ENOENT) {
 			if (mkdirat(dfd, name, 0700) != 0 && errno != EEXIST)
-				return fail_at(rs, errno, "create", rel);
+				return fail_rel(rs, errno, "create", rel, name);
 		} else if (errno == ELOOP || errno == ENOTDIR) {
 			rc = clear_way(rs, dfd, name, rel, 1);
 			if (rc)
 				return rc;
 		} else {
-			return fail_at(rs, errno, "open", rel);
+			return fail_rel(rs, errno, "open", rel, name);
 		}
 	}
-	return err_set(IMDR_EIO, "%s/%s keeps changing while it is restored", rs->o->target, rel);
+	return exists_rel(rs, IMDR_EIO, "%s/%s keeps changing while it is restored", rel, name);
 }
 
-/* open_path: the folder at rel (below the target), each component opened
- * with O_NOFOLLOW; with create, missing ones are made. */
-static int
-open_path(struct restore *rs, const char *rel, int create, int *ret_fd)
+/* ---- moving between folders ---- */
+
+static long *
+last_kid_of(struct restore *rs, long d)
 {
-	int fd = dup(rs->tfd), rc = IMDR_OK;
-	const char *p = rel;
-	char *part = NULL;
+	return d == TARGET ? &rs->t_last_kid : &rs->dirs[d].last_kid;
+}
 
-	if (fd < 0)
-		return fail_at(rs, errno, "open", "");
-	while (*p) {
-		size_t len = strcspn(p, "/");
-		int next;
+/* nav_up: from the current folder to its parent, through "..", which must
+ * be the folder recorded (a moved folder would lead elsewhere). */
+static int
+nav_up(struct restore *rs)
+{
+	struct rdir *d = &rs->dirs[rs->cur];
+	dev_t pdev = d->parent == TARGET ? rs->tdev : rs->dirs[d->parent].dev;
+	ino_t pino = d->parent == TARGET ? rs->tino : rs->dirs[d->parent].ino;
+	struct stat st;
+	int fd;
 
-		free(part);
-		part = xstrndup(p, len);
-		rc = open_dir_at(rs, fd, part, rel, create, &next);
-		close(fd);
-		fd = -1;
-		if (rc)
-			break;
-		fd = next;
-		p += len;
-		p += *p == '/';
-	}
-	free(part);
-	if (rc)
+	fd = openat(rs->cur_fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_dev != pdev || st.st_ino != pino) {
+		char *rel = xstrndup((const char *)rs->curpath.data, rs->curpath.len);
+		int rc = err_set(IMDR_EIO, "%s/%s was moved while it was restored", rs->o->target, rel);
+
+		free(rel);
+		if (fd >= 0)
+			close(fd);
 		return rc;
-	*ret_fd = fd;
+	}
+	close(rs->cur_fd);
+	rs->cur_fd = fd;
+	rs->cur = d->parent;
+	rs->curpath.len = d->parent == TARGET ? 0 : rs->dirs[d->parent].plen;
 	return IMDR_OK;
 }
 
-/* parent_fd: the folder holding rel's last component, opened (and made)
- * safely; kept open for the entries that follow. */
+/* nav_down: into folder name of the current folder (made when missing with
+ * create, a symlink there replaced). Its record: want when given (the
+ * folder must be the one recorded), else the one entered last under this
+ * folder when the name matches, else a new one. */
+static int
+nav_down(struct restore *rs, const char *name, size_t len, int create, long want)
+{
+	long k = want >= 0 ? want : *last_kid_of(rs, rs->cur);
+	char *part = xstrndup(name, len);
+	struct stat st;
+	int fd = -1, rc;
+
+	rc = open_dir_at(rs, rs->cur_fd, part, NULL, create, &fd);
+	if (rc == IMDR_OK && fstat(fd, &st) != 0) {
+		rc = fail_rel(rs, errno, "inspect", NULL, part);
+		close(fd);
+	}
+	if (rc == IMDR_OK && want >= 0 && (rs->dirs[want].dev != st.st_dev ||
+	    rs->dirs[want].ino != st.st_ino)) {
+		rc = exists_rel(rs, IMDR_EIO, "%s/%s was replaced while it was restored", NULL, part);
+		close(fd);
+	}
+	if (rc) {
+		free(part);
+		return rc;
+	}
+	if (k >= 0 && strcmp(rs->dirs[k].name, part) == 0 &&
+	    rs->dirs[k].dev == st.st_dev && rs->dirs[k].ino == st.st_ino) {
+		free(part);
+	} else {
+		struct rdir *d = ARRAY_PUSH(rs->dirs, rs->ndirs, rs->dirs_cap);
+
+		memset(d, 0, sizeof(*d));
+		d->name = part;
+		d->parent = rs->cur;
+		d->last_kid = -1;
+		d->dev = st.st_dev;
+		d->ino = st.st_ino;
+		d->depth = rs->cur == TARGET ? 1 : rs->dirs[rs->cur].depth + 1;
+		d->plen = rs->curpath.len + (rs->curpath.len > 0) + len;
+		k = (long)rs->ndirs - 1;
+		*last_kid_of(rs, rs->cur) = k;
+	}
+	close(rs->cur_fd);
+	rs->cur_fd = fd;
+	rs->cur = k;
+	if (rs->curpath.len)
+		buf_putc(&rs->curpath, '/');
+	buf_append(&rs->curpath, name, len);
+	return IMDR_OK;
+}
+
+/* nav_to_path: to the folder at p (plen bytes, below the target): up to
+ * what it shares with the current folder, then down; with create, missing
+ * folders are made. */
+static int
+nav_to_path(struct restore *rs, const char *p, size_t plen, int create)
+{
+	const char *cur = (const char *)rs->curpath.data;
+	size_t clen = rs->curpath.len, n = clen < plen ? clen : plen, i = 0, k;
+	int rc = IMDR_OK;
+
+	/* the common prefix, a block at a time by memcmp (paths can be
+	 * 100 KB long, and every entry compares its folder's path) */
+	while (i + 256 <= n && memcmp(cur + i, p + i, 256) == 0)
+		i += 256;
+	while (i < n && cur[i] == p[i])
+		i++;
+	if (i == clen && (i == plen || p[i] == '/'))
+		k = i;
+	else if (i == plen && cur[i] == '/')
+		k = i;
+	else {
+		while (i > 0 && p[i - 1] != '/')
+			i--;
+		k = i ? i - 1 : 0;
+	}
+	while (rc == IMDR_OK && rs->curpath.len > k)
+		rc = nav_up(rs);
+	while (rc == IMDR_OK && k < plen) {
+		size_t len;
+
+		k += p[k] == '/';
+		len = strcspn(p + k, "/");
+		if (len > plen - k)
+			len = plen - k;
+		rc = nav_down(rs, p + k, len, create, -1);
+		k += len;
+	}
+	return rc;
+}
+
+/* nav_to_dir: to the folder of record i, by the records: up to the nearest
+ * common ancestor, then down by name, each folder checked to be the one
+ * recorded. */
+static int
+nav_to_dir(struct restore *rs, long i)
+{
+	size_t n = 0;
+	long x = i;
+	int rc = IMDR_OK;
+
+#define DEPTH(j) ((j) == TARGET ? 0u : rs->dirs[(j)].depth)
+	while (DEPTH(x) > DEPTH(rs->cur)) {
+		*ARRAY_PUSH(rs->chain, n, rs->chain_cap) = x;
+		x = rs->dirs[x].parent;
+	}
+	while (rc == IMDR_OK && DEPTH(rs->cur) > DEPTH(x))
+		rc = nav_up(rs);
+	while (rc == IMDR_OK && rs->cur != x) {
+		*ARRAY_PUSH(rs->chain, n, rs->chain_cap) = x;
+		x = rs->dirs[x].parent;
+		rc = nav_up(rs);
+	}
+#undef DEPTH
+	while (rc == IMDR_OK && n > 0) {
+		long j = rs->chain[--n];
+
+		rc = nav_down(rs, rs->dirs[j].name, strlen(rs->dirs[j].name), 0, j);
+	}
+	return rc;
+}
+
+/* parent_fd: the folder holding rel's last component, reached (and made)
+ * safely; it stays current for the entries that follow. */
 static int
 parent_fd(struct restore *rs, const char *rel, int *ret_fd, const char **ret_name)
 {
 	const char *slash = strrchr(rel, '/');
-	size_t plen = slash ? (size_t)(slash - rel) : 0;
-	size_t clen = rs->cur ? strlen(rs->cur) : 0;
-	int fd, rc;
+	int rc;
 
 	*ret_name = slash ? slash + 1 : rel;
-	if (rs->cur_fd >= 0 && plen == clen && strncmp(rel, rs->cur, plen) == 0) {
-		*ret_fd = rs->cur_fd;
-		return IMDR_OK;
-	}
-	if (rs->cur_fd >= 0 && plen > clen && strncmp(rel, rs->cur, clen) == 0 &&
-	    (clen == 0 || rel[clen] == '/') &&
-	    memchr(rel + clen + (clen > 0), '/', plen - clen - (clen > 0)) == NULL) {
-		/* one level down from the folder before: the usual step */
-		char *part = xstrndup(rel + clen + (clen > 0), plen - clen - (clen > 0));
-		char *prel = xstrndup(rel, plen);
-
-		rc = open_dir_at(rs, rs->cur_fd, part, prel, 1, &fd);
-		free(part);
-		free(prel);
-	} else {
-		char *prel = xstrndup(rel, plen);
-
-		rc = open_path(rs, prel, 1, &fd);
-		free(prel);
-	}
-	if (rc)
-		return rc;
-	if (rs->cur_fd >= 0)
-		close(rs->cur_fd);
-	free(rs->cur);
-	rs->cur_fd = fd;
-	rs->cur = xstrndup(rel, plen);
-	*ret_fd = fd;
-	return IMDR_OK;
+	rc = nav_to_path(rs, rel, slash ? (size_t)(slash - rel) : 0, 1);
+	*ret_fd = rs->cur_fd;
+	return rc;
 }
 
 /* ---- file contents: a pool of workers ----
@@ -502,14 +663,15 @@ pool_add(struct pool *p, struct rfile *f, const struct cat_node *node,
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* create_file: name in dfd, new, never through a symlink; an existing one
- * is replaced only with force. */
+/* create_file: name in dfd, new, never through a symlink: a symlink in
+ * the way is replaced (as where a folder goes), an existing file only with
+ * force, a folder never. */
 static int
 create_file(struct restore *rs, int dfd, const char *name, const char *rel, int *ret_fd)
 {
 	for (int tries = 0; tries < 3; tries++) {
 		int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		    0600);
+		    0600), rc;
 
 		if (fd >= 0) {
 			*ret_fd = fd;
@@ -517,13 +679,8 @@ create_file(struct restore *rs, int dfd, const char *name, const char *rel, int 
 		}
 		if (errno != EEXIST)
 			return fail_at(rs, errno, "create", rel);
-		if (!rs->o->force)
-			return err_set(IMDR_EEXIST, "%s/%s exists (use --force to overwrite)",
-			    rs->o->target, rel);
-		if (unlinkat(dfd, name, 0) != 0)
-			return errno == EISDIR || errno == EPERM ?
-			    err_set(IMDR_EEXIST, "%s/%s exists and is a folder", rs->o->target, rel) :
-			    fail_at(rs, errno, "remove", rel);
+		if ((rc = clear_way(rs, dfd, name, rel, 0)) != IMDR_OK)
+			return rc;
 	}
 	return err_set(IMDR_EIO, "%s/%s keeps changing while it is restored", rs->o->target, rel);
 }
@@ -593,21 +750,22 @@ restore_symlink(struct restore *rs, int dfd, const char *name, const char *rel,
 	return IMDR_OK;
 }
 
+/* restore_dir: make folder name in the current folder (entering it and
+ * coming back is what records it) and note its mode and mtime for the
+ * end. */
 static int
-restore_dir(struct restore *rs, int dfd, const char *name, const char *rel,
-    const struct cat_entry *e)
+restore_dir(struct restore *rs, const char *name, const struct cat_entry *e)
 {
-	struct dir_meta *d;
-	int fd, rc = open_dir_at(rs, dfd, name, rel, 1, &fd);
+	struct rdir *d;
+	int rc = nav_down(rs, name, strlen(name), 1, -1);
 
 	if (rc)
 		return rc;
-	close(fd);
-	d = ARRAY_PUSH(rs->dirs, rs->ndirs, rs->dirs_cap);
-	d->rel = xstrdup(rel);
+	d = &rs->dirs[rs->cur];
+	d->has_meta = 1;
 	d->mode = e->mode;
 	d->mtime_ns = e->mtime_ns;
-	return IMDR_OK;
+	return nav_up(rs);
 }
 
 static int
@@ -622,7 +780,7 @@ restore_entry(struct restore *rs, const char *rel, const struct cat_node *node,
 		return rc;
 	switch (e->type) {
 	case CAT_DIR:
-		return restore_dir(rs, dfd, name, rel, e);
+		return restore_dir(rs, name, e);
 	case CAT_SYMLINK:
 		return restore_symlink(rs, dfd, name, rel, e);
 	default:
@@ -644,32 +802,30 @@ walk_cb(void *ctx, const char *path, const struct cat_node *node,
 	return restore_entry(rs, path, node, e);
 }
 
-/* set_dir_meta: mode and mtime of the folder at rel, opened safely. */
-static int
-set_dir_meta(struct restore *rs, const char *rel, uint32_t mode, int64_t mtime_ns)
-{
-	struct timespec times[2];
-	int fd, rc;
-
-	rc = open_path(rs, rel, 0, &fd);
-	if (rc)
-		return rc;
-	times[0] = times[1] = ts_of(mtime_ns);
-	if (fchmod(fd, mode_of(rs, mode)) < 0 || futimens(fd, times) < 0)
-		rc = fail_at(rs, errno, "set the mode or mtime of", rel);
-	close(fd);
-	return rc;
-}
-
 /* finish_dirs: modes and mtimes of the folders restored, the last made
- * first, so a parent's mtime is set after every change inside it. */
+ * first (children were made after their parents), so a parent's mtime is
+ * set after every change inside it. */
 static int
 finish_dirs(struct restore *rs)
 {
+	struct timespec times[2];
 	int rc = IMDR_OK;
 
-	for (size_t i = rs->ndirs; i-- > 0 && rc == IMDR_OK;)
-		rc = set_dir_meta(rs, rs->dirs[i].rel, rs->dirs[i].mode, rs->dirs[i].mtime_ns);
+	for (size_t i = rs->ndirs; i-- > 0 && rc == IMDR_OK;) {
+		const struct rdir *d = &rs->dirs[i];
+
+		if (!d->has_meta)
+			continue;
+		rc = nav_to_dir(rs, (long)i);
+		times[0] = times[1] = ts_of(d->mtime_ns);
+		if (rc == IMDR_OK && (fchmod(rs->cur_fd, mode_of(rs, d->mode)) < 0 ||
+		    futimens(rs->cur_fd, times) < 0)) {
+			char *rel = xstrndup((const char *)rs->curpath.data, rs->curpath.len);
+
+			rc = fail_at(rs, errno, "set the mode or mtime of", rel);
+			free(rel);
+		}
+	}
 	return rc;
 }
 
@@ -705,6 +861,7 @@ restore_do(struct repo *r, const struct snapshot *s, const struct restore_opts *
 {
 	struct restore rs;
 	struct pool *pool;
+	struct stat tst;
 	int rc = IMDR_OK, prc;
 
 	memset(&rs, 0, sizeof(rs));
@@ -712,12 +869,19 @@ restore_do(struct repo *r, const struct snapshot *s, const struct restore_opts *
 	rs.r = r;
 	rs.o = o;
 	rs.ev = &o->ev;
-	rs.cur_fd = -1;
+	rs.cur = TARGET;
+	rs.t_last_kid = -1;
 	if (mkdir(o->target, 0700) < 0 && errno != EEXIST)
 		return err_set(err_from_errno(errno), "cannot create %s: %s", o->target, strerror(errno));
 	rs.tfd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rs.tfd < 0)
-		return err_set(err_from_errno(errno), "cannot open %s: %s", o->target, strerror(errno));
+	if (rs.tfd < 0 || fstat(rs.tfd, &tst) != 0 || (rs.cur_fd = dup(rs.tfd)) < 0) {
+		rc = err_set(err_from_errno(errno), "cannot open %s: %s", o->target, strerror(errno));
+		if (rs.tfd >= 0)
+			close(rs.tfd);
+		return rc;
+	}
+	rs.tdev = tst.st_dev;
+	rs.tino = tst.st_ino;
 	pool = xmalloc(sizeof(*pool));
 	rs.pool = pool;
 	pool_start(pool, &rs);
@@ -731,10 +895,9 @@ restore_do(struct repo *r, const struct snapshot *s, const struct restore_opts *
 	free(pool);
 	if (rc == IMDR_OK)
 		rc = prc;
-	if (rs.cur_fd >= 0)
-		close(rs.cur_fd);
 	if (rc == IMDR_OK)
 		rc = finish_dirs(&rs);
+	close(rs.cur_fd);
 	if (rc == IMDR_OK && o->ninclude == 0) {
 		struct timespec times[2];
 
@@ -751,9 +914,10 @@ restore_do(struct repo *r, const struct snapshot *s, const struct restore_opts *
 	ret->failed = rs.failed;
 	close(rs.tfd);
 	for (size_t i = 0; i < rs.ndirs; i++)
-		free(rs.dirs[i].rel);
+		free(rs.dirs[i].name);
 	free(rs.dirs);
-	free(rs.cur);
+	free(rs.chain);
+	buf_free(&rs.curpath);
 	return rc;
 }
 

@@ -4,7 +4,7 @@
  *
  * Nothing is written outside the target: every path is opened relative to
  * the target's folder one component at a time without following symlinks;
- * a symlink already standing where a folder goes is replaced, never
+ * a symlink already standing where a folder or file goes is replaced, never
  * followed; modes and times are set on open descriptors or with
  * AT_SYMLINK_NOFOLLOW. setuid and setgid bits are dropped unless asked. */
 #ifndef IMDR_ENGINE_RESTORE_H
@@ -22,7 +22,7 @@ struct restore_opts {
 	const char *target;		/* created (0700) when missing */
 	const char *const *include;	/* paths of the snapshot, or none: all */
 	size_t ninclude;
-	int force;			/* replace existing files and symlinks */
+	int force;			/* replace existing files (symlinks are replaced always) */
 	int keep_setuid;		/* restore setuid/setgid bits too */
 	struct engine_events ev;	/* error(): a file that could not be restored */
 };

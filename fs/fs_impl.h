@@ -89,6 +89,7 @@ struct snap {
 	struct snapshot_name sn;
 	char display[64];		/* its folder name: UTC time [-short id] */
 	struct snapshot *loaded;	/* NULL until looked at */
+	int load_logged;		/* a failure to load it was logged */
 };
 
 struct source {

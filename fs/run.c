@@ -9,6 +9,7 @@
 #include "fs/fs_impl.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/secmem.h"
 #include "lib/timefmt.h"
 
 /* warm_main: right after mounting, load the newest snapshot's root folder
@@ -154,6 +155,7 @@ fs_run(struct repo *r, const struct fs_config *cfg, int argc, char **argv,
 		goto out_signals;
 	if (fuse_daemonize(foreground) != 0)
 		goto out_unmount;
+	secmem_relock();	/* memory locks do not survive the fork */
 	if (!foreground)
 		log_use_syslog();
 	/* threads only after daemonizing: fork keeps just the caller */

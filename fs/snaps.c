@@ -110,6 +110,7 @@ snaps_refresh(struct fs *fs, int force)
 			c = nv[i].sn.time_ns < fs->snaps[j].sn.time_ns ? -1 : 1;
 		if (c == 0) {
 			nv[i].loaded = fs->snaps[j].loaded;
+			nv[i].load_logged = fs->snaps[j].load_logged;
 			fs->snaps[j].loaded = NULL;
 		}
 		i += c <= 0;
@@ -135,10 +136,13 @@ struct snapshot *
 snaps_loaded(struct fs *fs, size_t i)
 {
 	if (fs->snaps[i].loaded == NULL) {
-		int rc = snapshot_load(fs->r, fs->snaps[i].sn.name, &fs->snaps[i].loaded);
+		int rc = snapshot_load_listed(fs->r, &fs->snaps[i].sn, &fs->snaps[i].loaded);
 
 		if (rc) {
-			warn0("%s", err_msg(rc));
+			/* logged once: every lookup of it tries again */
+			if (!fs->snaps[i].load_logged)
+				warn0("%s", err_msg(rc));
+			fs->snaps[i].load_logged = 1;
 			err_clear();
 			return NULL;
 		}

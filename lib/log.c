@@ -31,17 +31,22 @@ log_use_syslog(void)
 static void
 vlog(int prio, const char *fmt, va_list ap, const char *suffix)
 {
-	char msg[2048];
+	char *msg = NULL;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* whole, however long: a fixed buffer cut the reason off the end of
+	 * a message naming a long path */
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
 	if (to_syslog) {
-		syslog(prio, "%s%s%s", msg, suffix ? ": " : "", suffix ? suffix : "");
+		syslog(prio, "%s%s%s", msg ? msg : fmt, suffix ? ": " : "", suffix ? suffix : "");
+		free(msg);
 		return;
 	}
 	pthread_mutex_lock(&log_lock);
-	fprintf(stderr, "%s: %s%s%s\n", progname, msg, suffix ? ": " : "",
+	fprintf(stderr, "%s: %s%s%s\n", progname, msg ? msg : fmt, suffix ? ": " : "",
 	    suffix ? suffix : "");
 	pthread_mutex_unlock(&log_lock);
+	free(msg);
 }
 
 void

@@ -403,6 +403,11 @@ repo_blob_read_buf(struct repo *r, enum blob_type type, const struct blob_ref *r
 	struct blobread *rd = repo_reader(r);
 	int rc, replica;
 
+	/* a reference is believed only as far as its type allows: no read,
+	 * no buffer larger than the biggest blob of that type */
+	rc = repo_blob_ref_check(r, type, ref);
+	if (rc)
+		return rc;
 	if (type == BLOB_TREE) {
 		rc = tree_sealed(rd, ref, b, &replica);
 		if (rc == IMDR_OK)
@@ -471,6 +476,10 @@ repo_blobs_read(struct repo *r, enum blob_type type, const struct blob_ref *refs
 	for (size_t i = 1; i < n; i++)
 		if (!repo_blobs_adjacent(&refs[i - 1], &refs[i]))
 			return err_set(IMDR_EINVAL, "internal error: a run of blobs that do not lie one after the other");
+	/* each reference believed only as far as its type allows */
+	for (size_t i = 0; i < n; i++)
+		if ((rc = repo_blob_ref_check(r, type, &refs[i])) != IMDR_OK)
+			return rc;
 	/* what the disk cache holds at the front needs no read */
 	while (rd->dc && type == BLOB_DATA && rc == IMDR_OK && first < last &&
 	    diskcache_get(rd->dc, &refs[first], &one)) {

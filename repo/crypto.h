@@ -43,5 +43,10 @@ int crypto_scrypt(const char *pass, size_t passlen, const uint8_t *salt,
 /* crypto_memeq: constant-time comparison. */
 int crypto_memeq(const void *a, const void *b, size_t n);
 void crypto_wipe(void *p, size_t n);
+/* crypto_stack_scrub: zero the stack below the caller (64 KiB), where
+ * OpenSSL leaves copies of what it worked on; called after a key is
+ * unwrapped or derived, so that no copy of it outlives the call in a core
+ * dump. */
+void crypto_stack_scrub(void);
 
 #endif

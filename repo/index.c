@@ -302,13 +302,18 @@ index_write(struct repo *r, const uint8_t (*packs)[CRYPTO_ID_LEN],
 	struct buf b = BUF_INIT;
 	uint8_t rid[CRYPTO_ID_LEN];
 	char hex[65], name[80];
+	size_t take = 0, body = 0;
 	int rc;
 
 	if (npacks == 0)
 		return IMDR_OK;
+	/* as many packs as fit REPO_INDEX_SPLIT (at least one), so that
+	 * readers can bound what they read; the rest in further objects */
+	for (; take < npacks && (take == 0 || body < REPO_INDEX_SPLIT); take++)
+		body += CRYPTO_ID_LEN + 20 + counts[take] * (1 + CRYPTO_ID_LEN + 20);
 	buf_putc(&b, INDEX_VERSION);
-	varint_put(&b, npacks);
-	for (size_t i = 0; i < npacks; i++) {
+	varint_put(&b, take);
+	for (size_t i = 0; i < take; i++) {
 		buf_append(&b, packs[i], CRYPTO_ID_LEN);
 		varint_put(&b, sizes[i]);
 		varint_put(&b, counts[i]);
@@ -327,6 +332,9 @@ index_write(struct repo *r, const uint8_t (*packs)[CRYPTO_ID_LEN],
 	snprintf(name, sizeof(name), "index/%s", hex);
 	rc = repo_put_sealed(r, OBJ_INDEX, name, b.data, b.len);
 	buf_free(&b);
+	if (rc == IMDR_OK && take < npacks)
+		rc = index_write(r, packs + take, sizes + take, entries + take, counts + take,
+		    npacks - take);
 	return rc;
 }
 
@@ -388,10 +396,17 @@ struct load_ctx {
 int
 index_load_one(struct repo *r, struct index *idx, const char *name)
 {
+	return index_load_listed(r, idx, name, REPO_SIZE_UNKNOWN);
+}
+
+int
+index_load_listed(struct repo *r, struct index *idx, const char *name,
+    uint64_t size)
+{
 	struct buf b = BUF_INIT;
 	int rc;
 
-	rc = repo_get_sealed(r, OBJ_INDEX, name, &b);
+	rc = repo_get_sealed_sized(r, OBJ_INDEX, name, size, &b);
 	if (rc == IMDR_OK)
 		rc = parse_index(idx, name, b.data, b.len);
 	buf_free(&b);
@@ -418,8 +433,7 @@ load_one(void *vctx, const char *name, uint64_t size)
 	struct load_ctx *c = vctx;
 	int rc;
 
-	(void)size;
-	rc = index_load_one(c->r, c->idx, name);
+	rc = index_load_listed(c->r, c->idx, name, size);
 	if (rc == IMDR_EAUTH || rc == IMDR_EFORMAT) {
 		/* The index is a cache of pack headers: skip a damaged
 		 * object; its packs look unindexed and index_recover reads

@@ -22,8 +22,12 @@ void index_free(struct index *idx);
  * then look unindexed, and index_recover reads their headers again. */
 int index_load(struct repo *r, struct index *idx);
 
-/* index_load_one: read the index object name into idx; errors name it. */
+/* index_load_one: read the index object name into idx; errors name it.
+ * index_load_listed: the same, bounded by the size a listing gave (no
+ * HEAD); an object larger than an index object can be is not read. */
 int index_load_one(struct repo *r, struct index *idx, const char *name);
+int index_load_listed(struct repo *r, struct index *idx, const char *name,
+    uint64_t size);
 
 /* index_load_bytes: the same from the stored bytes of index object name,
  * already read (authenticated here). */
@@ -53,7 +57,8 @@ int index_has_pack(struct index *idx, const uint8_t pack[CRYPTO_ID_LEN]);
 size_t index_blob_count(struct index *idx);
 size_t index_pack_count(struct index *idx);
 
-/* index_write: store one index object listing the given packs' entries. */
+/* index_write: store index objects listing the given packs' entries: one,
+ * or several when one would pass REPO_INDEX_SPLIT bytes. */
 int index_write(struct repo *r, const uint8_t (*packs)[CRYPTO_ID_LEN],
     const uint64_t *sizes, struct pack_entry *const *entries,
     const size_t *counts, size_t npacks);

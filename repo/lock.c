@@ -77,10 +77,9 @@ scan_one(void *vctx, const char *name, uint64_t size)
 	json_int_t t = 0, pid = 0;
 	const char *host = "?";
 
-	(void)size;
 	if (s->own && strcmp(name, s->own) == 0)
 		return 0;
-	if (repo_get_sealed(s->r, OBJ_LOCK, name, &b) != IMDR_OK) {
+	if (repo_get_sealed_sized(s->r, OBJ_LOCK, name, size, &b) != IMDR_OK) {
 		/* Gone meanwhile, or unreadable: not a live lock we honour. */
 		err_clear();
 		buf_free(&b);

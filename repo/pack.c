@@ -161,6 +161,9 @@ pack_parse_header(const struct repo *r, const uint8_t id[CRYPTO_ID_LEN],
 	if (n < 4 + CRYPTO_OVERHEAD)
 		return err_set(IMDR_EFORMAT, "pack %s is too short to hold a header", hex);
 	slen = get_u32le(tail + n - 4);
+	if (slen > repo_object_max(r, OBJ_PACKHDR))
+		return err_set(IMDR_EFORMAT, "pack %s: header length %u is more than a header can be (%llu)",
+		    hex, slen, (unsigned long long)repo_object_max(r, OBJ_PACKHDR));
 	if (slen < CRYPTO_OVERHEAD || (size_t)slen > n - 4)
 		return err_set(IMDR_EFORMAT, "pack %s: bad header length %u (truncated pack?)",
 		    hex, slen);
@@ -187,7 +190,7 @@ pack_parse_header(const struct repo *r, const uint8_t id[CRYPTO_ID_LEN],
 		memcpy(e[i].ref.id, p, CRYPTO_ID_LEN);
 		p += CRYPTO_ID_LEN;
 		memcpy(e[i].ref.pack, id, CRYPTO_ID_LEN);
-		if (varint_get(&p, end, &e[i].ref.offset))
+		if (varint_get(&p, end, &e[i].ref.offset) || e[i].ref.offset > UINT32_MAX)
 			goto bad;
 		if (varint_get(&p, end, &v) || v > UINT32_MAX)
 			goto bad;
@@ -230,6 +233,9 @@ pack_read_header(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], uint64_t size,
 	if (size < 4 + CRYPTO_OVERHEAD)
 		return err_set(IMDR_EFORMAT, "pack %s is truncated (%llu bytes)", name,
 		    (unsigned long long)size);
+	if (size > repo_pack_max(r))
+		return err_set(IMDR_EFORMAT, "%s is %llu bytes, more than any pack can be (%llu); not reading it",
+		    name, (unsigned long long)size, (unsigned long long)repo_pack_max(r));
 	/* A header that fails authentication is read again from another
 	 * replica, if there is one. */
 	for (;;) {
@@ -238,7 +244,8 @@ pack_read_header(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], uint64_t size,
 		rc = backend_get_ex(repo_be(r), name, size - want, want, &tail, &rd);
 		if (rc == IMDR_OK) {
 			slen = get_u32le(tail.data + tail.len - 4);
-			if ((uint64_t)slen + 4 > want && (uint64_t)slen + 4 <= size) {
+			if ((uint64_t)slen + 4 > want && (uint64_t)slen + 4 <= size &&
+			    slen <= repo_object_max(r, OBJ_PACKHDR)) {
 				want = (uint64_t)slen + 4;
 				rc = backend_get_ex(repo_be(r), name, size - want, want, &tail, &rd);
 			}

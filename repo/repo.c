@@ -16,9 +16,11 @@
 #include <jansson.h>
 #include <zstd.h>
 
+#include "lib/array.h"
 #include "lib/err.h"
 #include "lib/hex.h"
 #include "lib/log.h"
+#include "lib/secmem.h"
 #include "lib/timefmt.h"
 #include "repo/pack.h"
 #include "repo/repo_impl.h"
@@ -27,13 +29,28 @@
 #define MASTER_LEN (3 * CRYPTO_KEY_LEN)
 #define AAD_MAX 160
 
+/* The most one entry of a pack header takes: type, id, three varints. */
+#define PACK_ENTRY_MAX (1 + CRYPTO_ID_LEN + 10 + 5 + 5)
+/* The least one sealed blob takes: the encoding byte and the seal. */
+#define BLOB_SEALED_MIN (1 + CRYPTO_OVERHEAD)
+/* An index object from before index_write split them may be larger than
+ * REPO_INDEX_SPLIT: read up to this much. */
+#define INDEX_READ_MAX (256u << 20)
+
 struct repo {
 	struct backend *be;
 	int borrowed;			/* be belongs to another repo (a replica view) */
 	struct blobread *rd;
 	struct repo_config cfg;
-	struct master_key key;
+	struct master_key *key;		/* in secmem: out of core dumps */
 	char key_name[64];		/* the slot that opened it */
+};
+
+/* Scratch for a key slot: the passphrase-derived key and the master key
+ * in the clear, in secmem for the moment they exist. */
+struct slot_secrets {
+	uint8_t kek[CRYPTO_KEY_LEN];
+	uint8_t master[MASTER_LEN + 64];
 };
 
 static size_t
@@ -94,8 +111,8 @@ int
 repo_key_add(struct repo *r, const char *pass, size_t passlen,
     const struct repo_init_opts *opts, char *ret_name)
 {
-	uint8_t salt[32], kek[CRYPTO_KEY_LEN], slotid[8], sum[32];
-	uint8_t master[MASTER_LEN];
+	struct slot_secrets *sec = secmem_alloc(sizeof(*sec));
+	uint8_t salt[32], slotid[8], sum[32];
 	char salthex[65], idhex[17], name[64], now[40], host[256] = "";
 	struct buf sealed = BUF_INIT, obj = BUF_INIT;
 	char *wrapped = NULL, *js = NULL;
@@ -110,14 +127,14 @@ repo_key_add(struct repo *r, const char *pass, size_t passlen,
 	hex_encode(salt, sizeof(salt), salthex);
 	hex_encode(slotid, sizeof(slotid), idhex);
 	snprintf(name, sizeof(name), "keys/%s", idhex);
-	rc = crypto_scrypt(pass, passlen, salt, sizeof(salt), N, kr, kp, kek,
-	    sizeof(kek));
+	rc = crypto_scrypt(pass, passlen, salt, sizeof(salt), N, kr, kp, sec->kek,
+	    sizeof(sec->kek));
 	if (rc)
 		goto out;
-	memcpy(master, r->key.enc, CRYPTO_KEY_LEN);
-	memcpy(master + CRYPTO_KEY_LEN, r->key.mac, CRYPTO_KEY_LEN);
-	memcpy(master + 2 * CRYPTO_KEY_LEN, r->key.chunker, CRYPTO_KEY_LEN);
-	seal_with(kek, OBJ_KEY, name, master, sizeof(master), &sealed);
+	memcpy(sec->master, r->key->enc, CRYPTO_KEY_LEN);
+	memcpy(sec->master + CRYPTO_KEY_LEN, r->key->mac, CRYPTO_KEY_LEN);
+	memcpy(sec->master + 2 * CRYPTO_KEY_LEN, r->key->chunker, CRYPTO_KEY_LEN);
+	seal_with(sec->kek, OBJ_KEY, name, sec->master, MASTER_LEN, &sealed);
 	wrapped = xmalloc(sealed.len * 2 + 1);
 	hex_encode(sealed.data, sealed.len, wrapped);
 	gethostname(host, sizeof(host) - 1);
@@ -135,8 +152,8 @@ repo_key_add(struct repo *r, const char *pass, size_t passlen,
 	if (rc == IMDR_OK && ret_name)
 		strcpy(ret_name, name);
 out:
-	crypto_wipe(kek, sizeof(kek));
-	crypto_wipe(master, sizeof(master));
+	secmem_free(sec);
+	crypto_stack_scrub();
 	buf_free(&sealed);
 	buf_free(&obj);
 	free(wrapped);
@@ -163,10 +180,13 @@ verify_slot(void *ctx, struct buf *obj)
 /* try_slot: IMDR_OK with r->key filled, IMDR_EPASS when the passphrase does
  * not open it, IMDR_EFORMAT/IMDR_EAUTH when the slot itself is damaged. */
 static int
-try_slot(struct repo *r, const char *name, const char *pass, size_t passlen)
+try_slot(struct repo *r, const char *name, uint64_t size, const char *pass,
+    size_t passlen)
 {
-	struct buf obj = BUF_INIT, master = BUF_INIT;
-	uint8_t salt[32], kek[CRYPTO_KEY_LEN], *wrapped = NULL;
+	struct slot_secrets *sec = NULL;
+	struct buf obj = BUF_INIT;
+	uint8_t salt[32], *wrapped = NULL, aad[AAD_MAX];
+	size_t aadlen;
 	const char *salthex, *whex, *kdf;
 	json_int_t N = 0, kr = 0, kp = 0;
 	json_error_t jerr;
@@ -174,7 +194,13 @@ try_slot(struct repo *r, const char *name, const char *pass, size_t passlen)
 	size_t wlen;
 	int rc;
 
-	rc = repo_read_verified(r, name, 0, BACKEND_WHOLE, &obj, verify_slot, (void *)name);
+	if ((size == REPO_SIZE_UNKNOWN || size == 0) &&
+	    (rc = backend_stat(r->be, name, &size)) != IMDR_OK)
+		goto out;
+	if ((rc = repo_size_check(r, OBJ_KEY, name, size)) != IMDR_OK)
+		goto out;
+	/* exactly the size checked, from any replica whose bytes verify */
+	rc = repo_read_verified(r, name, 0, size, &obj, verify_slot, (void *)name);
 	if (rc)
 		goto out;
 	j = json_loadb((const char *)obj.data + 32, obj.len - 32, 0, &jerr);
@@ -193,33 +219,41 @@ try_slot(struct repo *r, const char *name, const char *pass, size_t passlen)
 		rc = err_set(IMDR_EFORMAT, "key slot %s is malformed", name);
 		goto out;
 	}
+	sec = secmem_alloc(sizeof(*sec));
 	rc = crypto_scrypt(pass, passlen, salt, sizeof(salt), (uint64_t)N,
-	    (uint32_t)kr, (uint32_t)kp, kek, sizeof(kek));
+	    (uint32_t)kr, (uint32_t)kp, sec->kek, sizeof(sec->kek));
 	if (rc)
 		goto out;
-	if (open_with(kek, OBJ_KEY, name, wrapped, wlen, &master) != IMDR_OK ||
-	    master.len != MASTER_LEN) {
+	/* the master key is decrypted straight into secmem */
+	aadlen = make_aad(aad, OBJ_KEY, name, strlen(name));
+	if (wlen != MASTER_LEN + CRYPTO_OVERHEAD ||
+	    crypto_open(sec->kek, aad, aadlen, wrapped, wlen, sec->master) != IMDR_OK) {
 		rc = IMDR_EPASS;
 		goto out;
 	}
-	memcpy(r->key.enc, master.data, CRYPTO_KEY_LEN);
-	memcpy(r->key.mac, master.data + CRYPTO_KEY_LEN, CRYPTO_KEY_LEN);
-	memcpy(r->key.chunker, master.data + 2 * CRYPTO_KEY_LEN, CRYPTO_KEY_LEN);
+	memcpy(r->key->enc, sec->master, CRYPTO_KEY_LEN);
+	memcpy(r->key->mac, sec->master + CRYPTO_KEY_LEN, CRYPTO_KEY_LEN);
+	memcpy(r->key->chunker, sec->master + 2 * CRYPTO_KEY_LEN, CRYPTO_KEY_LEN);
 	snprintf(r->key_name, sizeof(r->key_name), "%s", name);
 out:
-	crypto_wipe(kek, sizeof(kek));
-	if (master.data)
-		crypto_wipe(master.data, master.len);
-	buf_free(&master);
+	secmem_free(sec);
+	crypto_stack_scrub();
 	buf_free(&obj);
 	free(wrapped);
 	json_decref(j);
 	return rc;
 }
 
+/* Names and sizes as listed: a key slot is bounded by its listed size,
+ * with no HEAD of its own. */
+struct listed {
+	char *name;
+	uint64_t size;
+};
+
 struct name_list {
-	char **v;
-	size_t n;
+	struct listed *v;
+	size_t n, cap;
 };
 
 static int
@@ -227,39 +261,42 @@ collect_name(void *ctx, const char *name, uint64_t size)
 {
 	struct name_list *l = ctx;
 
-	(void)size;
-	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
-	l->v[l->n++] = xstrdup(name);
+	*ARRAY_PUSH(l->v, l->n, l->cap) = (struct listed){ xstrdup(name), size };
 	return 0;
 }
 
 static int
-cmp_str(const void *a, const void *b)
+cmp_listed(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct listed *)a)->name, ((const struct listed *)b)->name);
 }
 
 static void
 name_list_free(struct name_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
+		free(l->v[i].name);
 	free(l->v);
 }
 
 int
 repo_key_list(struct repo *r, char ***ret, size_t *ret_n)
 {
-	struct name_list l = { NULL, 0 };
+	struct name_list l = { NULL, 0, 0 };
 	int rc = backend_list(r->be, "keys/", collect_name, &l);
+	char **v;
 
 	if (rc) {
 		name_list_free(&l);
 		return rc;
 	}
 	if (l.n)
-		qsort(l.v, l.n, sizeof(*l.v), cmp_str);
-	*ret = l.v;
+		qsort(l.v, l.n, sizeof(*l.v), cmp_listed);
+	v = xcalloc(l.n ? l.n : 1, sizeof(*v));
+	for (size_t i = 0; i < l.n; i++)
+		v[i] = l.v[i].name;
+	free(l.v);
+	*ret = v;
 	*ret_n = l.n;
 	return IMDR_OK;
 }
@@ -267,9 +304,9 @@ repo_key_list(struct repo *r, char ***ret, size_t *ret_n)
 static int
 unlock_keys(struct repo *r, const char *pass, size_t passlen)
 {
-	struct name_list l = { NULL, 0 };
+	struct name_list l = { NULL, 0, 0 };
 	int rc, damaged = 0;
-	char first_damage[1024] = "";
+	char *first_damage = NULL;
 
 	rc = backend_list(r->be, "keys/", collect_name, &l);
 	if (rc)
@@ -279,15 +316,15 @@ unlock_keys(struct repo *r, const char *pass, size_t passlen)
 		    backend_url(r->be));
 		goto out;
 	}
-	qsort(l.v, l.n, sizeof(*l.v), cmp_str);
+	qsort(l.v, l.n, sizeof(*l.v), cmp_listed);
 	for (size_t i = 0; i < l.n; i++) {
 		err_clear();
-		rc = try_slot(r, l.v[i], pass, passlen);
+		rc = try_slot(r, l.v[i].name, l.v[i].size, pass, passlen);
 		if (rc == IMDR_OK)
 			goto out;
 		if (rc != IMDR_EPASS) {
 			if (!damaged++)
-				snprintf(first_damage, sizeof(first_damage), "%s", err_msg(rc));
+				first_damage = xstrdup(err_msg(rc));
 			warn0("%s", err_msg(rc));
 		}
 	}
@@ -298,6 +335,7 @@ unlock_keys(struct repo *r, const char *pass, size_t passlen)
 		    backend_url(r->be));
 out:
 	name_list_free(&l);
+	free(first_damage);
 	return rc;
 }
 
@@ -326,7 +364,7 @@ config_store(struct repo *r)
 }
 
 static int
-config_load(struct repo *r)
+config_load(struct repo *r, uint64_t size)
 {
 	struct buf b = BUF_INIT;
 	json_error_t jerr;
@@ -335,7 +373,7 @@ config_load(struct repo *r)
 	json_t *j = NULL;
 	int rc;
 
-	rc = repo_get_sealed(r, OBJ_CONFIG, "config", &b);
+	rc = repo_get_sealed_sized(r, OBJ_CONFIG, "config", size, &b);
 	if (rc)
 		goto out;
 	j = json_loadb((const char *)b.data, b.len, 0, &jerr);
@@ -391,7 +429,8 @@ repo_init(const char *url, const char *pass, size_t passlen,
 	r = xcalloc(1, sizeof(*r));
 	r->be = be;
 	r->rd = blobread_new(r);
-	crypto_random(&r->key, sizeof(r->key));
+	r->key = secmem_alloc(sizeof(*r->key));
+	crypto_random(r->key, sizeof(*r->key));
 	crypto_random(rid, sizeof(rid));
 	hex_encode(rid, sizeof(rid), r->cfg.id);
 	avg = opts && opts->chunk_avg ? opts->chunk_avg : 1U << 20;
@@ -417,7 +456,7 @@ repo_init(const char *url, const char *pass, size_t passlen,
 	return IMDR_OK;
 err:
 	if (r) {
-		crypto_wipe(&r->key, sizeof(r->key));
+		secmem_free(r->key);
 		blobread_free(r->rd);
 		free(r);
 	}
@@ -430,9 +469,10 @@ repo_open_backend(struct backend *be, const char *pass, size_t passlen,
     struct repo **ret)
 {
 	struct repo *r;
+	uint64_t config_size = 0;
 	int rc;
 
-	rc = backend_stat(be, "config", NULL);
+	rc = backend_stat(be, "config", &config_size);
 	if (rc == IMDR_ENOENT) {
 		rc = err_set(IMDR_ENOENT, "no imdr repository at %s (no config object)",
 		    backend_url(be));
@@ -446,9 +486,10 @@ repo_open_backend(struct backend *be, const char *pass, size_t passlen,
 	r = xcalloc(1, sizeof(*r));
 	r->be = be;
 	r->rd = blobread_new(r);
+	r->key = secmem_alloc(sizeof(*r->key));
 	rc = unlock_keys(r, pass, passlen);
 	if (rc == IMDR_OK)
-		rc = config_load(r);
+		rc = config_load(r, config_size);
 	if (rc) {
 		repo_free(r);
 		return rc;
@@ -474,7 +515,7 @@ repo_free(struct repo *r)
 {
 	if (r == NULL)
 		return;
-	crypto_wipe(&r->key, sizeof(r->key));
+	secmem_free(r->key);
 	blobread_free(r->rd);
 	if (!r->borrowed)
 		backend_close(r->be);
@@ -534,13 +575,29 @@ repo_delete(struct repo *r, const char *name)
 }
 
 int
-repo_pack_read(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], struct buf *out)
+repo_pack_read_sized(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], uint64_t size,
+    struct buf *out)
 {
 	char name[80];
+	int rc;
 
 	repo_pack_name(id, name);
 	out->len = 0;
-	return backend_get(r->be, name, 0, BACKEND_WHOLE, out);
+	if ((size == REPO_SIZE_UNKNOWN || size == 0) &&
+	    (rc = backend_stat(r->be, name, &size)) != IMDR_OK)
+		return rc;
+	if (size > repo_pack_max(r))
+		return err_set(IMDR_EFORMAT, "%s is %llu bytes, more than any pack can be (%llu); not reading it",
+		    name, (unsigned long long)size, (unsigned long long)repo_pack_max(r));
+	if (size == 0)
+		return err_set(IMDR_EFORMAT, "%s is empty", name);
+	return backend_get(r->be, name, 0, size, out);
+}
+
+int
+repo_pack_read(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], struct buf *out)
+{
+	return repo_pack_read_sized(r, id, REPO_SIZE_UNKNOWN, out);
 }
 
 int
@@ -570,13 +627,114 @@ repo_config(const struct repo *r)
 const struct master_key *
 repo_keys(const struct repo *r)
 {
-	return &r->key;
+	return r->key;
 }
 
 const char *
 repo_key_name(const struct repo *r)
 {
 	return r->key_name;
+}
+
+/* ---- sealed objects ---- */
+
+/* ---- size bounds ---- */
+
+static const char *
+kind_name(enum obj_kind kind)
+{
+	switch (kind) {
+	case OBJ_CONFIG: return "config object";
+	case OBJ_KEY: return "key slot";
+	case OBJ_SNAPSHOT: return "snapshot object";
+	case OBJ_INDEX: return "index object";
+	case OBJ_LOCK: return "lock";
+	case OBJ_PACKHDR: return "pack header";
+	case OBJ_DATA: return "data blob";
+	case OBJ_TREE: return "tree blob";
+	case OBJ_AUDIT: return "audit record";
+	}
+	return "object";
+}
+
+/* pack_header_max: a pack closes once it reaches pack_size, so it holds at
+ * most pack_size / BLOB_SEALED_MIN + 1 blobs. */
+static uint64_t
+pack_header_max(const struct repo *r)
+{
+	uint64_t blobs = r->cfg.pack_size / BLOB_SEALED_MIN + 1;
+
+	return 1 + 10 + blobs * PACK_ENTRY_MAX + CRYPTO_OVERHEAD;
+}
+
+uint64_t
+repo_object_max(const struct repo *r, enum obj_kind kind)
+{
+	uint64_t v;
+
+	switch (kind) {
+	case OBJ_CONFIG:
+	case OBJ_KEY:
+	case OBJ_LOCK:
+		return REPO_SMALL_MAX;
+	case OBJ_SNAPSHOT:
+		return REPO_SNAPSHOT_MAX;
+	case OBJ_AUDIT:
+		return REPO_AUDIT_MAX;
+	case OBJ_INDEX:
+		/* what index_write makes: up to the split, then one pack more */
+		v = REPO_INDEX_SPLIT + pack_header_max(r) + CRYPTO_ID_LEN + 20 +
+		    CRYPTO_OVERHEAD;
+		return v > INDEX_READ_MAX ? v : INDEX_READ_MAX;
+	case OBJ_PACKHDR:
+		return pack_header_max(r);
+	case OBJ_DATA:
+		return (uint64_t)r->cfg.chunk_max + BLOB_SEALED_MIN;
+	case OBJ_TREE:
+		return (uint64_t)REPO_TREE_MAX + BLOB_SEALED_MIN;
+	}
+	return REPO_SMALL_MAX;
+}
+
+uint64_t
+repo_pack_max(const struct repo *r)
+{
+	uint64_t data = repo_object_max(r, OBJ_DATA), tree = repo_object_max(r, OBJ_TREE);
+
+	return r->cfg.pack_size + (data > tree ? data : tree) + pack_header_max(r) + 4;
+}
+
+int
+repo_size_check(const struct repo *r, enum obj_kind kind, const char *name,
+    uint64_t size)
+{
+	uint64_t max = repo_object_max(r, kind);
+
+	if (size <= max)
+		return IMDR_OK;
+	return err_set(IMDR_EFORMAT, "%s is %llu bytes, more than any %s can be (%llu); not reading it",
+	    name, (unsigned long long)size, kind_name(kind), (unsigned long long)max);
+}
+
+int
+repo_blob_ref_check(const struct repo *r, enum blob_type type,
+    const struct blob_ref *ref)
+{
+	enum obj_kind kind = type == BLOB_TREE ? OBJ_TREE : OBJ_DATA;
+	uint64_t max = repo_object_max(r, kind);
+	uint64_t raw_max = type == BLOB_TREE ? REPO_TREE_MAX : r->cfg.chunk_max;
+	char idhex[65], packhex[65];
+
+	if (ref->length >= BLOB_SEALED_MIN && ref->length <= max &&
+	    ref->raw_length <= raw_max && ref->offset + ref->length <= repo_pack_max(r))
+		return IMDR_OK;
+	hex_encode(ref->id, CRYPTO_ID_LEN, idhex);
+	hex_encode(ref->pack, CRYPTO_ID_LEN, packhex);
+	return err_set(IMDR_EFORMAT, "%s %.16s in pack %.16s: %u sealed bytes at %llu for %u in the clear; "
+	    "a %s is %llu to %llu sealed and at most %llu in the clear",
+	    kind_name(kind), idhex, packhex, ref->length, (unsigned long long)ref->offset,
+	    ref->raw_length, kind_name(kind), (unsigned long long)BLOB_SEALED_MIN,
+	    (unsigned long long)max, (unsigned long long)raw_max);
 }
 
 /* ---- sealed objects ---- */
@@ -588,7 +746,11 @@ repo_put_sealed(struct repo *r, enum obj_kind kind, const char *name,
 	struct buf b = BUF_INIT;
 	int rc;
 
-	seal_with(r->key.enc, (char)kind, name, pt, n, &b);
+	if ((uint64_t)n + CRYPTO_OVERHEAD > repo_object_max(r, kind))
+		return err_set(IMDR_EINVAL, "refusing to write %s: %zu bytes, more than any %s can be (%llu)",
+		    name, n + CRYPTO_OVERHEAD, kind_name(kind),
+		    (unsigned long long)repo_object_max(r, kind));
+	seal_with(r->key->enc, (char)kind, name, pt, n, &b);
 	rc = backend_put(r->be, name, b.data, b.len);
 	buf_free(&b);
 	return rc;
@@ -608,7 +770,7 @@ verify_sealed(void *ctx, struct buf *b)
 	struct buf scratch = BUF_INIT;
 	int rc;
 
-	rc = open_with(c->r->key.enc, c->kind, c->name, b->data, b->len,
+	rc = open_with(c->r->key->enc, c->kind, c->name, b->data, b->len,
 	    c->out ? c->out : &scratch);
 	crypto_wipe(scratch.data, scratch.len);
 	buf_free(&scratch);
@@ -622,23 +784,42 @@ int
 repo_open_sealed(const struct repo *r, enum obj_kind kind, const char *name,
     const uint8_t *data, size_t n, struct buf *out)
 {
-	if (open_with(r->key.enc, (char)kind, name, data, n, out) != IMDR_OK)
+	if (open_with(r->key->enc, (char)kind, name, data, n, out) != IMDR_OK)
 		return err_set(IMDR_EAUTH, "object %s failed authentication (corrupt or tampered)",
 		    name);
 	return IMDR_OK;
 }
 
 int
-repo_get_sealed(struct repo *r, enum obj_kind kind, const char *name,
-    struct buf *out)
+repo_get_sealed_sized(struct repo *r, enum obj_kind kind, const char *name,
+    uint64_t size, struct buf *out)
 {
 	struct sealed_ctx c = { r, (char)kind, name, out };
 	struct buf b = BUF_INIT;
 	int rc;
 
-	rc = repo_read_verified(r, name, 0, BACKEND_WHOLE, &b, verify_sealed, &c);
+	/* a listing that gives 0 may not know the size: ask (a sealed object
+	 * is never empty, so this costs a HEAD only where one is due) */
+	if ((size == REPO_SIZE_UNKNOWN || size == 0) &&
+	    (rc = backend_stat(r->be, name, &size)) != IMDR_OK)
+		return rc;
+	if ((rc = repo_size_check(r, kind, name, size)) != IMDR_OK)
+		return rc;
+	if (size < CRYPTO_OVERHEAD)
+		return err_set(IMDR_EAUTH, "object %s is truncated (%llu bytes)", name,
+		    (unsigned long long)size);
+	/* exactly the size asked for (an object swapped meanwhile cannot make
+	 * the read larger), from any replica whose bytes authenticate */
+	rc = repo_read_verified(r, name, 0, size, &b, verify_sealed, &c);
 	buf_free(&b);
 	return rc;
+}
+
+int
+repo_get_sealed(struct repo *r, enum obj_kind kind, const char *name,
+    struct buf *out)
+{
+	return repo_get_sealed_sized(r, kind, name, REPO_SIZE_UNKNOWN, out);
 }
 
 int
@@ -729,7 +910,9 @@ view_of(const struct repo *r, struct backend *be, int borrowed)
 	v->borrowed = borrowed;
 	v->rd = blobread_new(v);
 	v->cfg = r->cfg;
-	v->key = r->key;
+	/* its own copy in locked, undumped memory: each repo frees its key */
+	v->key = secmem_alloc(sizeof(*v->key));
+	memcpy(v->key, r->key, sizeof(*v->key));
 	memcpy(v->key_name, r->key_name, sizeof(v->key_name));
 	return v;
 }
@@ -888,7 +1071,7 @@ repo_init_replica(struct repo *src, const char *url, struct repo **ret,
 {
 	struct backend *be = NULL;
 	struct buf cfg = BUF_INIT, there = BUF_INIT, obj = BUF_INIT;
-	struct name_list keys = { NULL, 0 };
+	struct name_list keys = { NULL, 0, 0 };
 	void *vc[2] = { src, (void *)"config" };
 	int rc;
 
@@ -918,10 +1101,10 @@ repo_init_replica(struct repo *src, const char *url, struct repo **ret,
 	 * key would be a repository no one can open */
 	rc = backend_list(src->be, "keys/", collect_name, &keys);
 	for (size_t i = 0; rc == IMDR_OK && i < keys.n; i++) {
-		vc[1] = keys.v[i];
-		rc = repo_object_read(src, keys.v[i], &obj, verify_object, vc);
+		vc[1] = keys.v[i].name;
+		rc = repo_object_read(src, keys.v[i].name, &obj, verify_object, vc);
 		if (rc == IMDR_OK)
-			rc = backend_put(be, keys.v[i], obj.data, obj.len);
+			rc = backend_put(be, keys.v[i].name, obj.data, obj.len);
 		if (rc == IMDR_EEXIST) {
 			err_clear();
 			rc = IMDR_OK;
@@ -948,7 +1131,7 @@ void
 repo_blob_id(const struct repo *r, const void *data, size_t n,
     uint8_t ret_id[CRYPTO_ID_LEN])
 {
-	crypto_hmac(r->key.mac, data, n, ret_id);
+	crypto_hmac(r->key->mac, data, n, ret_id);
 }
 
 static char
@@ -1040,7 +1223,7 @@ repo_blob_seal(const struct repo *r, enum blob_type type,
 		}
 	}
 	buf_reserve(out, n + 1 + CRYPTO_OVERHEAD);
-	crypto_seal2(r->key.enc, aad, aadlen, enc, body, n, out->data + out->len);
+	crypto_seal2(r->key->enc, aad, aadlen, enc, body, n, out->data + out->len);
 	out->len += n + 1 + CRYPTO_OVERHEAD;
 }
 
@@ -1058,7 +1241,7 @@ check_tree_id(const struct repo *r, enum blob_type type, const struct blob_ref *
 
 	if (type != BLOB_TREE)
 		return IMDR_OK;
-	crypto_hmac(r->key.mac, pt, n, id);
+	crypto_hmac(r->key->mac, pt, n, id);
 	if (crypto_memeq(id, ref->id, CRYPTO_ID_LEN))
 		return IMDR_OK;
 	hex_encode(ref->id, CRYPTO_ID_LEN, idhex);
@@ -1087,8 +1270,10 @@ repo_blob_open_buf(const struct repo *r, enum blob_type type,
 		return err_set(IMDR_EAUTH, "blob %.16s in pack %.16s is truncated (%zu of %u bytes)",
 		    idhex, packhex, n, ref->length);
 	}
+	if (ref->raw_length > (type == BLOB_TREE ? REPO_TREE_MAX : r->cfg.chunk_max))
+		return repo_blob_ref_check(r, type, ref);
 	ptlen = n - CRYPTO_OVERHEAD;
-	if (crypto_open(r->key.enc, aad, aadlen, b->data, n, pt) != IMDR_OK) {
+	if (crypto_open(r->key->enc, aad, aadlen, b->data, n, pt) != IMDR_OK) {
 		hex_encode(ref->id, CRYPTO_ID_LEN, idhex);
 		hex_encode(ref->pack, CRYPTO_ID_LEN, packhex);
 		return err_set(IMDR_EAUTH, "blob %.16s in pack %.16s failed authentication (corrupt or tampered)",

@@ -84,15 +84,58 @@ void repo_free(struct repo *r);
 const struct repo_config *repo_config(const struct repo *r);
 const struct master_key *repo_keys(const struct repo *r);
 
+/* ---- size bounds ----
+ *
+ * Anyone who can write to the storage can drop a 3 GiB file under
+ * snapshots/ without the key: every object is bounded by its kind before a
+ * byte of it is read, and what imdr writes stays within the same bounds.
+ * repo_object_max is the most a stored (sealed) object of kind can be:
+ *   config, key slot, lock   64 KiB
+ *   snapshot, audit record   16 MiB
+ *   index object             REPO_INDEX_SPLIT + one pack header's worth
+ *   pack header              its pack's blob count bound, 53 bytes each
+ *   data blob                chunk_max + 1 + CRYPTO_OVERHEAD
+ *   tree blob                REPO_TREE_MAX + 1 + CRYPTO_OVERHEAD
+ * repo_pack_max bounds a whole pack: pack_size + the largest blob + its
+ * header + 4. */
+#define REPO_SMALL_MAX (64u << 10)
+#define REPO_SNAPSHOT_MAX (16u << 20)
+#define REPO_AUDIT_MAX (16u << 20)
+#define REPO_INDEX_SPLIT (64u << 20)	/* index_write starts a new object past it */
+#define REPO_TREE_MAX (256u << 20)	/* plaintext of one tree node */
+#define REPO_SIZE_UNKNOWN UINT64_MAX
+
+uint64_t repo_object_max(const struct repo *r, enum obj_kind kind);
+uint64_t repo_pack_max(const struct repo *r);
+
+/* repo_size_check: IMDR_OK when size fits kind, else IMDR_EFORMAT with a
+ * message naming the object and both sizes. */
+int repo_size_check(const struct repo *r, enum obj_kind kind, const char *name,
+    uint64_t size);
+
+/* repo_blob_ref_check: a reference's sealed and raw lengths fit its type
+ * (data: the repository's chunk_max; tree: REPO_TREE_MAX) and its place
+ * fits a pack; IMDR_EFORMAT naming the blob otherwise. */
+int repo_blob_ref_check(const struct repo *r, enum blob_type type,
+    const struct blob_ref *ref);
+
 /* repo_put_sealed: seal n bytes of pt as kind under name and store it
- * (write-once). The associated data is "imdr1" || kind || name. */
+ * (write-once). The associated data is "imdr1" || kind || name. An object
+ * larger than its kind's bound is refused (IMDR_EINVAL), not written. */
 int repo_put_sealed(struct repo *r, enum obj_kind kind, const char *name,
     const void *pt, size_t n);
 
 /* repo_get_sealed: fetch, authenticate and decrypt name into out.
- * IMDR_EAUTH (message names the object) when it fails authentication. */
+ * IMDR_EAUTH (message names the object) when it fails authentication;
+ * IMDR_EFORMAT, before anything is read, when it is larger than its kind
+ * allows. Its size is asked of the backend first (one HEAD on a cloud
+ * store): callers that listed the object use repo_get_sealed_sized. */
 int repo_get_sealed(struct repo *r, enum obj_kind kind, const char *name,
     struct buf *out);
+/* repo_get_sealed_sized: the same for an object whose size is known (from
+ * a listing; REPO_SIZE_UNKNOWN asks). Reads exactly that many bytes. */
+int repo_get_sealed_sized(struct repo *r, enum obj_kind kind, const char *name,
+    uint64_t size, struct buf *out);
 
 /* repo_open_sealed: authenticate and decrypt the stored bytes of a sealed
  * object already read (n bytes at data) into out. IMDR_EAUTH naming it. */
@@ -208,9 +251,13 @@ int repo_list(struct repo *r, const char *prefix, repo_list_fn fn, void *ctx);
 int repo_stat(struct repo *r, const char *name, uint64_t *ret_size);
 /* repo_delete: remove an object; IMDR_OK when already gone. */
 int repo_delete(struct repo *r, const char *name);
-/* repo_pack_read: the whole of pack id (sealed bytes) into out. */
+/* repo_pack_read: the whole of pack id (sealed bytes) into out, refused
+ * (IMDR_EFORMAT) when larger than repo_pack_max; its size is asked first.
+ * repo_pack_read_sized: the same with the size from a listing. */
 int repo_pack_read(struct repo *r, const uint8_t id[CRYPTO_ID_LEN],
     struct buf *out);
+int repo_pack_read_sized(struct repo *r, const uint8_t id[CRYPTO_ID_LEN],
+    uint64_t size, struct buf *out);
 
 /* ---- replicas ----
  *

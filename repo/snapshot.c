@@ -124,9 +124,9 @@ list_one(void *vctx, const char *name, uint64_t size)
 	struct list_ctx *c = vctx;
 	struct snapshot_name sn;
 
-	(void)size;
 	if (parse_name(name, &sn) != 0)
 		return 0;	/* not ours; `check` reports strays */
+	sn.size = size;
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 64;
 		c->v = xrealloc(c->v, c->cap * sizeof(*c->v));
@@ -184,19 +184,57 @@ ref_from_json(json_t *j, struct blob_ref *ref)
 	return 0;
 }
 
+/* The skipped list keeps a snapshot object within REPO_SNAPSHOT_MAX
+ * whatever was skipped (a 100 KB path, a thousand times): each text is cut
+ * at SKIP_TEXT_MAX bytes and the list stops at SKIP_LIST_BYTES;
+ * skipped_total still counts them all. */
+#define SKIP_TEXT_MAX 4096
+#define SKIP_LIST_BYTES (4u << 20)
+
+/* cut_text: s, or its first SKIP_TEXT_MAX bytes at a character boundary
+ * with "..." after, as a JSON string. */
+static json_t *
+cut_text(const char *s)
+{
+	size_t n = strlen(s);
+	json_t *j;
+	char *c;
+
+	if (n <= SKIP_TEXT_MAX)
+		return json_string(s);
+	n = SKIP_TEXT_MAX;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	c = xmalloc(n + 4);
+	memcpy(c, s, n);
+	memcpy(c + n, "...", 4);
+	j = json_string(c);
+	free(c);
+	return j;
+}
+
 static char *
 encode(const struct snapshot *s)
 {
 	json_t *j, *tags = json_array(), *skipped = json_array();
+	size_t skip_bytes = 0;
 	char when[40];
 	char *out;
 
 	time_format(s->time_ns, 9, when);
 	for (size_t i = 0; i < s->ntags; i++)
 		json_array_append_new(tags, json_string(s->tags[i]));
-	for (size_t i = 0; i < s->nskipped; i++)
-		json_array_append_new(skipped, json_pack("{s:s, s:s}", "path",
-		    s->skipped[i].path, "reason", s->skipped[i].reason));
+	for (size_t i = 0; i < s->nskipped && skip_bytes < SKIP_LIST_BYTES; i++) {
+		json_t *p = cut_text(s->skipped[i].path), *rs = cut_text(s->skipped[i].reason);
+
+		if (p == NULL || rs == NULL) {
+			json_decref(p);
+			json_decref(rs);
+			continue;
+		}
+		skip_bytes += json_string_length(p) + json_string_length(rs);
+		json_array_append_new(skipped, json_pack("{s:o, s:o}", "path", p, "reason", rs));
+	}
 	j = json_pack("{s:i, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:i, s:I,"
 	    " s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:s, s:o, s:I}",
 	    "version", SNAPSHOT_VERSION, "time", when, "time_ns", (json_int_t)s->time_ns,
@@ -256,8 +294,24 @@ dup_str(json_t *j, const char *key)
 	return xstrdup(json_is_string(v) ? json_string_value(v) : "");
 }
 
+static int load_sized(struct repo *r, const char *name, uint64_t size,
+    struct snapshot **ret);
+
 int
 snapshot_load(struct repo *r, const char *name, struct snapshot **ret)
+{
+	return load_sized(r, name, REPO_SIZE_UNKNOWN, ret);
+}
+
+int
+snapshot_load_listed(struct repo *r, const struct snapshot_name *sn,
+    struct snapshot **ret)
+{
+	return load_sized(r, sn->name, sn->size, ret);
+}
+
+static int
+load_sized(struct repo *r, const char *name, uint64_t size, struct snapshot **ret)
 {
 	struct buf b = BUF_INIT;
 	struct snapshot *s = NULL;
@@ -271,7 +325,7 @@ snapshot_load(struct repo *r, const char *name, struct snapshot **ret)
 
 	if (parse_name(name, &sn) != 0)
 		return err_set(IMDR_EINVAL, "%s is not a snapshot name", name);
-	rc = repo_get_sealed(r, OBJ_SNAPSHOT, name, &b);
+	rc = repo_get_sealed_sized(r, OBJ_SNAPSHOT, name, size, &b);
 	if (rc)
 		goto out;
 	crypto_sha256(b.data, b.len, sum);
@@ -448,7 +502,7 @@ snapshot_resolve(struct repo *r, const char *source, const char *spec,
 	if (rc == IMDR_OK)
 		rc = snapshot_resolve_name(list, n, spec, &i);
 	if (rc == IMDR_OK)
-		rc = snapshot_load(r, list[i].name, ret);
+		rc = snapshot_load_listed(r, &list[i], ret);
 	free(list);
 	return rc;
 }

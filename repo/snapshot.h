@@ -23,6 +23,7 @@ struct snapshot_name {
 	char id[SNAPSHOT_ID_HEX + 1];
 	char tag[SNAPSHOT_TAG_HEX + 1];	/* source tag; "" in names without one */
 	int64_t time_ns;
+	uint64_t size;			/* of the object, as listed */
 };
 
 struct snapshot_skip {
@@ -59,8 +60,13 @@ struct snapshot {
  * first). Caller frees *ret. */
 int snapshot_list(struct repo *r, struct snapshot_name **ret, size_t *ret_n);
 
-/* snapshot_load: fetch, authenticate and parse. */
+/* snapshot_load: fetch, authenticate and parse. Its size is asked first
+ * (a HEAD on a cloud store): with a listed name, use snapshot_load_listed,
+ * which bounds the read by the listed size. An object larger than
+ * REPO_SNAPSHOT_MAX is an error naming it, and is not read. */
 int snapshot_load(struct repo *r, const char *name, struct snapshot **ret);
+int snapshot_load_listed(struct repo *r, const struct snapshot_name *sn,
+    struct snapshot **ret);
 
 /* snapshot_save: fill s->id and s->name from the content and store it.
  * s->source must be a valid source name (snapshot_source_check). */

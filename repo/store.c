@@ -93,7 +93,7 @@ struct store {
 	pthread_mutex_t index_mu;	/* one index writer at a time */
 
 	int err;
-	char errmsg[1024];
+	char *errmsg;		/* the first error's message, whole */
 	struct store_stats st;
 };
 
@@ -157,7 +157,7 @@ set_error(struct store *s, int rc)
 	pthread_mutex_lock(&s->mu);
 	if (s->err == IMDR_OK) {
 		s->err = rc;
-		snprintf(s->errmsg, sizeof(s->errmsg), "%s", err_msg(rc));
+		s->errmsg = xstrdup(err_msg(rc));
 	}
 	pthread_mutex_unlock(&s->mu);
 }
@@ -574,5 +574,6 @@ store_free(struct store *s)
 		while (s->pool.n[c] > 0)
 			free(s->pool.free[c][--s->pool.n[c]]);
 	buf_free(&s->spare_pack);
+	free(s->errmsg);
 	free(s);
 }

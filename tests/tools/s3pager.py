@@ -24,7 +24,9 @@ class H(http.server.BaseHTTPRequestHandler):
         for k, v in r.getheaders():
             if k.lower() not in ("transfer-encoding", "connection", "content-length"):
                 self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
+        # a HEAD has no body: its Content-Length is the object's size
+        size = r.getheader("Content-Length") if self.command == "HEAD" else None
+        self.send_header("Content-Length", size or str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
