@@ -534,6 +534,27 @@ repo_pack_read(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], struct buf *out)
 }
 
 int
+repo_pack_read_range(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], uint64_t off,
+    uint64_t n, struct buf *out)
+{
+	char name[80];
+
+	repo_pack_name(id, name);
+	out->len = 0;
+	return backend_get(r->be, name, off, n, out);
+}
+
+int
+repo_pack_write(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], const void *data,
+    size_t n)
+{
+	char name[80];
+
+	repo_pack_name(id, name);
+	return backend_put(r->be, name, data, n);
+}
+
+int
 repo_key_remove(struct repo *r, const char *name)
 {
 	int rc;

@@ -27,6 +27,10 @@ enum obj_kind {
 	OBJ_DATA = 'b',		/* data blob (file content) */
 	OBJ_TREE = 't',		/* tree blob (catalog node) */
 	OBJ_AUDIT = 'a',	/* audit record */
+	OBJ_HOLD = 'o',		/* legal hold (repo/hold.h) */
+	OBJ_HOLD_RELEASE = 'r',	/* the release of a hold */
+	OBJ_PLAN = 'p',		/* prune plan and its ready mark (repo/plan.h) */
+	OBJ_MOVED = 'm',	/* where a removed pack's blobs went (repo/moved.h) */
 };
 
 enum blob_type { BLOB_DATA = 0, BLOB_TREE = 1 };
@@ -137,6 +141,17 @@ int repo_blob_read_buf(struct repo *r, enum blob_type type,
  * afterwards. */
 void repo_buf_recycle(struct repo *r, struct buf *b);
 
+/* A pack that prune removed leaves moved/<pack id> naming where each of
+ * its blobs still in use went (repo/moved.h); tree nodes written before
+ * keep the old location. The reader follows such maps, up to
+ * REPO_MOVED_HOPS of them, when a pack is gone, so nothing above repo/
+ * sees the difference. */
+#define REPO_MOVED_HOPS 64
+/* repo_blob_relocate: one step: where ref's blob went when its pack was
+ * removed. IMDR_ENOENT when the pack left no map, or the map lacks it. */
+int repo_blob_relocate(struct repo *r, enum blob_type type,
+    const struct blob_ref *ref, struct blob_ref *ret);
+
 struct repo_reader_config {
 	size_t window_bytes;		/* tree-pack windows held; 0: default */
 	const char *cache_dir;		/* sealed on-disk cache, or NULL */
@@ -184,6 +199,12 @@ int repo_delete(struct repo *r, const char *name);
 /* repo_pack_read: the whole of pack id (sealed bytes) into out. */
 int repo_pack_read(struct repo *r, const uint8_t id[CRYPTO_ID_LEN],
     struct buf *out);
+/* repo_pack_read_range: n bytes of pack id from off (sealed bytes). */
+int repo_pack_read_range(struct repo *r, const uint8_t id[CRYPTO_ID_LEN],
+    uint64_t off, uint64_t n, struct buf *out);
+/* repo_pack_write: store a finished pack (pack_writer_finish) as id. */
+int repo_pack_write(struct repo *r, const uint8_t id[CRYPTO_ID_LEN],
+    const void *data, size_t n);
 
 /* repo_key_add: add a key slot for pass (the repository must be open);
  * *ret_name (64 bytes, may be NULL) gets "keys/<id>". */
