@@ -529,6 +529,12 @@ backup_run(struct repo *r, const struct backup_opts *o, struct backup_result *re
 		rc = ingest_and_store(&b, o, source_abs, S_ISDIR(st.st_mode), &ir, &snap.root, &cs);
 	if (rc == IMDR_OK && cancelled(&b))
 		rc = err_set(IMDR_EINTR, "interrupted; no snapshot written (the packs stored so far will be reused)");
+	/* a prune may have taken a lock not refreshed in time for stale and
+	 * deleted data this backup deduplicated against (FORMAT.md "Locks") */
+	if (rc == IMDR_OK && !lock_fresh(lk))
+		rc = err_set(IMDR_ELOCKED, "the repository lock was not refreshed in time (was this process suspended?): "
+		    "no snapshot written, as data it reused may have been pruned meanwhile; "
+		    "back up again (what was stored is reused)");
 	if (rc == IMDR_OK)
 		rc = snapshot_list(r, &names, &nnames);
 	if (rc)
