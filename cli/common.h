@@ -31,5 +31,9 @@ int cmd_cat(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_key(int argc, char **argv);
+int cmd_forget(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_repair(int argc, char **argv);
 
 #endif

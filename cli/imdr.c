@@ -23,6 +23,10 @@ static const struct command commands[] = {
 	{ "restore", cmd_restore, "restore a snapshot, or parts of it, to a folder" },
 	{ "check", cmd_check, "verify the repository (--read-data: every blob too)" },
 	{ "key", cmd_key, "list, add or remove passphrase key slots" },
+	{ "forget", cmd_forget, "remove snapshots by a retention policy (legal holds always kept)" },
+	{ "prune", cmd_prune, "free the space no snapshot uses; never blocks a backup" },
+	{ "hold", cmd_hold, "place, list and release legal holds on snapshots" },
+	{ "repair", cmd_repair, "after lost packs: mend the index and the snapshots that used them" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
