@@ -19,6 +19,7 @@
 #include "lib/timefmt.h"
 #include "repo/audit.h"
 #include "repo/hold.h"
+#include "repo/lock.h"
 #include "repo/moved.h"
 #include "repo/plan.h"
 #include "repo/snapshot.h"
@@ -659,6 +660,65 @@ test_moved_and_plans(void)
 	repo_free(r);
 }
 
+/* put_lock: a lock object as another process would have written it. */
+static void
+put_lock(struct repo *r, const char *name, const char *mode, int64_t time_ns, long pid,
+    const char *host)
+{
+	char *js = xasprintf("{\"exclusive\":%s,\"mode\":\"%s\",\"session\":"
+	    "\"00112233445566778899aabbccddeeff\",\"time_ns\":%lld,\"started_ns\":%lld,"
+	    "\"host\":\"%s\",\"pid\":%ld}", strcmp(mode, "exclusive") == 0 ? "true" : "false",
+	    mode, (long long)time_ns, (long long)time_ns, host, pid);
+
+	EXPECT(repo_put_sealed(r, OBJ_LOCK, name, js, strlen(js)) == IMDR_OK);
+	free(js);
+}
+
+static void
+test_locks(void)
+{
+	struct repo *r = new_repo("locks");
+	struct lock *a = NULL, *b = NULL, *c = NULL;
+	struct lock_info *live = NULL;
+	char host[128] = "";
+	size_t n = 0;
+
+	gethostname(host, sizeof(host) - 1);
+	/* prune beside backups; not beside another prune */
+	EXPECT(lock_acquire(r, LOCK_SHARED, &a) == IMDR_OK);
+	EXPECT(lock_acquire(r, LOCK_PRUNE, &b) == IMDR_OK);
+	EXPECT(lock_acquire(r, LOCK_PRUNE, &c) == IMDR_ELOCKED);
+	EXPECT(lock_acquire(r, LOCK_SHARED, &c) == IMDR_OK);
+	EXPECT(lock_list_live(r, b, &live, &n) == IMDR_OK && n == 2);
+	EXPECT(n == 2 && strcmp(live[0].session, live[1].session) != 0 &&
+	    strlen(live[0].session) == LOCK_SESSION_HEX);
+	free(live);
+	EXPECT(lock_fresh(a));
+	lock_release(c);
+	lock_release(b);
+	lock_release(a);
+	/* an exclusive lock of a live process blocks a backup ... */
+	put_lock(r, "locks/00000000000000000000000000000001", "exclusive", time_now_ns(),
+	    (long)getpid(), host);
+	EXPECT(lock_acquire(r, LOCK_SHARED, &a) == IMDR_ELOCKED);
+	EXPECT(strstr(err_msg(IMDR_ELOCKED), "exclusive") != NULL);
+	EXPECT(repo_delete(r, "locks/00000000000000000000000000000001") == IMDR_OK);
+	/* ... not when its process on this host is gone, nor when it was not
+	 * refreshed for 30 minutes (on another host) */
+	put_lock(r, "locks/00000000000000000000000000000002", "exclusive", time_now_ns(),
+	    999999999L, host);
+	put_lock(r, "locks/00000000000000000000000000000003", "exclusive",
+	    time_now_ns() - (int64_t)(LOCK_STALE_SECS + 60) * 1000000000, 1, "elsewhere");
+	EXPECT(lock_acquire(r, LOCK_SHARED, &a) == IMDR_OK);
+	lock_release(a);
+	/* a prune takes them for stale and removes them */
+	EXPECT(lock_acquire(r, LOCK_PRUNE, &b) == IMDR_OK);
+	EXPECT(repo_stat(r, "locks/00000000000000000000000000000002", NULL) == IMDR_ENOENT);
+	EXPECT(repo_stat(r, "locks/00000000000000000000000000000003", NULL) == IMDR_ENOENT);
+	lock_release(b);
+	repo_free(r);
+}
+
 int
 main(void)
 {
@@ -676,6 +736,7 @@ main(void)
 	RUN(test_forget_sources_holds_and_check);
 	RUN(test_holds);
 	RUN(test_moved_and_plans);
+	RUN(test_locks);
 	{
 		char *cmd = xasprintf("rm -rf %s", tmpdir);
 
