@@ -100,11 +100,12 @@ forget_duration_text(const struct forget_duration *d, char *out)
 
 /* ---- zones ----
  *
- * UTC and fixed offsets need no help; a named zone (or "local") goes
- * through the C library, which reads only $TZ: that is process state, so
- * named zones are used under one lock, with $TZ put back afterwards. */
+ * UTC and fixed offsets need no help; a named zone, or the machine's own,
+ * goes through the C library, which reads only $TZ: that is process state,
+ * so named zones are used under one lock, with $TZ put back afterwards. */
 
 enum { ZONE_UTC, ZONE_OFFSET, ZONE_NAMED, ZONE_LOCAL };
+#define ZONE_LOCAL_NAME "local"	/* --tz local: the machine's zone */
 
 struct zone {
 	int kind;
@@ -123,7 +124,7 @@ zone_parse(const char *tz, struct zone *z)
 	if (tz == NULL || strcmp(tz, "UTC") == 0 || strcmp(tz, "Z") == 0 ||
 	    strcmp(tz, "utc") == 0)
 		return IMDR_OK;
-	if (strcmp(tz, "local") == 0) {
+	if (strcmp(tz, ZONE_LOCAL_NAME) == 0) {
 		z->kind = ZONE_LOCAL;
 		return IMDR_OK;
 	}
