@@ -229,7 +229,13 @@ cmd_forget(int argc, char **argv)
 		case O_WH: case O_WD: case O_WW: case O_WM: case O_WY:
 			d = &fo.policy.within_period[c - O_WH];
 			break;
-		case O_TAG: tags[ntags++] = optarg; break;
+		case O_TAG:
+			if (*optarg == '\0' || optarg[strspn(optarg, ",")] == '\0') {
+				warn0("--keep-tag: give one or more tags (TAG or TAG,TAG)");
+				goto usage_err;
+			}
+			tags[ntags++] = optarg;
+			break;
 		case O_TZ: fo.policy.tz = optarg; break;
 		case O_GROUP:
 			if (strcmp(optarg, "source,host") == 0 || strcmp(optarg, "host,source") == 0)

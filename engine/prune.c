@@ -139,7 +139,8 @@ pk_add(struct prune *p, const uint8_t id[CRYPTO_ID_LEN], uint64_t size,
 	k->flags = flags;
 	k->n = n;
 	k->e = xcalloc(n ? n : 1, sizeof(*k->e));
-	memcpy(k->e, e, n * sizeof(*e));
+	if (n)
+		memcpy(k->e, e, n * sizeof(*e));
 	idset_put(p->pkmap, id, p->npk - 1);
 	return k;
 }
@@ -239,7 +240,8 @@ collect_pack(void *ctx, const uint8_t pack[CRYPTO_ID_LEN], uint64_t size,
 	rd->got[k][cap].size = size;
 	rd->got[k][cap].n = n;
 	rd->got[k][cap].e = xcalloc(n ? n : 1, sizeof(*e));
-	memcpy(rd->got[k][cap].e, e, n * sizeof(*e));
+	if (n)
+		memcpy(rd->got[k][cap].e, e, n * sizeof(*e));
 	rd->ngot[k]++;
 	return IMDR_OK;
 }

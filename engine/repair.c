@@ -83,7 +83,8 @@ add_listed(void *ctx, const uint8_t pack[CRYPTO_ID_LEN], uint64_t size,
 	k->size = size;
 	k->n = n;
 	k->e = xcalloc(n ? n : 1, sizeof(*e));
-	memcpy(k->e, e, n * sizeof(*e));
+	if (n)
+		memcpy(k->e, e, n * sizeof(*e));
 	idset_put(ri->map, pack, ri->n - 1);
 	return IMDR_OK;
 }
@@ -509,10 +510,12 @@ mended(const struct snapshot *s, const struct repair_snapshot *rsn, const struct
 	m->added_bytes = 0;
 	m->added_blobs = 0;
 	m->tags = xcalloc(s->ntags + 1, sizeof(*m->tags));
-	memcpy(m->tags, s->tags, s->ntags * sizeof(*m->tags));
+	if (s->ntags)
+		memcpy(m->tags, s->tags, s->ntags * sizeof(*m->tags));
 	m->tags[m->ntags++] = "repaired";
 	m->skipped = xcalloc(s->nskipped + rsn->nlost + 1, sizeof(*m->skipped));
-	memcpy(m->skipped, s->skipped, s->nskipped * sizeof(*m->skipped));
+	if (s->nskipped)
+		memcpy(m->skipped, s->skipped, s->nskipped * sizeof(*m->skipped));
 	for (size_t k = 0; k < rsn->nlost; k++) {
 		m->skipped[m->nskipped].path = rsn->lost[k].path;
 		m->skipped[m->nskipped++].reason = rsn->lost[k].reason;

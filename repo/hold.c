@@ -509,12 +509,9 @@ hold_scope_text(const struct hold *h)
 			buf_append(&b, h->snapshots[i], 8);
 		}
 	} else {
-		if (h->source) {
-			buf_puts(&b, "source ");
+		buf_puts(&b, h->source ? "source " : "every source");
+		if (h->source)
 			buf_puts(&b, h->source);
-		} else {
-			buf_puts(&b, "every source");
-		}
 		if (h->has_from) {
 			time_format(h->from_ns, 0, when);
 			buf_puts(&b, " from ");
@@ -525,7 +522,7 @@ hold_scope_text(const struct hold *h)
 			buf_puts(&b, " to ");
 			buf_puts(&b, when);
 		} else {
-			buf_puts(&b, ", and every later snapshot");
+			buf_puts(&b, " (open: snapshots not yet taken too)");
 		}
 	}
 	buf_putc(&b, '\0');
