@@ -99,7 +99,8 @@ print_json(const struct prune_opts *po, const struct prune_result *r)
 	    "\"bytes_waiting\":%llu,\"sessions_waiting\":%llu,\"index_objects_before\":%llu,"
 	    "\"index_objects_after\":%llu,\"index_bytes_before\":%llu,\"index_bytes_after\":%llu,"
 	    "\"requests\":%llu,\"gets\":%llu,\"puts\":%llu,\"lists\":%llu,\"deletes\":%llu,"
-	    "\"bytes_read\":%llu,\"bytes_sent\":%llu,\"repack_bytes_to_read\":%llu}\n",
+	    "\"bytes_read\":%llu,\"bytes_read_repack\":%llu,\"bytes_sent\":%llu,"
+	    "\"repack_bytes_to_read\":%llu}\n",
 	    po->dry_run ? "true" : "false",
 	    (unsigned long long)r->snapshots, (unsigned long long)r->trees,
 	    (unsigned long long)r->packs, (unsigned long long)r->pack_bytes,
@@ -119,8 +120,8 @@ print_json(const struct prune_opts *po, const struct prune_result *r)
 	    (unsigned long long)r->index_bytes_after, (unsigned long long)r->requests,
 	    (unsigned long long)r->gets, (unsigned long long)r->puts,
 	    (unsigned long long)r->lists, (unsigned long long)r->dels,
-	    (unsigned long long)r->bytes_read, (unsigned long long)r->bytes_sent,
-	    (unsigned long long)r->bytes_read_planned);
+	    (unsigned long long)r->bytes_read, (unsigned long long)r->bytes_read_repack,
+	    (unsigned long long)r->bytes_sent, (unsigned long long)r->bytes_read_planned);
 }
 
 static void
@@ -182,10 +183,12 @@ print_text(const struct prune_opts *po, const struct prune_result *r, double sec
 	}
 	fmt_size(r->bytes_read, a);
 	fmt_size(r->bytes_sent, b);
-	printf("backend: %llu requests (%llu GET, %llu PUT, %llu LIST, %llu DELETE), read %s, wrote %s, %.2f s\n",
+	fmt_size(r->bytes_read_repack, c);
+	printf("backend: %llu requests (%llu GET, %llu PUT, %llu LIST, %llu DELETE), read %s "
+	    "(%s of it blobs copied), wrote %s, %.2f s\n",
 	    (unsigned long long)r->requests, (unsigned long long)r->gets,
 	    (unsigned long long)r->puts, (unsigned long long)r->lists,
-	    (unsigned long long)r->dels, a, b, secs);
+	    (unsigned long long)r->dels, a, c, b, secs);
 	if (po->dry_run) {
 		fmt_size(r->bytes_read_planned, a);
 		fmt_size(r->bytes_repacked, b);

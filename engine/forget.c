@@ -372,6 +372,8 @@ forget_apply(const struct forget_policy *p, struct forget_item *items, size_t n,
 			 * history the counts allow */
 			if (v != last[r] || nr == n - 1) {
 				it->why |= FORGET_WHY_COUNT(r);
+				if (v == last[r])
+					it->why |= FORGET_WHY_OLDEST(r);
 				last[r] = v;
 				if (count[r] > 0)
 					count[r]--;
@@ -412,6 +414,8 @@ forget_why_text(const struct forget_policy *p, const struct forget_item *it,
 	for (int r = 0; r < FORGET_NCOUNT; r++) {
 		if (it->why & FORGET_WHY_COUNT(r)) {
 			SEP();
+			if (it->why & FORGET_WHY_OLDEST(r))
+				buf_puts(&b, "oldest ");
 			buf_puts(&b, count_reasons[r]);
 		}
 	}

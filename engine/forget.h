@@ -68,6 +68,8 @@ int forget_tz_check(const char *tz);
 #define FORGET_WHY_WITHIN_PERIOD(w) (1u << (7 + (w)))
 #define FORGET_WHY_TAG (1u << 12)
 #define FORGET_WHY_HELD (1u << 13)
+/* kept by a counting rule only as the oldest while its count was left */
+#define FORGET_WHY_OLDEST(rule) (1u << (14 + (rule)))
 
 /* One snapshot as the policy sees it. */
 struct forget_item {

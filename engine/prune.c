@@ -853,7 +853,7 @@ mark(struct prune *p)
 		}
 	}
 	build_loc(p);
-	p->res->bytes_read_planned = p->repack_read;
+	p->res->bytes_read_repack = p->repack_read;
 out:
 	for (size_t i = 0; i < p->npk; i++) {
 		if (p->pk[i].flags & PK_CONDEMN) {

@@ -63,6 +63,7 @@ struct prune_result {
 	/* backend traffic of the run */
 	uint64_t requests, gets, puts, lists, dels;
 	uint64_t bytes_read, bytes_sent;
+	uint64_t bytes_read_repack;	/* of bytes_read: the blobs copied (and small gaps) */
 	uint64_t bytes_read_planned;	/* dry run: what the repack would read */
 	char plan_id[65];		/* this run's plan, or "" */
 	char audit_id[65];

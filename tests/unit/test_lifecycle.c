@@ -1,6 +1,8 @@
 /* Unit tests of retention: the policy table against restic's own
  * decisions (the expected keep sets were produced by restic 0.14 `forget
- * --dry-run --json` on snapshots at exactly these times), month, year and
+ * --dry-run --json` on snapshots at exactly these times; none of these
+ * cases meets restic 0.16's "keep the oldest" rule, which imdr follows and
+ * which is tested on its own below), month, year and
  * ISO-week boundaries, zones, tags, holds; forget over a repository with
  * several sources (grouping, holds, the audit record, check accepting the
  * gaps it leaves); holds placed and released; moved maps and prune plans
@@ -272,8 +274,25 @@ test_policy_zones(void)
 	memset(&p, 0, sizeof(p));
 	p.keep[FORGET_RULE_DAILY] = 2;
 	EXPECT(apply(&p, t, 4, kept, NULL) == IMDR_OK);
-	/* UTC: one day; the newest, then the oldest while a count is left */
+	/* UTC: one day; the newest, then the oldest while a count is left
+	 * (restic >= 0.16; labelled "oldest", as restic >= 0.17 does) */
 	EXPECT(kept[3] && !kept[2] && !kept[1] && kept[0]);
+	{
+		struct forget_item it[4];
+		char *why;
+
+		memset(it, 0, sizeof(it));
+		for (int k = 0; k < 4; k++)
+			it[k].time_ns = t_of(t[3 - k]);
+		p.tz = NULL;
+		EXPECT(forget_apply(&p, it, 4, t_of("2030-01-01")) == IMDR_OK);
+		why = forget_why_text(&p, &it[3], NULL);
+		EXPECT(strcmp(why, "oldest daily snapshot") == 0);
+		free(why);
+		why = forget_why_text(&p, &it[0], NULL);
+		EXPECT(strcmp(why, "daily snapshot") == 0);
+		free(why);
+	}
 	p.tz = "+09:00";
 	EXPECT(apply(&p, t, 4, kept, NULL) == IMDR_OK);
 	/* 14:30Z = 23:30 local on the 24th, 15:30Z = 00:30 on the 25th */
