@@ -79,10 +79,14 @@ for d in $(seq 1 "$DAYS"); do
 	[ $((d % 50)) = 0 ] && echo "   $d days ($(secs "$t0" "$(now)") s)"
 done
 corpus_mb=$(( $(size "$C") / 1048576 ))
+# what prune must read of imdr's repository at least: its tree nodes and index
+read -r R[imdr.tree_mb] R[imdr.index_mb] < <("$IMDR" prune "$B/repo-imdr" --dry-run --json 2>/dev/null | python3 -c '
+import json,sys; d = json.load(sys.stdin); print("%.1f %.1f" % (d["bytes_read"] / 1048576, d["index_bytes_before"] / 1048576))')
 for tool in "${tools[@]}"; do
 	R[$tool.repo_mb]=$(calc "$(size "$B/repo-$tool") / 1048576" 1)
 done
 echo "   corpus now $corpus_mb MiB; repositories: $(for t in "${tools[@]}"; do printf '%s %s MiB  ' $t "${R[$t.repo_mb]}"; done)"
+echo "   imdr prune --dry-run reads ${R[imdr.tree_mb]} MiB (snapshots, tree nodes, index: ${R[imdr.index_mb]} MiB, locks)"
 
 echo "== the same policy (${POLICY[*]}), $RUNS runs on fresh copies, median"
 retain() {	# tool repo
@@ -90,7 +94,7 @@ retain() {	# tool repo
 	imdr) "$IMDR" forget "$2" "${POLICY[@]}" --quiet >/dev/null &&
 		"$IMDR" prune "$2" --grace 0 --json >"$B/prune.json" ;;
 	restic) restic -r "$2" forget "${POLICY[@]}" --prune --quiet >/dev/null ;;
-	borg) borg prune "${POLICY[@]}" "$2" >/dev/null 2>&1 && borg compact "$2" >/dev/null 2>&1 ;;
+	borg) borg prune "${POLICY[@]}" "$2" >/dev/null && borg compact "$2" >/dev/null ;;
 	esac
 }
 kept() {	# tool repo
@@ -100,14 +104,19 @@ kept() {	# tool repo
 	borg) borg list --short "$2" | wc -l ;;
 	esac
 }
+# every run starts from the same repository and the same caches (restic's
+# and borg's are keyed by the repository id, which the copies share)
+cp -a "$XDG_CACHE_HOME" "$B/cache.orig"
 for tool in "${tools[@]}"; do
 	ts=()
 	for r in $(seq 1 "$RUNS"); do
-		rm -rf "$B/work-$tool"
+		rm -rf "$B/work-$tool" "$XDG_CACHE_HOME"
 		cp -a "$B/repo-$tool" "$B/work-$tool"
+		cp -a "$B/cache.orig" "$XDG_CACHE_HOME"
 		sync
 		t0=$(now)
-		retain $tool "$B/work-$tool" || { echo "bench: $tool retention failed" >&2; exit 1; }
+		retain $tool "$B/work-$tool" 2>"$B/retain.err" ||
+			{ echo "bench: $tool retention failed: $(tail -3 "$B/retain.err")" >&2; exit 1; }
 		t1=$(now)
 		ts+=("$(secs "$t0" "$t1")")
 	done

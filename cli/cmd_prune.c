@@ -22,8 +22,9 @@ usage(FILE *f)
 "Free the space of data no snapshot uses (after `imdr forget`). Reads only\n"
 "snapshot objects, tree nodes, index objects and the headers of packs no\n"
 "index lists, plus the blobs it copies; never whole packs to find out what\n"
-"is in them. Packs with no used blob are deleted; packs whose unused share\n"
-"is over --max-unused have their used blobs copied into new packs first.\n"
+"is in them. Packs with no used blob are deleted; of packs partly used, the\n"
+"emptiest have their used blobs copied into new packs (and go) until what\n"
+"stays unused is at most --max-unused of the repository (restic's rule).\n"
 "The index is rewritten compact. Backups run on meanwhile: prune never\n"
 "blocks one, and never deletes a blob a running backup may have reused.\n"
 "\n"
@@ -34,7 +35,8 @@ usage(FILE *f)
 "snapshots are never forgotten.\n"
 "\n"
 "options:\n"
-"  --max-unused PCT    unused share of a pack that is tolerated (default 5%%)\n"
+"  --max-unused PCT    unused share of the repository that is tolerated\n"
+"                      (default 5%%; 0: copy out of every partly used pack)\n"
 "  --grace TIME        how long planned packs wait at least: 0, 90s, 30m, 2h,\n"
 "                      1d (default 1h)\n"
 "  -n, --dry-run       say what would be read, written and deleted; change nothing\n"
@@ -90,7 +92,7 @@ print_json(const struct prune_opts *po, const struct prune_result *r)
 {
 	printf("{\"dry_run\":%s,\"snapshots\":%llu,\"tree_nodes\":%llu,\"packs\":%llu,"
 	    "\"pack_bytes\":%llu,\"used_blobs\":%llu,\"used_bytes\":%llu,\"unused_blobs\":%llu,"
-	    "\"unused_bytes\":%llu,\"lost_blobs\":%llu,\"packs_unused\":%llu,"
+	    "\"unused_bytes\":%llu,\"unused_bytes_after\":%llu,\"lost_blobs\":%llu,\"packs_unused\":%llu,"
 	    "\"packs_repacked\":%llu,\"blobs_repacked\":%llu,\"bytes_repacked\":%llu,"
 	    "\"packs_written\":%llu,\"bytes_written\":%llu,\"packs_planned\":%llu,"
 	    "\"bytes_planned\":%llu,\"plan\":\"%s\",\"plans_swept\":%llu,\"packs_deleted\":%llu,"
@@ -106,6 +108,7 @@ print_json(const struct prune_opts *po, const struct prune_result *r)
 	    (unsigned long long)r->packs, (unsigned long long)r->pack_bytes,
 	    (unsigned long long)r->used_blobs, (unsigned long long)r->used_bytes,
 	    (unsigned long long)r->unused_blobs, (unsigned long long)r->unused_bytes,
+	    (unsigned long long)r->unused_bytes_after,
 	    (unsigned long long)r->lost_blobs, (unsigned long long)r->packs_unused,
 	    (unsigned long long)r->packs_repacked, (unsigned long long)r->blobs_repacked,
 	    (unsigned long long)r->bytes_repacked, (unsigned long long)r->packs_written,

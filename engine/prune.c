@@ -35,6 +35,7 @@
 #include "lib/err.h"
 #include "lib/hex.h"
 #include "lib/idset.h"
+#include "lib/log.h"
 #include "lib/par.h"
 #include "lib/timefmt.h"
 #include "repo/audit.h"
@@ -79,7 +80,7 @@ struct prune {
 	struct prune_result *res;
 	struct lock *lk;
 	int conc;
-	int64_t t0;
+	int64_t t0, t0_mono;
 
 	struct pk *pk;
 	size_t npk, pkcap;
@@ -108,6 +109,8 @@ struct prune {
 	struct pack_writer *pw[2];
 	uint64_t repack_read;
 };
+
+static void step(struct prune *p, const char *what);
 
 /* ---- packs ---- */
 
@@ -387,12 +390,19 @@ read_orphans(struct prune *p)
 	return rc;
 }
 
-/* ---- step 4: the walk ---- */
+/* ---- step 4: the walk ----
+ *
+ * Level by level across all snapshots at once: the roots, then every
+ * folder they name that was not seen yet, and so on, each level's nodes
+ * read in parallel. Over a remote link the walk then costs about one
+ * round trip a level of depth, not one a folder. */
 
 struct walk {
 	struct prune *p;
 	struct snapshot_name *names;
 	size_t *todo;
+	struct blob_ref *level, *next;	/* this level's nodes, the next's */
+	size_t nnext, next_cap;
 };
 
 static void
@@ -402,39 +412,23 @@ use(struct prune *p, const struct blob_ref *ref, enum blob_type type)
 	idset_put(p->refpacks, ref->pack, 1);
 }
 
-static int
-walk_entry(void *ctx, const char *path, const struct cat_node *node,
-    const struct cat_entry *e)
+/* walk_later: a folder for the next level, once */
+static void
+walk_later(struct walk *w, const struct blob_ref *ref)
 {
-	struct prune *p = ctx;
-	int fresh = 1;
-
-	(void)path;
-	pthread_mutex_lock(&p->mu);
-	if (e->type == CAT_DIR) {
-		use(p, &e->subtree, BLOB_TREE);
-		fresh = idset_put(p->trees, e->subtree.id, 1);
-	} else if (e->type == CAT_FILE) {
-		for (uint32_t i = 0; i < e->nchunks; i++) {
-			struct blob_ref ref;
-			uint64_t off;
-
-			cat_chunk(node, e, i, &ref, &off);
-			use(p, &ref, BLOB_DATA);
-		}
-	}
-	pthread_mutex_unlock(&p->mu);
-	return fresh ? 0 : CAT_WALK_SKIP;
+	use(w->p, ref, BLOB_TREE);
+	if (idset_put(w->p->trees, ref->id, 1))
+		*ARRAY_PUSH(w->next, w->nnext, w->next_cap) = *ref;
 }
 
 static int
-walk_one(void *ctx, size_t k)
+walk_root(void *ctx, size_t k)
 {
 	struct walk *w = ctx;
 	struct prune *p = w->p;
 	struct snapshot_name *sn = &w->names[w->todo[k]];
 	struct snapshot *s = NULL;
-	int rc, fresh;
+	int rc;
 
 	if (ev_cancelled(&p->o->ev))
 		return err_set(IMDR_EINTR, "interrupted");
@@ -447,27 +441,62 @@ walk_one(void *ctx, size_t k)
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&p->mu);
-	use(p, &s->root, BLOB_TREE);
-	fresh = idset_put(p->trees, s->root.id, 1);
+	walk_later(w, &s->root);
 	pthread_mutex_unlock(&p->mu);
-	if (fresh)
-		rc = cat_walk(p->r, &s->root, "", walk_entry, p);
-	if (rc)
-		rc = err_set(rc, "snapshot %.8s (%s): %s; prune cannot tell what it uses "
-		    "(imdr check, imdr repair snapshots)", s->id, s->name, err_msg(rc));
 	snapshot_free(s);
 	ev_advance(&p->o->ev, 1, 0);
-	return rc;
+	return IMDR_OK;
+}
+
+static int
+walk_node(void *ctx, size_t k)
+{
+	struct walk *w = ctx;
+	struct prune *p = w->p;
+	struct cat_node *node = NULL;
+	char hex[65], pname[80];
+	int rc;
+
+	if (ev_cancelled(&p->o->ev))
+		return err_set(IMDR_EINTR, "interrupted");
+	rc = cat_node_load(p->r, &w->level[k], &node);
+	if (rc) {
+		hex_encode(w->level[k].id, CRYPTO_ID_LEN, hex);
+		repo_pack_name(w->level[k].pack, pname);
+		return err_set(rc, "tree node %.16s (in %s): %s; prune cannot tell what the snapshots use "
+		    "(imdr check, imdr repair snapshots)", hex, pname, err_msg(rc));
+	}
+	pthread_mutex_lock(&p->mu);
+	for (uint32_t i = 0; i < cat_node_count(node); i++) {
+		const struct cat_entry *e = cat_node_entry(node, i);
+
+		if (e->type == CAT_DIR) {
+			walk_later(w, &e->subtree);
+		} else if (e->type == CAT_FILE) {
+			for (uint32_t c = 0; c < e->nchunks; c++) {
+				struct blob_ref ref;
+				uint64_t off;
+
+				cat_chunk(node, e, c, &ref, &off);
+				use(p, &ref, BLOB_DATA);
+			}
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	cat_node_free(node);
+	return IMDR_OK;
 }
 
 /* walk_snapshots: walk the snapshots not walked yet. */
 static int
 walk_snapshots(struct prune *p)
 {
-	struct walk w = { p, NULL, NULL };
+	struct walk w;
 	size_t n = 0, ntodo = 0;
 	int rc;
 
+	memset(&w, 0, sizeof(w));
+	w.p = p;
 	rc = snapshot_list(p->r, &w.names, &n);
 	if (rc)
 		return rc;
@@ -479,12 +508,44 @@ walk_snapshots(struct prune *p)
 			w.todo[ntodo++] = i;
 	}
 	ev_total(&p->o->ev, p->res->snapshots + ntodo, 0);
-	rc = par_for(ntodo, p->conc, walk_one, &w);
+	/* nodes of one level lie all over the tree packs: read each alone
+	 * (windows around them would read several times what is needed) */
+	repo_reader_configure(p->r, &(struct repo_reader_config){ REPO_WINDOW_NONE, NULL, 0 });
+	rc = par_for(ntodo, p->conc, walk_root, &w);
+	while (rc == IMDR_OK && w.nnext) {
+		size_t nlevel = w.nnext;
+
+		free(w.level);
+		w.level = w.next;
+		w.next = NULL;
+		w.nnext = w.next_cap = 0;
+		rc = par_for(nlevel, p->conc, walk_node, &w);
+	}
+	repo_reader_configure(p->r, &(struct repo_reader_config){ 0, NULL, 0 });
 	p->res->snapshots += ntodo;
 	p->res->trees = idset_count(p->trees);
+	free(w.level);
+	free(w.next);
 	free(w.todo);
 	free(w.names);
 	return rc;
+}
+
+struct walk_thread {
+	struct prune *p;
+	int rc;
+	char *msg;
+};
+
+static void *
+walk_main(void *arg)
+{
+	struct walk_thread *wt = arg;
+
+	wt->rc = walk_snapshots(wt->p);
+	if (wt->rc)
+		wt->msg = xstrdup(err_msg(wt->rc));
+	return NULL;
 }
 
 /* ---- step 5: sweep ---- */
@@ -795,29 +856,62 @@ repack_one(void *ctx, size_t k)
 	return rc == IMDR_EINTR ? rc : IMDR_OK;
 }
 
+/* cmp_emptiest: the larger unused share first (dead/live, compared
+ * without dividing) */
+static int
+cmp_emptiest(const void *a, const void *b, void *ctx)
+{
+	const struct prune *p = ctx;
+	const struct pk *x = &p->pk[*(const size_t *)a], *y = &p->pk[*(const size_t *)b];
+	double l = (double)x->dead_bytes * (double)y->live_bytes;
+	double r = (double)y->dead_bytes * (double)x->live_bytes;
+
+	return l > r ? -1 : l < r;
+}
+
 /* mark: decide each pack's fate; copy the live blobs of those to repack. */
 static int
 mark(struct prune *p)
 {
 	struct repack rp = { p, NULL, NULL };
 	size_t nrep = 0, cap = 0;
+	uint64_t live_total = 0, dead_total = 0;
+	double limit;
 	int rc = IMDR_OK, threads;
 
 	account(p);
 	for (size_t i = 0; i < p->npk; i++) {
 		struct pk *k = &p->pk[i];
-		uint64_t all = k->live_bytes + k->dead_bytes;
 
 		if (!evaluable(k))
 			continue;
+		live_total += k->live_bytes;
 		if (k->live_n == 0) {
 			k->flags |= PK_CONDEMN;
 			p->res->packs_unused++;
-		} else if (all && (double)k->dead_bytes > p->o->max_unused * (double)all) {
-			k->flags |= PK_CONDEMN | PK_REPACK;
+		} else if (k->dead_bytes) {
+			dead_total += k->dead_bytes;
 			*ARRAY_PUSH(rp.which, nrep, cap) = i;
 		}
 	}
+	/* restic's --max-unused: what stays unused may be that share of the
+	 * repository's blob bytes; repack the emptiest packs first until it
+	 * is (copying a pack that is nearly all used frees little) */
+	if (nrep > 1)
+		qsort_r(rp.which, nrep, sizeof(*rp.which), cmp_emptiest, p);
+	limit = p->o->max_unused >= 1 ? (double)UINT64_MAX :
+	    p->o->max_unused / (1 - p->o->max_unused) * (double)live_total;
+	for (size_t k = 0; k < nrep; k++) {
+		struct pk *pk = &p->pk[rp.which[k]];
+
+		if ((double)dead_total <= limit) {
+			nrep = k;
+			break;
+		}
+		pk->flags |= PK_CONDEMN | PK_REPACK;
+		dead_total -= pk->dead_bytes;
+	}
+	p->res->unused_bytes_after = dead_total;
 	if (nrep == 0)
 		goto out;
 	if (p->o->dry_run) {
@@ -1032,50 +1126,99 @@ in_waiting_plan(const struct prune *p, const uint8_t id[CRYPTO_ID_LEN])
 	return k && (k->flags & (PK_PLANNED | PK_CONDEMN)) && !(k->flags & PK_GONE);
 }
 
+struct gc {
+	struct prune *p;
+	struct idset *have, *need;
+	uint8_t (*level)[CRYPTO_ID_LEN], (*next)[CRYPTO_ID_LEN];
+	size_t nnext, next_cap;
+};
+
+/* gc_follow: load one needed map; the maps its used blobs lead to are
+ * needed too (a blob may have moved more than once) */
+static int
+gc_follow(void *ctx, size_t k)
+{
+	struct gc *g = ctx;
+	struct pack_entry *e = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = moved_load(g->p->r, g->level[k], &e, &n);
+	pthread_mutex_lock(&g->p->mu);
+	for (size_t j = 0; rc == IMDR_OK && j < n; j++) {
+		if (idset_get(g->p->used, e[j].ref.id, NULL) && pack_gone(g->p, e[j].ref.pack) &&
+		    idset_get(g->have, e[j].ref.pack, NULL) && idset_put(g->need, e[j].ref.pack, 1))
+			memcpy(*ARRAY_PUSH(g->next, g->nnext, g->next_cap), e[j].ref.pack, CRYPTO_ID_LEN);
+	}
+	pthread_mutex_unlock(&g->p->mu);
+	free(e);
+	return rc;
+}
+
+struct gc_del {
+	struct prune *p;
+	uint8_t (*v)[CRYPTO_ID_LEN];
+};
+
+static int
+gc_delete(void *ctx, size_t k)
+{
+	struct gc_del *d = ctx;
+	char name[80];
+	int rc;
+
+	moved_name(d->v[k], name);
+	rc = repo_delete(d->p->r, name);
+	if (rc == IMDR_OK)
+		__atomic_add_fetch(&d->p->res->moved_deleted, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
+/* gc_moved: delete the maps no tree needs: a map is needed when trees
+ * name its pack (gone), or a needed map leads to it. Loaded level by
+ * level, in parallel. */
 static int
 gc_moved(struct prune *p)
 {
 	struct moved_list l = { NULL, 0, 0 };
-	struct idset *have = idset_new(), *need = idset_new();
-	uint8_t (*queue)[CRYPTO_ID_LEN] = NULL;
-	size_t nq = 0, qcap = 0;
+	struct gc g;
+	struct gc_del d = { p, NULL };
+	size_t ndel = 0, dcap = 0;
 	int rc;
 
+	memset(&g, 0, sizeof(g));
+	g.p = p;
+	g.have = idset_new();
+	g.need = idset_new();
 	rc = repo_list(p->r, "moved/", list_moved, &l);
 	for (size_t i = 0; rc == IMDR_OK && i < l.n; i++) {
-		idset_put(have, l.v[i], 1);
+		idset_put(g.have, l.v[i], 1);
 		if (idset_get(p->refpacks, l.v[i], NULL) && pack_gone(p, l.v[i]) &&
-		    idset_put(need, l.v[i], 1))
-			memcpy(*ARRAY_PUSH(queue, nq, qcap), l.v[i], CRYPTO_ID_LEN);
+		    idset_put(g.need, l.v[i], 1))
+			memcpy(*ARRAY_PUSH(g.next, g.nnext, g.next_cap), l.v[i], CRYPTO_ID_LEN);
 	}
-	/* a map's blobs may have moved again: the maps it leads to stay too */
-	for (size_t q = 0; rc == IMDR_OK && q < nq; q++) {
-		struct pack_entry *e = NULL;
-		size_t n = 0;
+	while (rc == IMDR_OK && g.nnext) {
+		size_t nlevel = g.nnext;
 
-		rc = moved_load(p->r, queue[q], &e, &n);
-		for (size_t j = 0; rc == IMDR_OK && j < n; j++) {
-			if (idset_get(p->used, e[j].ref.id, NULL) && pack_gone(p, e[j].ref.pack) &&
-			    idset_get(have, e[j].ref.pack, NULL) && idset_put(need, e[j].ref.pack, 1))
-				memcpy(*ARRAY_PUSH(queue, nq, qcap), e[j].ref.pack, CRYPTO_ID_LEN);
-		}
-		free(e);
+		free(g.level);
+		g.level = g.next;
+		g.next = NULL;
+		g.nnext = g.next_cap = 0;
+		rc = par_for(nlevel, p->conc, gc_follow, &g);
 	}
-	for (size_t i = 0; rc == IMDR_OK && i < l.n; i++) {
-		char name[80];
-
-		if (idset_get(need, l.v[i], NULL) || in_waiting_plan(p, l.v[i]))
-			continue;
-		moved_name(l.v[i], name);
-		if (!p->o->dry_run)
-			rc = repo_delete(p->r, name);
-		if (rc == IMDR_OK)
-			p->res->moved_deleted++;
-	}
+	for (size_t i = 0; rc == IMDR_OK && i < l.n; i++)
+		if (!idset_get(g.need, l.v[i], NULL) && !in_waiting_plan(p, l.v[i]))
+			memcpy(*ARRAY_PUSH(d.v, ndel, dcap), l.v[i], CRYPTO_ID_LEN);
+	if (rc == IMDR_OK && p->o->dry_run)
+		p->res->moved_deleted = ndel;
+	else if (rc == IMDR_OK)
+		rc = par_for(ndel, p->conc, gc_delete, &d);
 	free(l.v);
-	free(queue);
-	idset_free(have);
-	idset_free(need);
+	free(g.level);
+	free(g.next);
+	free(d.v);
+	idset_free(g.have);
+	idset_free(g.need);
 	return rc;
 }
 
@@ -1173,6 +1316,20 @@ audit_scope(const struct prune *p)
 	return s;
 }
 
+/* step: with IMDR_DEBUG, how long each step took and its requests. */
+static void
+step(struct prune *p, const char *what)
+{
+	struct repo_io_stats io;
+
+	if (!log_debug_enabled())
+		return;
+	repo_io_stats(p->r, &io);
+	debugf("prune: %s at %.3f s (%llu GET, %llu PUT, %llu LIST, %llu DELETE so far)", what,
+	    (double)(time_mono_ns() - p->t0_mono) / 1e9, (unsigned long long)io.gets,
+	    (unsigned long long)io.puts, (unsigned long long)io.lists, (unsigned long long)io.dels);
+}
+
 static int
 sum_index(void *ctx, const char *name, uint64_t size)
 {
@@ -1253,6 +1410,7 @@ prune_run(struct repo *r, const struct prune_opts *o, struct prune_result *ret)
 	p.o = o;
 	p.res = ret;
 	p.t0 = time_now_ns();
+	p.t0_mono = time_mono_ns();
 	p.pkmap = idset_new();
 	p.used = idset_new();
 	p.refpacks = idset_new();
@@ -1266,22 +1424,36 @@ prune_run(struct repo *r, const struct prune_opts *o, struct prune_result *ret)
 	/* 1-2 */
 	if (!o->dry_run && (rc = lock_acquire(r, LOCK_PRUNE, &p.lk)) != IMDR_OK)
 		goto done;
+	step(&p, "locked");
 	rc = lock_list_live(r, p.lk, &p.live, &p.nlive);
 	if (rc == IMDR_OK)
 		rc = plans_load(&p);
-	/* 3 */
-	if (rc == IMDR_OK)
+	step(&p, "locks and plans read");
+	/* 3 and 4 at once: the walk touches only the sets of used blobs,
+	 * the index reading only the packs */
+	if (rc == IMDR_OK) {
+		struct walk_thread wt = { &p, IMDR_OK, NULL };
+		pthread_t th;
+		int started = pthread_create(&th, NULL, walk_main, &wt) == 0;
+
+		if (!started)
+			walk_main(&wt);
 		rc = read_index(&p);
-	ret->index_before = p.niobj;
-	if (rc == IMDR_OK)
-		rc = repo_list(r, "data/", list_data, &p);
-	if (rc == IMDR_OK)
-		rc = lost_packs(&p);
-	if (rc == IMDR_OK)
-		rc = read_orphans(&p);
-	/* 4 */
-	if (rc == IMDR_OK)
-		rc = walk_snapshots(&p);
+		ret->index_before = p.niobj;
+		if (rc == IMDR_OK)
+			rc = repo_list(r, "data/", list_data, &p);
+		if (rc == IMDR_OK)
+			rc = lost_packs(&p);
+		if (rc == IMDR_OK)
+			rc = read_orphans(&p);
+		step(&p, "index and data/ read");
+		if (started)
+			pthread_join(th, NULL);
+		if (rc == IMDR_OK && wt.rc != IMDR_OK)
+			rc = err_set(wt.rc, "%s", wt.msg);
+		free(wt.msg);
+		step(&p, "snapshots walked");
+	}
 	if (rc)
 		goto out;
 	/* 5 */
@@ -1289,13 +1461,16 @@ prune_run(struct repo *r, const struct prune_opts *o, struct prune_result *ret)
 	for (size_t q = 0; q < p.nplans && rc == IMDR_OK; q++)
 		if (p.due[q])
 			rc = sweep_plan(&p, p.plans[q]);
+	step(&p, "due plans swept");
 	/* 6 */
 	if (rc == IMDR_OK)
 		rc = mark(&p);
+	step(&p, "marked and repacked");
 	if (rc || o->dry_run)
 		goto out;
 	/* 7 */
 	rc = commit(&p, &pn, &nsess);
+	step(&p, "index and plan written");
 	if (rc)
 		goto out;
 	snprintf(ret->plan_id, sizeof(ret->plan_id), "%s", pn.id);
@@ -1323,9 +1498,11 @@ prune_run(struct repo *r, const struct prune_opts *o, struct prune_result *ret)
 			ret->waiting_until_ns = until;
 		ret->sessions_waiting += nsess;
 	}
+	step(&p, "swept at once");
 	/* 9 */
 	if (rc == IMDR_OK)
 		rc = gc_moved(&p);
+	step(&p, "moved maps collected");
 	if (rc == IMDR_OK)
 		rc = repo_list(r, "index/", sum_index, ret);
 out:
@@ -1340,6 +1517,7 @@ out:
 			rc = arc;
 		free(scope);
 		free(msg);
+		step(&p, "audit record written");
 	}
 done:
 	repo_io_stats(r, &io1);

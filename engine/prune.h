@@ -4,7 +4,8 @@
  * Two phases (docs/FORMAT.md "Prune"). Mark: find what the snapshots use
  * (reading snapshot objects, tree nodes, index objects and, for packs no
  * index lists, pack headers: never whole packs), copy the used blobs out of
- * packs whose unused share is over max_unused into new packs, write an
+ * the emptiest packs into new packs until what stays unused is at most
+ * max_unused of the repository (restic's rule), write an
  * index without the packs to go, and a plan naming them (repo/plan.h).
  * Sweep: a plan's packs are deleted once grace has passed and every backup
  * that was running when the plan took effect has ended, after checking
@@ -28,8 +29,10 @@
 #define PRUNE_GRACE_DEFAULT_SECS 3600
 
 struct prune_opts {
-	double max_unused;		/* share of a pack's blob bytes that may be
-					 * unused before the pack is repacked, 0..1 */
+	double max_unused;		/* share of the repository's blob bytes that
+					 * may stay unused (restic's --max-unused):
+					 * packs are repacked, the emptiest first,
+					 * until no more is; 0..1 */
 	int64_t grace_ns;		/* a plan's packs wait at least this long */
 	int dry_run;			/* decide and report; write and delete nothing */
 	struct engine_events ev;
@@ -42,6 +45,7 @@ struct prune_result {
 	uint64_t used_blobs, used_bytes;
 	uint64_t unused_blobs, unused_bytes;
 	uint64_t lost_blobs;		/* used, but in no pack (check names them) */
+	uint64_t unused_bytes_after;	/* unused in packs that stay */
 	/* mark */
 	uint64_t packs_unused;		/* wholly unused: planned for deletion */
 	uint64_t packs_repacked;	/* their used blobs copied out, then planned */

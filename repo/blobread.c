@@ -109,8 +109,10 @@ repo_reader_configure(struct repo *r, const struct repo_reader_config *c)
 	struct blobread *rd = repo_reader(r);
 	int rc;
 
-	if (c->window_bytes)
-		rd->win_bytes = c->window_bytes / WIN_N;
+	pthread_mutex_lock(&rd->wmu);
+	rd->win_bytes = c->window_bytes == REPO_WINDOW_NONE ? 0 :
+	    (c->window_bytes ? c->window_bytes : WIN_BYTES_DEFAULT) / WIN_N;
+	pthread_mutex_unlock(&rd->wmu);
 	if (c->cache_dir && rd->dc == NULL) {
 		rc = diskcache_open(c->cache_dir, c->cache_dir_bytes, repo_config(r)->id, &rd->dc);
 		if (rc)

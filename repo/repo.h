@@ -152,13 +152,17 @@ void repo_buf_recycle(struct repo *r, struct buf *b);
 int repo_blob_relocate(struct repo *r, enum blob_type type,
     const struct blob_ref *ref, struct blob_ref *ret);
 
+#define REPO_WINDOW_NONE 1	/* window_bytes: read every tree node alone */
 struct repo_reader_config {
-	size_t window_bytes;		/* tree-pack windows held; 0: default */
+	size_t window_bytes;		/* tree-pack windows held; 0: default;
+					 * REPO_WINDOW_NONE: none (for walks that
+					 * jump between packs, like prune's) */
 	const char *cache_dir;		/* sealed on-disk cache, or NULL */
 	uint64_t cache_dir_bytes;	/* its bound */
 };
-/* repo_reader_configure: set up the reader (before reads start). Fails
- * only when cache_dir cannot be created. */
+/* repo_reader_configure: set up the reader (the windows may be changed
+ * between reads; the cache only once). Fails only when cache_dir cannot be
+ * created. */
 int repo_reader_configure(struct repo *r, const struct repo_reader_config *c);
 
 /* What the repository's backend likes (see backend_traits): remote or
