@@ -12,7 +12,8 @@
 # (25 ms each way: a 50 ms round trip), apply it once more.
 #
 # Environment: DAYS, RUNS, BENCH_DIR (scratch: /var/tmp/imdr-bench),
-# KEEP=1 keeps the scratch folder. Writes bench/results/<time>-lifecycle.json.
+# KEEP=1 keeps the scratch folder, REUSE=1 reuses the history a KEEP=1 run
+# left. Writes bench/results/<time>-lifecycle.json.
 set -u
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -34,7 +35,7 @@ tools=(imdr)
 have restic && tools+=(restic) || echo "bench: restic not installed: left out"
 have borg && tools+=(borg) || echo "bench: borg not installed: left out"
 
-rm -rf "$B"
+[ "${REUSE:-}" = 1 ] && [ -d "$B/repo-imdr" ] || { REUSE=; rm -rf "$B"; }
 mkdir -p "$B"
 export XDG_CACHE_HOME=$B/cache HOME=$B/home
 mkdir -p "$HOME"
@@ -57,8 +58,12 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(
 size() { du -sb "$1" | cut -f1; }
 declare -A R
 
-echo "== history: $DAYS daily backups of a generated export (mutated 2 % a day)"
 C=$B/corpus
+if [ -n "${REUSE:-}" ]; then
+	DAYS=$("$IMDR" snapshots "$B/repo-imdr" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+	echo "== reusing the history of $DAYS backups in $B"
+else
+echo "== history: $DAYS daily backups of a generated export (mutated 2 % a day)"
 "$GEN" --out "$C" "${CORPUS[@]}" >/dev/null
 "$IMDR" init "$B/repo-imdr" >/dev/null
 have restic && restic -r "$B/repo-restic" init --quiet >/dev/null
@@ -78,6 +83,7 @@ for d in $(seq 1 "$DAYS"); do
 	fi
 	[ $((d % 50)) = 0 ] && echo "   $d days ($(secs "$t0" "$(now)") s)"
 done
+fi
 corpus_mb=$(( $(size "$C") / 1048576 ))
 # what prune must read of imdr's repository at least: its tree nodes and index
 read -r R[imdr.tree_mb] R[imdr.index_mb] < <("$IMDR" prune "$B/repo-imdr" --dry-run --json 2>/dev/null | python3 -c '
@@ -104,15 +110,19 @@ kept() {	# tool repo
 	borg) borg list --short "$2" | wc -l ;;
 	esac
 }
-# every run starts from the same repository and the same caches (restic's
-# and borg's are keyed by the repository id, which the copies share)
-cp -a "$XDG_CACHE_HOME" "$B/cache.orig"
+# every run starts from the same repository, caches and borg's security
+# records (restic's and borg's are keyed by the repository id, which the
+# copies share)
+[ -d "$B/cache.orig" ] || cp -a "$XDG_CACHE_HOME" "$B/cache.orig"
+# (a reused history's borg records may be from a run on a copy: start them anew)
+[ -d "$B/home.orig" ] || { [ -n "${REUSE:-}" ] && rm -rf "$HOME/.config/borg/security"; cp -a "$HOME" "$B/home.orig"; }
 for tool in "${tools[@]}"; do
 	ts=()
 	for r in $(seq 1 "$RUNS"); do
-		rm -rf "$B/work-$tool" "$XDG_CACHE_HOME"
+		rm -rf "$B/work-$tool" "$XDG_CACHE_HOME" "$HOME"
 		cp -a "$B/repo-$tool" "$B/work-$tool"
 		cp -a "$B/cache.orig" "$XDG_CACHE_HOME"
+		cp -a "$B/home.orig" "$HOME"
 		sync
 		t0=$(now)
 		retain $tool "$B/work-$tool" 2>"$B/retain.err" ||

@@ -48,10 +48,14 @@
 
 /* an index object holds at most this many blob entries (~3.5 MiB) */
 #define INDEX_OBJ_ENTRIES 65536
-/* repack: live blobs closer than this are read in one request */
+/* repack: live blobs closer than this are read in one request, up to
+ * READ_SPAN a request (what a repacking thread holds) */
 #define READ_GAP (256u << 10)
-/* repack: packs read at once (each up to a pack's size in memory) */
+#define READ_SPAN (8u << 20)
+/* repack: packs read at once; more over a remote link, where round trips
+ * and not the disk bound it */
 #define REPACK_THREADS 4
+#define REPACK_THREADS_REMOTE 8
 
 enum {
 	PK_INDEXED = 1,		/* an index object lists it */
@@ -79,7 +83,7 @@ struct prune {
 	const struct prune_opts *o;
 	struct prune_result *res;
 	struct lock *lk;
-	int conc;
+	int conc, remote;
 	int64_t t0, t0_mono;
 
 	struct pk *pk;
@@ -397,12 +401,23 @@ read_orphans(struct prune *p)
  * read in parallel. Over a remote link the walk then costs about one
  * round trip a level of depth, not one a folder. */
 
+/* nodes of a level this close in a pack are read with one request, up to
+ * this span: the gaps are nodes of forgotten snapshots, read for nothing */
+#define TREE_GAP (16u << 10)
+#define TREE_SPAN (4u << 20)
+
+struct wgroup {
+	size_t first, n;		/* level[first .. first+n), one pack */
+	uint64_t start, end;		/* the range that holds them */
+};
+
 struct walk {
 	struct prune *p;
 	struct snapshot_name *names;
 	size_t *todo;
 	struct blob_ref *level, *next;	/* this level's nodes, the next's */
 	size_t nnext, next_cap;
+	struct wgroup *groups;
 };
 
 static void
@@ -448,24 +463,12 @@ walk_root(void *ctx, size_t k)
 	return IMDR_OK;
 }
 
-static int
-walk_node(void *ctx, size_t k)
+/* scan_node: what one folder uses; its subfolders for the next level */
+static void
+scan_node(struct walk *w, const struct cat_node *node)
 {
-	struct walk *w = ctx;
 	struct prune *p = w->p;
-	struct cat_node *node = NULL;
-	char hex[65], pname[80];
-	int rc;
 
-	if (ev_cancelled(&p->o->ev))
-		return err_set(IMDR_EINTR, "interrupted");
-	rc = cat_node_load(p->r, &w->level[k], &node);
-	if (rc) {
-		hex_encode(w->level[k].id, CRYPTO_ID_LEN, hex);
-		repo_pack_name(w->level[k].pack, pname);
-		return err_set(rc, "tree node %.16s (in %s): %s; prune cannot tell what the snapshots use "
-		    "(imdr check, imdr repair snapshots)", hex, pname, err_msg(rc));
-	}
 	pthread_mutex_lock(&p->mu);
 	for (uint32_t i = 0; i < cat_node_count(node); i++) {
 		const struct cat_entry *e = cat_node_entry(node, i);
@@ -483,8 +486,115 @@ walk_node(void *ctx, size_t k)
 		}
 	}
 	pthread_mutex_unlock(&p->mu);
+}
+
+/* walk_one: load one node on its own (through moved maps if need be) */
+static int
+walk_one(struct walk *w, const struct blob_ref *ref)
+{
+	struct cat_node *node = NULL;
+	char hex[65], pname[80];
+	int rc;
+
+	rc = cat_node_load(w->p->r, ref, &node);
+	if (rc) {
+		hex_encode(ref->id, CRYPTO_ID_LEN, hex);
+		repo_pack_name(ref->pack, pname);
+		return err_set(rc, "tree node %.16s (in %s): %s; prune cannot tell what the snapshots use "
+		    "(imdr check, imdr repair snapshots)", hex, pname, err_msg(rc));
+	}
+	scan_node(w, node);
 	cat_node_free(node);
 	return IMDR_OK;
+}
+
+/* walk_group: the nodes of one level that lie close together in one pack,
+ * read with one request; each still authenticated on its own */
+static int
+walk_group(void *ctx, size_t k)
+{
+	struct walk *w = ctx;
+	const struct wgroup *g = &w->groups[k];
+	const struct blob_ref *v = &w->level[g->first];
+	struct buf b = BUF_INIT, pt = BUF_INIT;
+	int rc = IMDR_OK;
+
+	if (ev_cancelled(&w->p->o->ev))
+		return err_set(IMDR_EINTR, "interrupted");
+	if (g->n > 1) {
+		rc = repo_pack_read_range(w->p->r, v[0].pack, g->start, g->end - g->start, &b);
+		if (rc == IMDR_OK && b.len != g->end - g->start)
+			rc = IMDR_EFORMAT;
+	}
+	if (g->n == 1 || rc != IMDR_OK) {
+		/* one node, or the pack is gone (moved) or short: one by one */
+		err_clear();
+		rc = IMDR_OK;
+		for (size_t i = 0; i < g->n && rc == IMDR_OK; i++)
+			rc = walk_one(w, &v[i]);
+		buf_free(&b);
+		return rc;
+	}
+	for (size_t i = 0; i < g->n && rc == IMDR_OK; i++) {
+		struct cat_node *node = NULL;
+
+		rc = repo_blob_unseal(w->p->r, BLOB_TREE, &v[i], b.data + (v[i].offset - g->start),
+		    v[i].length, &pt);
+		if (rc == IMDR_OK)
+			rc = cat_node_decode(pt.data, pt.len, &node);
+		if (rc) {
+			char hex[65], pname[80];
+
+			hex_encode(v[i].id, CRYPTO_ID_LEN, hex);
+			repo_pack_name(v[i].pack, pname);
+			rc = err_set(rc, "tree node %.16s (in %s): %s; prune cannot tell what the snapshots use "
+			    "(imdr check, imdr repair snapshots)", hex, pname, err_msg(rc));
+			break;
+		}
+		scan_node(w, node);
+		cat_node_free(node);
+	}
+	__atomic_add_fetch(&w->p->res->tree_bytes_read, g->end - g->start, __ATOMIC_RELAXED);
+	buf_free(&b);
+	buf_free(&pt);
+	return rc;
+}
+
+static int
+cmp_place(const void *a, const void *b)
+{
+	const struct blob_ref *x = a, *y = b;
+	int c = memcmp(x->pack, y->pack, CRYPTO_ID_LEN);
+
+	if (c)
+		return c;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* group_level: sort the level by place, and cut it into groups a read each */
+static size_t
+group_level(struct walk *w, size_t n)
+{
+	size_t ng = 0;
+
+	qsort(w->level, n, sizeof(*w->level), cmp_place);
+	free(w->groups);
+	w->groups = xcalloc(n ? n : 1, sizeof(*w->groups));
+	for (size_t i = 0; i < n; i++) {
+		const struct blob_ref *r = &w->level[i];
+		struct wgroup *g = ng ? &w->groups[ng - 1] : NULL;
+		uint64_t end = r->offset + r->length;
+
+		if (g && memcmp(w->level[g->first].pack, r->pack, CRYPTO_ID_LEN) == 0 &&
+		    r->offset <= g->end + TREE_GAP && end - g->start <= TREE_SPAN) {
+			if (end > g->end)
+				g->end = end;
+			g->n++;
+			continue;
+		}
+		w->groups[ng++] = (struct wgroup){ i, 1, r->offset, end };
+	}
+	return ng;
 }
 
 /* walk_snapshots: walk the snapshots not walked yet. */
@@ -513,19 +623,21 @@ walk_snapshots(struct prune *p)
 	repo_reader_configure(p->r, &(struct repo_reader_config){ REPO_WINDOW_NONE, NULL, 0 });
 	rc = par_for(ntodo, p->conc, walk_root, &w);
 	while (rc == IMDR_OK && w.nnext) {
-		size_t nlevel = w.nnext;
+		size_t nlevel = w.nnext, ngroups;
 
 		free(w.level);
 		w.level = w.next;
 		w.next = NULL;
 		w.nnext = w.next_cap = 0;
-		rc = par_for(nlevel, p->conc, walk_node, &w);
+		ngroups = group_level(&w, nlevel);
+		rc = par_for(ngroups, p->conc, walk_group, &w);
 	}
 	repo_reader_configure(p->r, &(struct repo_reader_config){ 0, NULL, 0 });
 	p->res->snapshots += ntodo;
 	p->res->trees = idset_count(p->trees);
 	free(w.level);
 	free(w.next);
+	free(w.groups);
 	free(w.todo);
 	free(w.names);
 	return rc;
@@ -803,7 +915,7 @@ repack_one(void *ctx, size_t k)
 		size_t z = a + 1;
 
 		while (z < n && v[z].ref.offset <= end + READ_GAP &&
-		    v[z].ref.offset + v[z].ref.length - start <= pack_size) {
+		    v[z].ref.offset + v[z].ref.length - start <= READ_SPAN) {
 			if (v[z].ref.offset + v[z].ref.length > end)
 				end = v[z].ref.offset + v[z].ref.length;
 			z++;
@@ -927,7 +1039,9 @@ mark(struct prune *p)
 		goto out;
 	}
 	rp.failed = xcalloc(nrep, sizeof(*rp.failed));
-	threads = p->conc < REPACK_THREADS ? p->conc : REPACK_THREADS;
+	threads = p->remote ? REPACK_THREADS_REMOTE : REPACK_THREADS;
+	if (threads > p->conc)
+		threads = p->conc;
 	ev_total(&p->o->ev, 0, 0);
 	rc = par_for(nrep, threads, repack_one, &rp);
 	for (int t = 0; t < 2 && rc == IMDR_OK; t++) {
@@ -1419,6 +1533,7 @@ prune_run(struct repo *r, const struct prune_opts *o, struct prune_result *ret)
 	pthread_mutex_init(&p.mu, NULL);
 	repo_traits(r, &tr);
 	p.conc = tr.concurrency;
+	p.remote = tr.remote;
 	repo_io_stats(r, &io0);
 
 	/* 1-2 */

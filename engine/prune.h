@@ -41,6 +41,7 @@ struct prune_opts {
 struct prune_result {
 	/* the repository as found */
 	uint64_t snapshots, trees;	/* walked */
+	uint64_t tree_bytes_read;	/* read in ranges of several nodes */
 	uint64_t packs, pack_bytes;
 	uint64_t used_blobs, used_bytes;
 	uint64_t unused_blobs, unused_bytes;
