@@ -153,7 +153,7 @@ S3RVER=$TOP/.deps/npm/node_modules/.bin/s3rver
 s3note=
 if [ -x "$S3RVER" ] && have rclone; then
 	echo "== S3 over a 50 ms round trip: imdr on s3rver, restic on rclone serve restic"
-	sp=$(free_port); mkdir -p "$B/s3data"
+	sp=$(free_port); rm -rf "$B/s3data" "$B/rclone-restic" "$B/p1" "$B/p2"; mkdir -p "$B/s3data"
 	NODE_OPTIONS=--openssl-legacy-provider "$S3RVER" --directory "$B/s3data" --port "$sp" --address 127.0.0.1 --silent >/dev/null 2>&1 &
 	pids+=($!)
 	wait_port "$sp"
