@@ -17,7 +17,7 @@ usage(FILE *f)
 	fprintf(f,
 "usage: imdr hold add REPO --case CASE --reason TEXT SCOPE\n"
 "       imdr hold list REPO [--json]\n"
-"       imdr hold release REPO HOLD --reason TEXT\n"
+"       imdr hold release REPO HOLD [--reason TEXT]\n"
 "\n"
 "A legal hold keeps snapshots from `imdr forget`, whatever its options, and\n"
 "so keeps their data from `imdr prune`. SCOPE is one of:\n"
@@ -31,8 +31,8 @@ usage(FILE *f)
 "TIMEs are UTC unless they carry a zone (2026-03-01, 2026-03-01T10:00+01:00).\n"
 "\n"
 "Placing and releasing a hold are written to the audit log with who and\n"
-"when; a released hold stays listed, with its release. HOLD is an id prefix\n"
-"(4+ hex digits) from `imdr hold list`.\n"
+"when (and the release's --reason); a released hold stays listed, with its\n"
+"release. HOLD is an id prefix (4+ hex digits) from `imdr hold list`.\n"
 "\n"
 "options:\n"
 "  --json                print the list as JSON\n"
@@ -244,10 +244,8 @@ hold_list_cmd(int argc, char **argv, int release)
 		usage(stderr);
 		return 2;
 	}
-	if (release && (reason == NULL || *reason == '\0')) {
-		warn0("hold release: --reason TEXT is required (it is recorded with the release)");
-		return 2;
-	}
+	if (release && (reason == NULL || *reason == '\0'))
+		reason = "(no reason given)";	/* who and when are recorded all the same */
 	rc = cli_open_repo(argv[optind], passfile, &r);
 	if (rc)
 		return cli_fail(rc);
