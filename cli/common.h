@@ -57,5 +57,9 @@ int cmd_key(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_replicas(int argc, char **argv);
+int cmd_forget(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_repair(int argc, char **argv);
 
 #endif

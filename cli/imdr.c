@@ -27,6 +27,10 @@ static const struct command commands[] = {
 	{ "audit", cmd_audit, "the audit log: who did what, when (--checkpoint: a digest to keep)" },
 	{ "copy", cmd_copy, "copy what a replica lacks from another (resumable)" },
 	{ "replicas", cmd_replicas, "each replica of a multi: repository: reachable, latency, lag" },
+	{ "forget", cmd_forget, "remove snapshots by a retention policy (legal holds always kept)" },
+	{ "prune", cmd_prune, "free the space no snapshot uses; never blocks a backup" },
+	{ "hold", cmd_hold, "place, list and release legal holds on snapshots" },
+	{ "repair", cmd_repair, "after lost packs: mend the index and the snapshots that used them" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
