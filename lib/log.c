@@ -8,6 +8,9 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "lib/buf.h"
+#include "lib/text.h"
+
 static const char *progname = "imdr";
 static int to_syslog;
 static int debug_on = -1;
@@ -28,20 +31,35 @@ log_use_syslog(void)
 	to_syslog = 1;
 }
 
+/* Messages name files, members and users from exports, which may hold
+ * newlines, escape sequences or bytes that are not UTF-8: escaped here
+ * (lib/text.h), a message is always one line that cannot drive the
+ * terminal or forge another log line. */
 static void
 vlog(int prio, const char *fmt, va_list ap, const char *suffix)
 {
-	char msg[2048];
+	char raw[2048], *msg = raw;
+	struct buf esc = BUF_INIT;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	if (text_needs_term_escape(raw)) {
+		size_t len = strlen(raw);
+
+		/* a trailing newline is the line's end, not part of it */
+		if (len > 0 && raw[len - 1] == '\n')
+			raw[len - 1] = '\0';
+		text_escape_term(&esc, raw);
+		msg = buf_cstr(&esc);
+	}
 	if (to_syslog) {
 		syslog(prio, "%s%s%s", msg, suffix ? ": " : "", suffix ? suffix : "");
-		return;
+	} else {
+		pthread_mutex_lock(&log_lock);
+		fprintf(stderr, "%s: %s%s%s\n", progname, msg, suffix ? ": " : "",
+		    suffix ? suffix : "");
+		pthread_mutex_unlock(&log_lock);
 	}
-	pthread_mutex_lock(&log_lock);
-	fprintf(stderr, "%s: %s%s%s\n", progname, msg, suffix ? ": " : "",
-	    suffix ? suffix : "");
-	pthread_mutex_unlock(&log_lock);
+	buf_free(&esc);
 }
 
 void
