@@ -10,6 +10,7 @@
 
 #include "lib/err.h"
 #include "lib/hex.h"
+#include "lib/text.h"
 #include "lib/timefmt.h"
 
 #define SNAPSHOT_VERSION 1
@@ -117,6 +118,28 @@ ref_from_json(json_t *j, struct blob_ref *ref)
 	return 0;
 }
 
+/* set_text: o[key] = s. Paths (the source, a skipped file from a folder or
+ * an archive) need not be UTF-8, which JSON strings must be: then o[key]
+ * shows s with U+FFFD for each undecodable byte and o[key + "_b64"] holds
+ * its bytes in base64, which get_text prefers. */
+static void
+set_text(json_t *o, const char *key, const char *s)
+{
+	json_t *v = json_string(s);
+
+	if (v == NULL) {
+		char *lossy = text_utf8_lossy(s), *b64 = text_base64(s, strlen(s));
+		char *k64 = xasprintf("%s_b64", key);
+
+		v = json_string(lossy);
+		json_object_set_new(o, k64, json_string(b64));
+		free(lossy);
+		free(b64);
+		free(k64);
+	}
+	json_object_set_new(o, key, v);
+}
+
 static char *
 encode(const struct snapshot *s)
 {
@@ -125,15 +148,22 @@ encode(const struct snapshot *s)
 	char *out;
 
 	time_format(s->time_ns, 9, when);
-	for (size_t i = 0; i < s->ntags; i++)
-		json_array_append_new(tags, json_string(s->tags[i]));
-	for (size_t i = 0; i < s->nskipped; i++)
-		json_array_append_new(skipped, json_pack("{s:s, s:s}", "path",
-		    s->skipped[i].path, "reason", s->skipped[i].reason));
-	j = json_pack("{s:i, s:s, s:I, s:s, s:s, s:s, s:o, s:o, s:i, s:I,"
+	for (size_t i = 0; i < s->ntags; i++) {
+		char *t = text_utf8_lossy(s->tags[i]);
+
+		json_array_append_new(tags, json_string(t));
+		free(t);
+	}
+	for (size_t i = 0; i < s->nskipped; i++) {
+		json_t *o = json_object();
+
+		set_text(o, "path", s->skipped[i].path);
+		set_text(o, "reason", s->skipped[i].reason);
+		json_array_append_new(skipped, o);
+	}
+	j = json_pack("{s:i, s:s, s:I, s:s, s:o, s:o, s:i, s:I,"
 	    " s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:s, s:o, s:I}",
 	    "version", SNAPSHOT_VERSION, "time", when, "time_ns", (json_int_t)s->time_ns,
-	    "host", s->host ? s->host : "", "source", s->source ? s->source : "",
 	    "format", s->format ? s->format : "files", "tags", tags,
 	    "root", ref_to_json(&s->root), "root_mode", (int)s->root_mode,
 	    "root_mtime_ns", (json_int_t)s->root_mtime_ns,
@@ -145,6 +175,8 @@ encode(const struct snapshot *s)
 	    "skipped_total", (json_int_t)s->skipped_total);
 	if (j == NULL)
 		return NULL;
+	set_text(j, "host", s->host ? s->host : "");
+	set_text(j, "source", s->source ? s->source : "");
 	if (s->extra_json) {
 		json_error_t e;
 		json_t *x = json_loads(s->extra_json, 0, &e);
@@ -176,12 +208,21 @@ snapshot_save(struct repo *r, struct snapshot *s)
 	return rc;
 }
 
+/* dup_str: j[key] as set_text wrote it: the bytes of key + "_b64" when
+ * present, else the string; "" when neither is there. */
 static char *
 dup_str(json_t *j, const char *key)
 {
-	json_t *v = json_object_get(j, key);
+	char *k64 = xasprintf("%s_b64", key);
+	json_t *v = json_object_get(j, k64), *s = json_object_get(j, key);
+	struct buf b = BUF_INIT;
 
-	return xstrdup(json_is_string(v) ? json_string_value(v) : "");
+	free(k64);
+	if (json_is_string(v) && text_unbase64(json_string_value(v), &b) == 0 &&
+	    strlen((char *)b.data) == b.len)
+		return (char *)buf_steal(&b, NULL);
+	buf_free(&b);
+	return xstrdup(json_is_string(s) ? json_string_value(s) : "");
 }
 
 int
@@ -190,11 +231,8 @@ snapshot_load(struct repo *r, const char *name, struct snapshot **ret)
 	struct buf b = BUF_INIT;
 	struct snapshot *s = NULL;
 	struct snapshot_name sn;
-	json_error_t jerr;
-	json_t *j = NULL, *v;
 	uint8_t sum[32];
 	char hex[65];
-	json_int_t mode = 0755, mt = 0, t;
 	int rc;
 
 	if (parse_name(name, &sn) != 0)
@@ -208,15 +246,36 @@ snapshot_load(struct repo *r, const char *name, struct snapshot **ret)
 		rc = err_set(IMDR_EAUTH, "snapshot %s: content does not match its id", name);
 		goto out;
 	}
-	j = json_loadb((const char *)b.data, b.len, 0, &jerr);
+	rc = snapshot_parse(name, b.data, b.len, &s);
+	if (rc)
+		goto out;
+	snprintf(s->id, sizeof(s->id), "%s", sn.id);
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	*ret = s;
+	s = NULL;
+out:
+	snapshot_free(s);
+	buf_free(&b);
+	return rc;
+}
+
+int
+snapshot_parse(const char *name, const uint8_t *data, size_t n,
+    struct snapshot **ret)
+{
+	struct snapshot *s = NULL;
+	json_error_t jerr;
+	json_t *j = NULL, *v;
+	json_int_t mode = 0755, mt = 0, t;
+	int rc = IMDR_OK;
+
+	j = json_loadb((const char *)data, n, 0, &jerr);
 	s = xcalloc(1, sizeof(*s));
 	if (j == NULL || json_unpack(j, "{s:I}", "time_ns", &t) != 0 ||
 	    ref_from_json(json_object_get(j, "root"), &s->root) != 0) {
 		rc = err_set(IMDR_EFORMAT, "snapshot %s is malformed", name);
 		goto out;
 	}
-	snprintf(s->id, sizeof(s->id), "%s", sn.id);
-	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->time_ns = t;
 	s->host = dup_str(j, "host");
 	s->source = dup_str(j, "source");
@@ -271,7 +330,6 @@ snapshot_load(struct repo *r, const char *name, struct snapshot **ret)
 out:
 	snapshot_free(s);
 	json_decref(j);
-	buf_free(&b);
 	return rc;
 }
 

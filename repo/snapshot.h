@@ -56,6 +56,12 @@ int snapshot_list(struct repo *r, struct snapshot_name **ret, size_t *ret_n);
 /* snapshot_load: fetch, authenticate and parse. */
 int snapshot_load(struct repo *r, const char *name, struct snapshot **ret);
 
+/* snapshot_parse: the snapshot JSON (the plaintext of a snapshot object)
+ * into *ret (caller frees; id and name are left empty); name is for
+ * messages. IMDR_EFORMAT when malformed. */
+int snapshot_parse(const char *name, const uint8_t *data, size_t n,
+    struct snapshot **ret);
+
 /* snapshot_save: fill s->id and s->name from the content and store it. */
 int snapshot_save(struct repo *r, struct snapshot *s);
 
