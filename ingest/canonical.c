@@ -300,6 +300,13 @@ int
 ingest_canonical(const char *source, const struct ingest_sink *sink,
     struct ingest_result *ret)
 {
+	return ingest_canonical_opts(source, NULL, sink, ret);
+}
+
+int
+ingest_canonical_opts(const char *source, const struct ingest_opts *opts,
+    const struct ingest_sink *sink, struct ingest_result *ret)
+{
 	struct canon_in ci = { sink, NULL };
 	struct ingest_sink w = { canon_entry, canon_warn, &ci, canon_wants };
 	struct stat st;
@@ -326,7 +333,7 @@ ingest_canonical(const char *source, const struct ingest_sink *sink,
 		    source);
 	}
 	ci.strip = strip;
-	rc = ingest_files(source, NULL, &w);
+	rc = ingest_files_opts(source, NULL, opts, &w);
 	free(strip);
 	return rc;
 }
