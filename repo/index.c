@@ -329,8 +329,8 @@ index_write(struct repo *r, const uint8_t (*packs)[CRYPTO_ID_LEN],
 	return rc;
 }
 
-static int
-parse_index(struct index *idx, const char *name, const uint8_t *p, size_t n)
+int
+index_parse(struct index *idx, const char *name, const uint8_t *p, size_t n)
 {
 	const uint8_t *end = p + n;
 	uint64_t npacks, size, count, off, len, raw;
@@ -392,7 +392,7 @@ index_load_one(struct repo *r, struct index *idx, const char *name)
 
 	rc = repo_get_sealed(r, OBJ_INDEX, name, &b);
 	if (rc == IMDR_OK)
-		rc = parse_index(idx, name, b.data, b.len);
+		rc = index_parse(idx, name, b.data, b.len);
 	buf_free(&b);
 	return rc;
 }
