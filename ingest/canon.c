@@ -71,13 +71,39 @@ struct canon {
 
 /* ---- small helpers shared by the readers ---- */
 
+/* Times from exports are any number at all: clamped to years 1..9999
+ * (what RFC 3339 can write) and converted with saturation, never an
+ * overflow. */
+#define MS_MIN (-62135596800000LL)	/* 0001-01-01T00:00:00.000Z */
+#define MS_MAX 253402300799999LL	/* 9999-12-31T23:59:59.999Z */
+
+int64_t
+ts_clamp_ms(int64_t ms)
+{
+	return ms < MS_MIN ? MS_MIN : ms > MS_MAX ? MS_MAX : ms;
+}
+
+int64_t
+ts_scale(int64_t v, int64_t mul, int64_t add)
+{
+	if (v > (INT64_MAX - (add > 0 ? add : 0)) / mul)
+		return INT64_MAX;
+	if (v < (INT64_MIN - (add < 0 ? add : 0)) / mul)
+		return INT64_MIN;
+	return v * mul + add;
+}
+
 int64_t
 json_num(json_t *v, int64_t dflt)
 {
 	if (json_is_integer(v))
 		return (int64_t)json_integer_value(v);
-	if (json_is_real(v))
-		return (int64_t)json_real_value(v);
+	if (json_is_real(v)) {
+		double d = json_real_value(v);
+
+		/* outside int64 the conversion is undefined */
+		return d > -9.2e18 && d < 9.2e18 ? (int64_t)d : dflt;
+	}
 	if (json_is_string(v)) {
 		const char *s = json_string_value(v);
 		char *end;
@@ -108,7 +134,7 @@ ts_parse_slack(const char *s)
 	if (s == NULL || *s < '0' || *s > '9')
 		return -1;	/* strtoll would take leading blanks and signs */
 	sec = strtoll(s, &end, 10);
-	if (end == s || sec < 0)
+	if (end == s || sec < 0 || sec > MS_MAX / 1000)
 		return -1;
 	if (*end == '.') {
 		for (end++; *end >= '0' && *end <= '9'; end++) {
@@ -129,7 +155,10 @@ ts_parse_slack(const char *s)
 void
 ts_rfc3339(int64_t ms, char *out)
 {
-	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	time_t t;
+
+	ms = ts_clamp_ms(ms);
+	t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
 	int frac = (int)(ms - (int64_t)t * 1000);
 	struct tm tm;
 
@@ -392,7 +421,7 @@ emit_dir(struct canon *cn, const char *path, int64_t mtime_ms)
 	e.path = path;
 	e.type = INGEST_DIR;
 	e.mode = 0755;
-	e.mtime_ns = mtime_ms * 1000000;
+	e.mtime_ns = ts_scale(mtime_ms, 1000000, 0);
 	return cn->sink->entry(cn->sink->ctx, &e, NULL);
 }
 
@@ -409,7 +438,7 @@ emit_mem(struct canon *cn, const char *path, const void *data, size_t len,
 	e.type = INGEST_FILE;
 	e.mode = 0644;
 	e.size = len;
-	e.mtime_ns = mtime_ms * 1000000;
+	e.mtime_ns = ts_scale(mtime_ms, 1000000, 0);
 	return pass_file(cn, &e, &rd);
 }
 

@@ -114,6 +114,9 @@ check_line(struct check_rd *c, const char *p, size_t len, int newline)
 			char buf[32], *s;
 			double v = json_number_value(ts);
 
+			/* clamped before the conversion, which is undefined
+			 * outside int64 */
+			v = v < -1e14 ? -1e14 : v > 1e14 ? 1e14 : v;
 			ts_rfc3339((int64_t)(v * 1000 + (v >= 0 ? 0.5 : -0.5)), buf);
 			json_object_set_new(o, "ts", json_string(buf));
 			s = json_dumps(o, JSON_COMPACT);
@@ -207,7 +210,10 @@ check_read(void *rs, void *buf, size_t cap, size_t *ret_got)
 	{
 		size_t n = c->out.len - c->out_pos < cap ? c->out.len - c->out_pos : cap;
 
-		memcpy(buf, c->out.data + c->out_pos, n);
+		/* out.data is NULL while nothing was written (a document of
+		 * empty lines): no pointer arithmetic on it */
+		if (n > 0)
+			memcpy(buf, c->out.data + c->out_pos, n);
 		c->out_pos += n;
 		*ret_got = n;
 	}

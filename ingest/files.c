@@ -25,7 +25,7 @@
 static int64_t
 ts_ns(struct timespec ts)
 {
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return ts_scale(ts.tv_sec, 1000000000, ts.tv_nsec);
 }
 
 static char *
@@ -519,8 +519,8 @@ walk_archive(const char *path, const char *prefix, int strict,
 		memset(&e, 0, sizeof(e));
 		e.path = full;
 		e.mode = archive_entry_perm(ae) & 07777;
-		e.mtime_ns = (int64_t)archive_entry_mtime(ae) * 1000000000 +
-		    archive_entry_mtime_nsec(ae);
+		e.mtime_ns = ts_scale(archive_entry_mtime(ae), 1000000000,
+		    archive_entry_mtime_nsec(ae));
 		if (archive_entry_hardlink(ae) != NULL) {
 			msg = xasprintf("hard link to %s in the archive: not stored",
 			    archive_entry_hardlink(ae));

@@ -303,8 +303,12 @@ meta_line(struct mm *mm, json_t *o, const char *type, size_t lineno, size_t len)
 		key = xasprintf("%s/%s", json_str(x, "team"), json_str(x, "name"));
 		c = chan_get(mm, key);
 		free(key);
+		/* a channel given twice: the later line wins */
 		free(c->team);
 		free(c->name);
+		free(c->display);
+		free(c->header);
+		free(c->purpose);
 		c->team = xstrdup(json_str(x, "team"));
 		c->name = xstrdup(json_str(x, "name"));
 		c->display = json_str(x, "display_name") ? xstrdup(json_str(x, "display_name")) : NULL;
@@ -924,7 +928,7 @@ ingest_mattermost(struct src *s, const struct ingest_opts *o,
 				continue;
 			}
 			rc = canon_emit_file(mm.cn, mm.w[i].path, (uint64_t)st.st_size,
-			    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec, &rd);
+			    ts_scale(st.st_mtim.tv_sec, 1000000000, st.st_mtim.tv_nsec), &rd);
 			close(d.fd);
 		}
 	}

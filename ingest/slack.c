@@ -244,7 +244,7 @@ load_convs(struct slack *sl, int list, enum canon_kind kind)
 				name = n ? dmname : id;
 		}
 		rc = canon_conv(sl->cn, id, kind == CANON_DM && n ? dmname : name, kind,
-		    members, n, json_num(json_object_get(c, "created"), 0) * 1000,
+		    members, n, ts_scale(json_num(json_object_get(c, "created"), 0), 1000, 0),
 		    json_str(json_object_get(c, "topic"), "value"),
 		    json_str(json_object_get(c, "purpose"), "value"),
 		    json_is_true(json_object_get(c, "is_archived")), &conv);

@@ -210,7 +210,7 @@ scan_one(void *ctx, int dfd, const char *name, const char *rel, const char *abs,
 		return rc;
 	fr.path = abs;
 	rc = c->fn(c->ctx, rel, (uint64_t)st.st_size,
-	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec, &rd);
+	    ts_scale(st.st_mtim.tv_sec, 1000000000, st.st_mtim.tv_nsec), &rd);
 	close(fr.fd);
 	return rc;
 }
@@ -266,8 +266,8 @@ ar_each(struct src *s, int with_data, src_fn fn, void *ctx)
 
 			rc = fn(ctx, name, archive_entry_size_is_set(ae) ?
 			    (uint64_t)archive_entry_size(ae) : 0,
-			    (int64_t)archive_entry_mtime(ae) * 1000000000 +
-			    archive_entry_mtime_nsec(ae), &rd);
+			    ts_scale(archive_entry_mtime(ae), 1000000000,
+			    archive_entry_mtime_nsec(ae)), &rd);
 		} else
 			rc = fn(ctx, name, archive_entry_size_is_set(ae) ?
 			    (uint64_t)archive_entry_size(ae) : 0, 0, NULL);
@@ -436,7 +436,7 @@ src_scan(struct src *s, src_fn fn, void *ctx)
 			return err_set(IMDR_ESOURCE, "%s is not a regular file", s->path);
 		}
 		rc = fn(ctx, s->names[0], (uint64_t)st.st_size,
-		    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec, &rd);
+		    ts_scale(st.st_mtim.tv_sec, 1000000000, st.st_mtim.tv_nsec), &rd);
 		close(fr.fd);
 		return rc;
 	}

@@ -1,4 +1,5 @@
 /* Unit tests of the pure helpers of ingest/: slugs, Slack ts, RFC 3339. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,17 @@ test_ts(void)
 	EXPECT(ts_parse_slack("\n1795424460.000200") == -1);
 	EXPECT(ts_parse_slack(" 1795424460") == -1);
 	EXPECT(ts_parse_slack("+1795424460") == -1);
+	/* a ts whose milliseconds overflow int64 (found by fuzz_slack) */
+	EXPECT(ts_parse_slack("17955072005000100.5") == -1);
+	EXPECT(ts_parse_slack("99999999999999999999") == -1);
+	/* any number of milliseconds prints as a time of years 1..9999 */
+	ts_rfc3339(INT64_MIN, out);
+	EXPECT(strcmp(out, "0001-01-01T00:00:00.000Z") == 0);
+	ts_rfc3339(INT64_MAX, out);
+	EXPECT(strcmp(out, "9999-12-31T23:59:59.999Z") == 0);
+	EXPECT(ts_scale(INT64_MAX / 1000, 1000000, 5) == INT64_MAX);
+	EXPECT(ts_scale(INT64_MIN / 1000, 1000000, -5) == INT64_MIN);
+	EXPECT(ts_scale(-2, 1000000000, 999999999) == -1000000001);
 	ts_rfc3339(1795424460123LL, out);
 	EXPECT(strcmp(out, "2026-11-23T09:01:00.123Z") == 0);
 	EXPECT(ts_parse_rfc3339("2026-11-23T09:01:00.123Z") == 1795424460123LL);
