@@ -95,7 +95,7 @@ fuzz-build: $(FUZZ_BIN)
 
 fuzz:
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (scripts/deps.sh test installs it)" >&2; exit 1; }
-	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@$(MAKE) --no-print-directory FUZZ=1 BUILD=build-fuzz fuzz-build
 	@BUILD=build-fuzz FUZZ_SECS=$(FUZZ_SECS) tests/fuzz/run.sh
 
 check: test-deps

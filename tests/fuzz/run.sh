@@ -8,7 +8,7 @@
 # $BUILD/fuzz-work), never into the committed corpus. One line per
 # harness: "PASS: fuzz NAME: N runs in S s (cov C)" or "FAIL: ..." naming
 # the artifact; the exit status is the number of failures.
-#   BUILD=build-fuzz FUZZ_SECS=600 ONLY=slack tests/fuzz/run.sh
+#   BUILD=build-fuzz FUZZ_SECS=600 FUZZ_ONLY=slack tests/fuzz/run.sh
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build-fuzz}
 FUZZ_SECS=${FUZZ_SECS:-60}
@@ -18,7 +18,7 @@ fails=0
 for bin in "$BUILD"/fuzz/fuzz_*; do
 	[ -x "$bin" ] || continue
 	name=$(basename "$bin"); name=${name#fuzz_}
-	if [ -n "${ONLY:-}" ] && [[ "$name" != *"$ONLY"* ]]; then continue; fi
+	if [ -n "${FUZZ_ONLY:-}" ] && [[ "$name" != *"$FUZZ_ONLY"* ]]; then continue; fi
 	work=$FUZZ_WORK/$name
 	mkdir -p "$work/corpus" "$work/artifacts"
 	dict=()
