@@ -100,7 +100,8 @@ cmd_snapshots(int argc, char **argv)
 			struct buf host = BUF_INIT;
 
 			text_escape_term(&host, s->host);
-			printf("%.8s  %-20s  %-12.12s  %-10s  %8llu  %10s  %10s  ", s->id, when,
+			buf_cstr(&host)[text_utf8_cut(buf_cstr(&host), 12)] = '\0';	/* whole characters */
+			printf("%.8s  %-20s  %-12s  %-10s  %8llu  %10s  %10s  ", s->id, when,
 			    buf_cstr(&host), s->format, (unsigned long long)s->files, sz, add);
 			buf_free(&host);
 			text_fputs_term(stdout, s->source);

@@ -114,10 +114,14 @@ assert any(b"caf\xe9-\xff\xfe-xxxx" in base64.b64decode(e["path_b64"]) for e in 
 src=$T/$(printf 'src\033[31m\nname\377')
 mkdir -p "$src"; printf 'x\n' >"$src/f"
 if "$IMDR" backup "$repo" "$src" --tag "$(printf 'tag\033[2J')" >/dev/null 2>"$T/src.warn"; then pass "a source path with ESC, newline and 0xff backs up (the snapshot saves)"; else fail "odd source: $(cat "$T/src.warn")"; fi
+"$IMDR" backup "$repo" "$src" --host "a$(printf '\303\251%.0s' 1 2 3 4 5 6 7 8 9)" >/dev/null 2>&1
 "$IMDR" snapshots "$repo" >"$T/snaps.txt"
+check "imdr snapshots cuts a long host name between characters" python3 -c '
+import sys; open(sys.argv[1], "rb").read().decode("utf-8")' "$T/snaps.txt"
 check "imdr snapshots escapes the source and tags" sh -c "! grep -q '$ESC' '$T/snaps.txt' && grep -qF 'src\x1b[31m\nname\xff  [tag\x1b[2J]' '$T/snaps.txt'"
 "$IMDR" snapshots "$repo" --json >"$T/snaps.json"
 check "imdr snapshots --json is valid UTF-8 JSON with source_b64" python3 -c '
 import base64,json,sys; d=json.loads(open(sys.argv[1],"rb").read().decode("utf-8"))
-assert base64.b64decode(d[-1]["source_b64"]).endswith(b"src\x1b[31m\nname\xff"), d[-1]' "$T/snaps.json"
+assert base64.b64decode(d[-1]["source_b64"]).endswith(b"src\x1b[31m\nname\xff"), d[-1]
+assert d[-1]["host"] == "a" + "\u00e9" * 9, d[-1]["host"]' "$T/snaps.json"
 exit 0
