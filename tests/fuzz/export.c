@@ -314,7 +314,7 @@ check_warn(void *ctx, const char *path, const char *msg)
 
 void
 fuzz_export_run(const uint8_t *data, size_t n, const char *const *defaults,
-    enum ingest_format format, const char *attachments_dir, int chat)
+    const char *format, const char *attachments_dir, int chat)
 {
 	struct check c = { chat };
 	struct ingest_sink sink = { check_entry, check_warn, &c, NULL };
@@ -331,7 +331,8 @@ fuzz_export_run(const uint8_t *data, size_t n, const char *const *defaults,
 		abort();
 	buf_free(&tar);
 	memset(&o, 0, sizeof(o));
-	o.format = format;
+	if (ingest_format_parse(format, &o.format) != IMDR_OK)
+		abort();
 	o.attachments_dir = attachments_dir;
 	memset(&res, 0, sizeof(res));
 	ingest_run(memfd_path, &o, &sink, &res);

@@ -28,9 +28,10 @@
 #include "ingest/ingest.h"
 
 /* fuzz_export_run: build the export from data (default names in
- * defaults, NULL-terminated), ingest it as format with the checking sink. */
+ * defaults, NULL-terminated), ingest it as the format called format
+ * ("slack", ...) with the checking sink. */
 void fuzz_export_run(const uint8_t *data, size_t n, const char *const *defaults,
-    enum ingest_format format, const char *attachments_dir, int chat);
+    const char *format, const char *attachments_dir, int chat);
 
 /* fuzz_attachments_dir: a folder made once per process with a.txt,
  * sub/b.txt, and symlinks leading out of it to the host marker file

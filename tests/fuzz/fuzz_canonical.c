@@ -16,6 +16,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
-	fuzz_export_run(data, n, defaults, INGEST_CANONICAL, NULL, 0);
+	fuzz_export_run(data, n, defaults, "canonical", NULL, 0);
 	return 0;
 }

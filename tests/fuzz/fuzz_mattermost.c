@@ -16,6 +16,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
-	fuzz_export_run(data, n, defaults, INGEST_MATTERMOST, fuzz_attachments_dir(), 1);
+	fuzz_export_run(data, n, defaults, "mattermost", fuzz_attachments_dir(), 1);
 	return 0;
 }

@@ -17,6 +17,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
-	fuzz_export_run(data, n, defaults, INGEST_SLACK, NULL, 1);
+	fuzz_export_run(data, n, defaults, "slack", NULL, 1);
 	return 0;
 }
