@@ -26,8 +26,14 @@ for bin in "$BUILD"/fuzz/fuzz_*; do
 	# reproducers: each run once
 	regress=(tests/fuzz/regress/"$name"/*)
 	if [ -e "${regress[0]}" ]; then
-		if ! "$bin" -runs=1 "${dict[@]}" "${regress[@]}" >"$work/regress.log" 2>&1; then
-			echo "FAIL: fuzz $name: a committed reproducer crashes again"
+		"$bin" -runs=1 "${dict[@]}" "${regress[@]}" >"$work/regress.log" 2>&1
+		rc=$?
+		if [ $rc -ne 0 ]; then
+			if grep -q 'ERROR\|SUMMARY' "$work/regress.log"; then
+				echo "FAIL: fuzz $name: a committed reproducer crashes again"
+			else
+				echo "FAIL: fuzz $name: the reproducers did not run (status $rc)"
+			fi
 			grep -E '^(==[0-9]+==ERROR|SUMMARY|Running: )' "$work/regress.log" | tail -n 6 | sed 's/^/      /'
 			fails=$((fails + 1))
 			continue
