@@ -433,8 +433,12 @@ convert_message(struct slack *sl, size_t conv, json_t *m, const char *where)
 
 			if (json_str(x, "name") == NULL)
 				continue;
-			json_array_append_new(reac, json_pack("{s:s, s:O}", "name", json_str(x, "name"),
-			    "users", json_is_array(users) ? users : json_array()));
+			/* "o" takes the reference: the export's array gets one of
+			 * its own, a fresh one (users not an array) is handed over
+			 * ("O" leaked it) */
+			users = json_is_array(users) ? json_incref(users) : json_array();
+			json_array_append_new(reac, json_pack("{s:s, s:o}", "name", json_str(x, "name"),
+			    "users", users));
 		}
 		cm.reactions = reac;
 	}
