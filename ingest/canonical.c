@@ -88,7 +88,8 @@ check_line(struct check_rd *c, const char *p, size_t len, int newline)
 			buf_putc(&c->out, '\n');
 		return IMDR_OK;
 	}
-	o = json_loadb(p, len, 0, &je);
+	/* \u0000 is valid JSON, and imdr writes it (a Slack text holding it) */
+	o = json_loadb(p, len, JSON_ALLOW_NUL, &je);
 	if (o == NULL || !json_is_object(o)) {
 		json_decref(o);
 		return err_set(IMDR_EFORMAT, "%s:%zu: %s", c->path, c->lineno,
@@ -145,7 +146,7 @@ check_meta(struct check_rd *c)
 {
 	static const char *const kinds[] = { "channel", "private", "group", "dm", NULL };
 	json_error_t je;
-	json_t *o = json_loadb((const char *)c->line.data, c->line.len, 0, &je);
+	json_t *o = json_loadb((const char *)c->line.data, c->line.len, JSON_ALLOW_NUL, &je);
 	const char *kind;
 	int ok = 0;
 

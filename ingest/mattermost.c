@@ -138,7 +138,7 @@ each_line(struct mm *mm, const struct ingest_reader *rd, line_fn fn)
 			while (len > 0 && (b.data[start + len - 1] == '\r' || b.data[start + len - 1] == ' '))
 				len--;
 			if (len > 0) {
-				o = json_loadb((const char *)b.data + start, len, 0, &je);
+				o = json_loadb((const char *)b.data + start, len, JSON_ALLOW_NUL, &je);
 				if (o == NULL && lineno > 1) {
 					char *msg = xasprintf("malformed JSON: %s", je.text);
 

@@ -220,7 +220,7 @@ static void
 check_json(const uint8_t *p, size_t n)
 {
 	json_error_t je;
-	json_t *j = json_loadb((const char *)p, n, 0, &je);
+	json_t *j = json_loadb((const char *)p, n, JSON_ALLOW_NUL, &je);
 
 	if (j == NULL)
 		__builtin_trap();

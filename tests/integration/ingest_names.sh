@@ -32,7 +32,7 @@ msgs = [{"type": "message", "user": "U1", "ts": "1795424460.000100",
          "files": [{"id": "F0LONGNM1", "name": long + ".pdf"},
                    {"id": "F0CTRLNM1", "name": "a\nb\x1b[31m.txt"},
                    {"id": "F0MISSNG1", "name": "gone\n\x1b[2Jx.pdf"}]},
-        {"type": "message", "user": "U2", "ts": "1795424470.000100", "text": "ok"}]
+        {"type": "message", "user": "U2", "ts": "1795424470.000100", "text": "ok", "note": "nul\u0000inside"}]
 z.writestr("general/2026-11-23.json", json.dumps(msgs))
 z.writestr("__uploads/F0LONGNM1/long.pdf", "long")
 z.writestr("__uploads/F0CTRLNM1/ctrl.txt", "ctrl")
@@ -94,6 +94,7 @@ for p in paths:
     assert os.path.isfile(os.path.join(conv, p)), p
 assert all(c not in paths[1] for c in "\n\x1b"), paths[1]
 PY
+check "a snapshot's tree with \\u0000 in a message backs up again as canonical" "$IMDR" backup "$repo" "$T/r" --format canonical --quiet
 oconv=$(ls -d "$T/r/conversations/"caf*)
 check "a non-UTF-8 folder name gives a valid meta.json" strict_utf8_json "$oconv/meta.json"
 check "and a conversation folder name that is UTF-8" python3 -c 'import os,sys; os.fsencode(sys.argv[1]).decode("utf-8")' "$oconv"
