@@ -1,13 +1,19 @@
 # imdr — one Makefile for everything. `make demo`, `make check`, `make bench`.
 # SANITIZE=1 builds with ASan+UBSan into build-san/; VALGRIND=1 make check
-# runs the unit tests under valgrind.
+# runs the unit tests under valgrind. `make fuzz` builds the libFuzzer
+# harnesses of tests/fuzz with clang into build-fuzz/ and runs each for
+# FUZZ_SECS seconds (60).
 
 PREFIX   ?= /usr/local
 SBINDIR  ?= /sbin
 PKGS      = fuse3 libarchive libzstd libcrypto libcurl jansson
 PKG_CONFIG ?= pkg-config
 
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+BUILD    ?= build-fuzz
+CC        = clang
+SANFLAGS  = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZE),1)
 BUILD    ?= build-san
 SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else
@@ -48,15 +54,19 @@ IMDR_SRC = cli/imdr.c $(wildcard cli/cmd_*.c)
 MOUNT_SRC = cli/mount_imdr.c
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 TOOL_SRC = $(wildcard examples/*.c tests/tools/*.c)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_COMMON = tests/fuzz/export.c
+FUZZ_SECS ?= 60
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ  = $(call obj,$(LIB_SRC))
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOL_BIN = $(patsubst %.c,$(BUILD)/tools/%,$(notdir $(TOOL_SRC)))
+FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 
 PROGS = $(BUILD)/imdr $(if $(wildcard $(MOUNT_SRC)),$(BUILD)/mount.imdr)
 
-.PHONY: all check install uninstall clean demo bench deps test-deps unit
+.PHONY: all check install uninstall clean demo bench deps test-deps unit fuzz fuzz-build
 all: $(PROGS) $(TOOL_BIN)
 
 deps:
@@ -89,6 +99,21 @@ $(BUILD)/tools/%: $(BUILD)/libimdr.a $(call obj,$(TOOL_SRC))
 
 unit: $(UNIT_BIN)
 
+# libFuzzer links its own main: harness objects and the shared export
+# builder, against the library built with -fsanitize=fuzzer-no-link (FUZZ=1)
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(call obj,$(FUZZ_COMMON)) $(BUILD)/libimdr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+.SECONDARY: $(call obj,$(FUZZ_SRC) $(FUZZ_COMMON))
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (scripts/deps.sh test installs it)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory FUZZ=1 BUILD=build-fuzz fuzz-build
+	@BUILD=build-fuzz FUZZ_SECS=$(FUZZ_SECS) tests/fuzz/run.sh
+
 check: test-deps
 	@$(MAKE) --no-print-directory all unit
 	@BUILD=$(BUILD) VALGRIND=$(VALGRIND) tests/run.sh
@@ -113,6 +138,6 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/imdr $(DESTDIR)$(SBINDIR)/mount.imdr
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -227,7 +227,7 @@ parent_of(struct cat_builder *b, const char *path, struct bnode **ret,
 		if (k == NULL)
 			k = add_kid(d, p, len, CAT_DIR);
 		else if (k->type != CAT_DIR)
-			return err_set(IMDR_EINVAL, "%s: %.*s is not a folder", path,
+			return err_set(IMDR_EEXIST, "%s: %.*s is not a folder", path,
 			    (int)(p + len - path), path);
 		d = k;
 		p += len + 1;

@@ -83,7 +83,7 @@ void cat_builder_free(struct cat_builder *b);
 
 /* Paths are relative, '/'-separated, without "." or ".." parts. Parents not
  * added explicitly are created as directories (0755, mtime 0). Adding a path
- * twice is IMDR_EEXIST. */
+ * twice, or below a file, is IMDR_EEXIST (a clash of names, not a bad path). */
 int cat_builder_add_dir(struct cat_builder *b, const char *path, uint32_t mode,
     int64_t mtime_ns);
 int cat_builder_add_symlink(struct cat_builder *b, const char *path,

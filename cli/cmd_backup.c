@@ -37,6 +37,10 @@ usage(FILE *f)
 "  --host NAME         host name to record (default: this machine's)\n"
 "  --time TIME         record this time instead of now (e.g. 2026-11-24T02:00:00Z)\n"
 "  --no-cache          read every file, ignoring the files cache\n"
+"  --strict            fail on an export's first bad entry (a conversation listed\n"
+"                      twice, an archive member given twice or below a file, a\n"
+"                      malformed line) instead of warning, leaving it out and\n"
+"                      recording it in the snapshot\n"
 "  --min-replicas N    multi: repositories: fail unless at least N replicas take\n"
 "                      every object (default $IMDR_MIN_REPLICAS or 1)\n"
 "  --password-file F   read the passphrase from F\n"
@@ -128,6 +132,7 @@ cmd_backup(int argc, char **argv)
 		{ "host", required_argument, NULL, 'H' },
 		{ "time", required_argument, NULL, 'T' },
 		{ "no-cache", no_argument, NULL, 'n' },
+		{ "strict", no_argument, NULL, 'S' },
 		{ "min-replicas", required_argument, NULL, 'm' },
 		{ "password-file", required_argument, NULL, 'p' },
 		{ "progress", no_argument, NULL, 'P' },
@@ -157,6 +162,7 @@ cmd_backup(int argc, char **argv)
 			}
 			break;
 		case 'a': bo.ingest.attachments_dir = optarg; break;
+		case 'S': bo.ingest.strict = 1; break;
 		case 's':
 			if (snapshot_source_check(optarg) != IMDR_OK) {
 				warn0("--source: %s", err_msg(IMDR_EINVAL));

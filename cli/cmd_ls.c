@@ -12,6 +12,7 @@
 #include "lib/err.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "lib/text.h"
 #include "lib/timefmt.h"
 #include "repo/snapshot.h"
 
@@ -35,6 +36,7 @@ print_entry(struct ls_ctx *c, const char *path, const struct cat_entry *e)
 	if (c->json) {
 		printf("%s{\"path\":", c->first ? "" : ",\n");
 		json_print_string(stdout, path);
+		json_print_b64(stdout, "path", path);
 		printf(",\"type\":\"%s\",\"mode\":\"%04o\",\"size\":%llu,\"mtime\":", type_name(e->type),
 		    e->mode, (unsigned long long)e->size);
 		time_format(e->mtime_ns, 9, when);
@@ -42,15 +44,21 @@ print_entry(struct ls_ctx *c, const char *path, const struct cat_entry *e)
 		if (e->type == CAT_SYMLINK) {
 			printf(",\"target\":");
 			json_print_string(stdout, e->target);
+			json_print_b64(stdout, "target", e->target);
 		}
 		printf("}");
 		c->first = 0;
 		return;
 	}
+	/* names come from exports: escaped, so one can neither drive the
+	 * terminal nor pass for another line */
 	fmt_mode(e->type, e->mode, mode);
-	printf("%s %12llu %s %s", mode, (unsigned long long)e->size, when, path);
-	if (e->type == CAT_SYMLINK)
-		printf(" -> %s", e->target);
+	printf("%s %12llu %s ", mode, (unsigned long long)e->size, when);
+	text_fputs_term(stdout, path);
+	if (e->type == CAT_SYMLINK) {
+		fputs(" -> ", stdout);
+		text_fputs_term(stdout, e->target);
+	}
 	putchar('\n');
 }
 

@@ -8,6 +8,7 @@
 #include "cli/common.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/text.h"
 #include "lib/timefmt.h"
 #include "repo/snapshot.h"
 
@@ -95,8 +96,10 @@ cmd_snapshots(int argc, char **argv)
 			json_print_string(stdout, s->host);
 			printf(",\"source\":");
 			json_print_string(stdout, s->source);
+			json_print_b64(stdout, "source", s->source);
 			printf(",\"path\":");
 			json_print_string(stdout, s->path);
+			json_print_b64(stdout, "path", s->path);
 			printf(",\"format\":");
 			json_print_string(stdout, s->format);
 			printf(",\"tags\":[");
@@ -113,10 +116,19 @@ cmd_snapshots(int argc, char **argv)
 		} else {
 			fmt_size(s->bytes, sz);
 			fmt_size(s->added_bytes, add);
-			printf("%.8s  %-20s  %-12.12s  %-10s  %8llu  %10s  %10s  %s", s->id, when,
-			    s->host, s->format, (unsigned long long)s->files, sz, add, s->source);
-			for (size_t t = 0; t < s->ntags; t++)
-				printf("%s%s", t ? "," : "  [", s->tags[t]);
+			/* host, source and tags may hold anything: escaped */
+			struct buf host = BUF_INIT;
+
+			text_escape_term(&host, s->host);
+			buf_cstr(&host)[text_utf8_cut(buf_cstr(&host), 12)] = '\0';	/* whole characters */
+			printf("%.8s  %-20s  %-12s  %-10s  %8llu  %10s  %10s  ", s->id, when,
+			    buf_cstr(&host), s->format, (unsigned long long)s->files, sz, add);
+			buf_free(&host);
+			text_fputs_term(stdout, s->source);
+			for (size_t t = 0; t < s->ntags; t++) {
+				fputs(t ? "," : "  [", stdout);
+				text_fputs_term(stdout, s->tags[t]);
+			}
 			printf("%s\n", s->ntags ? "]" : "");
 		}
 		snapshot_free(s);

@@ -9,6 +9,7 @@
 #include "engine/trail.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/text.h"
 
 int
 cli_open_repo(const char *url, const char *passfile, struct repo **ret)
@@ -101,8 +102,22 @@ fmt_mode(uint8_t type, uint32_t mode, char *out)
 void
 json_print_string(FILE *f, const char *s)
 {
+	size_t left = strlen(s);
+
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++, left--) {
+		size_t l = *p >= 0x80 ? text_utf8_len(p, left) : 1;
+
+		if (l == 0) {
+			fputs("\\ufffd", f);	/* not UTF-8: JSON cannot hold it */
+			continue;
+		}
+		if (l > 1) {
+			fwrite(p, 1, l, f);
+			p += l - 1;
+			left -= l - 1;
+			continue;
+		}
 		switch (*p) {
 		case '"': fputs("\\\"", f); break;
 		case '\\': fputs("\\\\", f); break;
@@ -110,11 +125,23 @@ json_print_string(FILE *f, const char *s)
 		case '\r': fputs("\\r", f); break;
 		case '\t': fputs("\\t", f); break;
 		default:
-			if (*p < 0x20)
+			if (*p < 0x20 || *p == 0x7f)
 				fprintf(f, "\\u%04x", *p);
 			else
 				fputc(*p, f);
 		}
 	}
 	fputc('"', f);
+}
+
+void
+json_print_b64(FILE *f, const char *key, const char *s)
+{
+	char *b64;
+
+	if (text_utf8_valid(s, strlen(s)))
+		return;
+	b64 = text_base64(s, strlen(s));
+	fprintf(f, ",\"%s_b64\":\"%s\"", key, b64);
+	free(b64);
 }

@@ -42,8 +42,13 @@ void fmt_size(uint64_t n, char *out);
 /* fmt_mode: "drwxr-xr-x" style, 11 bytes. */
 void fmt_mode(uint8_t type, uint32_t mode, char *out);
 
-/* json_print_string: s as a JSON string literal. */
+/* json_print_string: s as a JSON string literal; bytes that are not UTF-8
+ * become U+FFFD (print the exact bytes beside it with json_print_b64). */
 void json_print_string(FILE *f, const char *s);
+/* json_print_b64: when s is not UTF-8, ',"<key>_b64":"<base64 of s>"'
+ * (the exact bytes of a name json_print_string could not show); else
+ * nothing. */
+void json_print_b64(FILE *f, const char *key, const char *s);
 
 /* Each subcommand: argc/argv start at the subcommand's name. */
 int cmd_init(int argc, char **argv);

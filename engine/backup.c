@@ -51,7 +51,27 @@ struct backup {
 	uint8_t **slots;
 	uint32_t *raws;
 	size_t nslots, slots_cap;
+	int strict;		/* a clash in the tree fails the backup */
 };
+
+static void sink_warn(void *ctx, const char *path, const char *msg);
+
+/* clash: rc of adding an entry to the tree. A path given twice, or below a
+ * file (a reader's one bad entry: nothing of it was stored), is left out
+ * with a warning unless the backup is strict. */
+static int
+clash(struct backup *b, const char *path, int rc)
+{
+	char *msg;
+
+	if (rc != IMDR_EEXIST || b->strict)
+		return rc;
+	msg = xstrdup(err_msg(rc));
+	err_clear();
+	sink_warn(b, path, msg);
+	free(msg);
+	return IMDR_OK;
+}
 
 static int
 cancelled(const struct backup *b)
@@ -236,10 +256,10 @@ sink_entry(void *ctx, const struct ingest_entry *e, const struct ingest_reader *
 		return err_set(IMDR_EINTR, "interrupted");
 	switch (e->type) {
 	case INGEST_DIR:
-		return cat_builder_add_dir(b->cb, e->path, e->mode, e->mtime_ns);
+		return clash(b, e->path, cat_builder_add_dir(b->cb, e->path, e->mode, e->mtime_ns));
 	case INGEST_SYMLINK:
-		return cat_builder_add_symlink(b->cb, e->path, e->link_target, e->mode,
-		    e->mtime_ns);
+		return clash(b, e->path, cat_builder_add_symlink(b->cb, e->path, e->link_target, e->mode,
+		    e->mtime_ns));
 	case INGEST_FILE:
 		break;
 	default:
@@ -247,7 +267,7 @@ sink_entry(void *ctx, const struct ingest_entry *e, const struct ingest_reader *
 	}
 	rc = cat_builder_add_file(b->cb, e->path, e->mode, e->mtime_ns, e->size, &f);
 	if (rc)
-		return rc;
+		return clash(b, e->path, rc);
 	b->nslots = 0;
 	if ((ids = cached_chunks(b, e, &raw, &n)) != NULL) {
 		for (size_t i = 0; i < n; i++) {
@@ -515,6 +535,7 @@ backup_do(struct repo *r, const struct backup_opts *o, struct backup_result *ret
 	memset(ret, 0, sizeof(*ret));
 	b.r = r;
 	b.ev = &o->ev;
+	b.strict = o->ingest.strict;
 	if (stat(o->source, &st) < 0 || realpath(o->source, source_abs) == NULL)
 		return err_set(IMDR_ESOURCE, "cannot read source %s: %s", o->source, strerror(errno));
 	if (o->source_name && (rc = snapshot_source_check(o->source_name)) != IMDR_OK)

@@ -16,6 +16,7 @@
 #include "ingest/ingest_impl.h"
 #include "lib/err.h"
 #include "lib/hex.h"
+#include "lib/text.h"
 
 struct cuser {
 	char *id, *name, *real, *email;
@@ -63,17 +64,46 @@ struct canon {
 	int64_t tmin, tmax;
 	size_t held;			/* bytes of messages not yet emitted */
 	int dirs_made;
+	int strict;
+	struct strmap *dirs;		/* conversation folders given out */
+	struct strmap *att_paths;	/* attachment paths given out */
 };
 
 /* ---- small helpers shared by the readers ---- */
+
+/* Times from exports are any number at all: clamped to years 1..9999
+ * (what RFC 3339 can write) and converted with saturation, never an
+ * overflow. */
+#define MS_MIN (-62135596800000LL)	/* 0001-01-01T00:00:00.000Z */
+#define MS_MAX 253402300799999LL	/* 9999-12-31T23:59:59.999Z */
+
+int64_t
+ts_clamp_ms(int64_t ms)
+{
+	return ms < MS_MIN ? MS_MIN : ms > MS_MAX ? MS_MAX : ms;
+}
+
+int64_t
+ts_scale(int64_t v, int64_t mul, int64_t add)
+{
+	if (v > (INT64_MAX - (add > 0 ? add : 0)) / mul)
+		return INT64_MAX;
+	if (v < (INT64_MIN - (add < 0 ? add : 0)) / mul)
+		return INT64_MIN;
+	return v * mul + add;
+}
 
 int64_t
 json_num(json_t *v, int64_t dflt)
 {
 	if (json_is_integer(v))
 		return (int64_t)json_integer_value(v);
-	if (json_is_real(v))
-		return (int64_t)json_real_value(v);
+	if (json_is_real(v)) {
+		double d = json_real_value(v);
+
+		/* outside int64 the conversion is undefined */
+		return d > -9.2e18 && d < 9.2e18 ? (int64_t)d : dflt;
+	}
 	if (json_is_string(v)) {
 		const char *s = json_string_value(v);
 		char *end;
@@ -101,10 +131,10 @@ ts_parse_slack(const char *s)
 	int64_t ms = 0;
 	int digits = 0;
 
-	if (s == NULL || *s == '\0')
-		return -1;
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;	/* strtoll would take leading blanks and signs */
 	sec = strtoll(s, &end, 10);
-	if (end == s || sec < 0)
+	if (end == s || sec < 0 || sec > MS_MAX / 1000)
 		return -1;
 	if (*end == '.') {
 		for (end++; *end >= '0' && *end <= '9'; end++) {
@@ -125,7 +155,10 @@ ts_parse_slack(const char *s)
 void
 ts_rfc3339(int64_t ms, char *out)
 {
-	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	time_t t;
+
+	ms = ts_clamp_ms(ms);
+	t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
 	int frac = (int)(ms - (int64_t)t * 1000);
 	struct tm tm;
 
@@ -185,39 +218,77 @@ ts_parse_rfc3339(const char *s)
 	return t * 1000 + frac;
 }
 
+/* name_char_ok: a non-ASCII character that may stand in a file name made
+ * from a name: not a C1 control, a line or paragraph separator, or a
+ * bidirectional override (which would make a listing lie about order). */
+static int
+name_char_ok(const unsigned char *p, size_t len)
+{
+	char one[5];
+
+	memcpy(one, p, len);
+	one[len] = '\0';
+	return !text_needs_term_escape(one);
+}
+
 void
 slug_of(const char *name, char *out, size_t cap)
 {
-	size_t n = 0, max = cap - 1 < 48 ? cap - 1 : 48;
+	const unsigned char *p = (const unsigned char *)(name ? name : "");
+	size_t n = 0, max = cap - 1 < 48 ? cap - 1 : 48, left = strlen((const char *)p);
 
-	for (const unsigned char *p = (const unsigned char *)(name ? name : ""); *p && n < max; p++) {
+	while (*p && n < max) {
 		unsigned char c = *p;
+		size_t l = text_utf8_len(p, left);
 
 		if (c >= 'A' && c <= 'Z')
 			c = (unsigned char)(c - 'A' + 'a');
-		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-		    c >= 0x80 || ((c == '.' || c == '-') && n > 0))
+		if (l > 1 && name_char_ok(p, l)) {
+			if (n + l > max)
+				break;		/* never cut a character */
+			memcpy(out + n, p, l);
+			n += l;
+		} else if (l == 1 && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+		    ((c == '.' || c == '-') && n > 0)))
 			out[n++] = (char)c;
 		else if (n > 0 && out[n - 1] != '-')
 			out[n++] = '-';
-	}
-	if (n > 0 && ((unsigned char)out[n - 1] & 0x80)) {
-		/* a cut may have split the last UTF-8 sequence: drop it then */
-		size_t k = n - 1, len;
-		unsigned char lead;
-
-		while (k > 0 && ((unsigned char)out[k] & 0xc0) == 0x80)
-			k--;
-		lead = (unsigned char)out[k];
-		len = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-		if (k + len > n)
-			n = k;
+		if (l == 0)
+			l = 1;		/* an undecodable byte: one '-' */
+		p += l;
+		left -= l;
 	}
 	while (n > 0 && (out[n - 1] == '-' || out[n - 1] == '.'))
 		n--;
 	out[n] = '\0';
 	if (n == 0)
 		snprintf(out, cap, "conversation");
+}
+
+void
+canon_file_name(const char *name, char *out, size_t cap)
+{
+	const unsigned char *p = (const unsigned char *)(name ? name : "");
+	size_t n = 0, left = strlen((const char *)p);
+
+	while (*p && n + 1 < cap) {
+		size_t l = text_utf8_len(p, left);
+
+		if (l == 0 || *p == '/' || !name_char_ok(p, l)) {
+			out[n++] = '_';
+			l = l ? l : 1;
+		} else if (n + l + 1 > cap)
+			break;			/* never cut a character */
+		else {
+			memcpy(out + n, p, l);
+			n += l;
+		}
+		p += l;
+		left -= l;
+	}
+	out[n] = '\0';
+	if (n == 0 || strcmp(out, ".") == 0 || strcmp(out, "..") == 0)
+		snprintf(out, cap, "unnamed");
 }
 
 /* safe_id: an id as a file-name part (Slack ids already are). */
@@ -238,6 +309,24 @@ static char *
 dup0(const char *s)
 {
 	return s ? xstrdup(s) : NULL;
+}
+
+/* jstr: a JSON string of s. Text from a chat export's JSON is UTF-8
+ * already; names from folders and archives may not be, and jansson
+ * refuses those (json_string gives NULL, the field silently goes): each
+ * undecodable byte becomes U+FFFD (the exact bytes stay in source/). */
+static json_t *
+jstr(const char *s)
+{
+	json_t *j = json_string(s);
+	char *lossy;
+
+	if (j)
+		return j;
+	lossy = text_utf8_lossy(s);
+	j = json_string(lossy);
+	free(lossy);
+	return j ? j : json_string("");
 }
 
 /* ---- writing through the sink ---- */
@@ -332,7 +421,7 @@ emit_dir(struct canon *cn, const char *path, int64_t mtime_ms)
 	e.path = path;
 	e.type = INGEST_DIR;
 	e.mode = 0755;
-	e.mtime_ns = mtime_ms * 1000000;
+	e.mtime_ns = ts_scale(mtime_ms, 1000000, 0);
 	return cn->sink->entry(cn->sink->ctx, &e, NULL);
 }
 
@@ -349,7 +438,7 @@ emit_mem(struct canon *cn, const char *path, const void *data, size_t len,
 	e.type = INGEST_FILE;
 	e.mode = 0644;
 	e.size = len;
-	e.mtime_ns = mtime_ms * 1000000;
+	e.mtime_ns = ts_scale(mtime_ms, 1000000, 0);
 	return pass_file(cn, &e, &rd);
 }
 
@@ -373,6 +462,17 @@ void
 canon_missing(struct canon *cn, const char *where, const char *name)
 {
 	char *msg = xasprintf("attachment %s is not in the export (recorded as missing)", name);
+
+	cn->nmissing++;
+	cn->sink->warn(cn->sink->ctx, where, msg);
+	free(msg);
+}
+
+void
+canon_refused(struct canon *cn, const char *where, const char *path, const char *why)
+{
+	char *msg = xasprintf("attachment path %s refused (%s): not read, recorded as missing",
+	    path, why);
 
 	cn->nmissing++;
 	cn->sink->warn(cn->sink->ctx, where, msg);
@@ -407,11 +507,14 @@ canon_sink(struct canon *cn)
 /* ---- the model ---- */
 
 struct canon *
-canon_new(const struct ingest_sink *sink, const char *source_kind)
+canon_new(const struct ingest_sink *sink, const char *source_kind, int strict)
 {
 	struct canon *cn = xcalloc(1, sizeof(*cn));
 
 	cn->sink = sink;
+	cn->strict = strict;
+	cn->dirs = strmap_new();
+	cn->att_paths = strmap_new();
 	cn->kind = xstrdup(source_kind);
 	cn->wrap.entry = wrap_entry;
 	cn->wrap.warn = wrap_warn;
@@ -468,6 +571,8 @@ canon_free(struct canon *cn)
 		free(cn->f[i].path);
 	free(cn->f);
 	free(cn->kind);
+	strmap_free(cn->dirs);
+	strmap_free(cn->att_paths);
 	free(cn);
 }
 
@@ -557,14 +662,43 @@ canon_user_name(struct canon *cn, const char *id)
 	return cn->u[k - 1].real ? cn->u[k - 1].real : cn->u[k - 1].name;
 }
 
-size_t
+int
 canon_conv(struct canon *cn, const char *id, const char *name,
     enum canon_kind kind, const char *const *members, size_t nmembers,
-    int64_t created_ms, const char *topic, const char *purpose, int archived)
+    int64_t created_ms, const char *topic, const char *purpose, int archived,
+    size_t *ret_index)
 {
 	struct cconv *c;
-	char slug[64], *sid;
+	char slug[64], *sid, *dir;
 
+	slug_of(name && *name ? name : id, slug, sizeof(slug));
+	sid = safe_id(id);
+	dir = xasprintf("conversations/%s--%s", slug, sid);
+	if (!strmap_put(cn->dirs, dir, id)) {
+		/* two ids that read the same as a file name (team "a", channel
+		 * "b.c" and team "a.b", channel "c"): the second gets a suffix */
+		char *msg, *alt = NULL;
+
+		if (cn->strict) {
+			int rc = err_set(IMDR_EFORMAT, "conversations %s and %s would both be stored as %s",
+			    strmap_get(cn->dirs, dir), id, dir);
+
+			free(sid);
+			free(dir);
+			return rc;
+		}
+		for (unsigned k = 2; alt == NULL || !strmap_put(cn->dirs, alt, id); k++) {
+			free(alt);
+			alt = xasprintf("%s-%u", dir, k);
+		}
+		msg = xasprintf("conversation %s would share the folder %s with %s: stored as %s",
+		    id, dir, strmap_get(cn->dirs, dir), alt);
+		cn->sink->warn(cn->sink->ctx, dir, msg);
+		free(msg);
+		free(dir);
+		dir = alt;
+	}
+	free(sid);
 	if (cn->nc == cn->capc) {
 		cn->capc = cn->capc ? cn->capc * 2 : 32;
 		cn->c = xrealloc(cn->c, cn->capc * sizeof(*cn->c));
@@ -581,11 +715,29 @@ canon_conv(struct canon *cn, const char *id, const char *name,
 	c->topic = dup0(topic && *topic ? topic : NULL);
 	c->purpose = dup0(purpose && *purpose ? purpose : NULL);
 	c->archived = archived;
-	slug_of(c->name, slug, sizeof(slug));
-	sid = safe_id(id);
-	c->dir = xasprintf("conversations/%s--%s", slug, sid);
-	free(sid);
-	return cn->nc++;
+	c->dir = dir;
+	*ret_index = cn->nc++;
+	return IMDR_OK;
+}
+
+char *
+canon_att_path(struct canon *cn, size_t conv, const char *msgid, const char *name)
+{
+	char safe[200], sid[65], *path = NULL, *full = NULL;
+
+	canon_file_name(name, safe, sizeof(safe));
+	canon_file_name(msgid, sid, sizeof(sid));
+	for (unsigned k = 1;; k++) {
+		free(path);
+		free(full);
+		path = k == 1 ? xasprintf("attachments/%s-%s", sid, safe) :
+		    xasprintf("attachments/%s-%u-%s", sid, k, safe);
+		full = xasprintf("%s/%s", cn->c[conv].dir, path);
+		if (strmap_put(cn->att_paths, full, ""))
+			break;
+	}
+	free(full);
+	return path;
 }
 
 size_t
@@ -629,20 +781,20 @@ canon_msg(struct canon *cn, size_t conv, const struct canon_msg *m)
 	x->edited = m->edited_ms != 0;
 	x->deleted = m->deleted;
 	ts_rfc3339(m->ts_ms, ts);
-	json_object_set_new(o, "id", json_string(m->id));
-	json_object_set_new(o, "ts", json_string(ts));
-	json_object_set_new(o, "user", json_string(x->user));
-	json_object_set_new(o, "text", json_string(x->text));
+	json_object_set_new(o, "id", jstr(m->id));
+	json_object_set_new(o, "ts", jstr(ts));
+	json_object_set_new(o, "user", jstr(x->user));
+	json_object_set_new(o, "text", jstr(x->text));
 	if (x->thread)
-		json_object_set_new(o, "thread", json_string(x->thread));
+		json_object_set_new(o, "thread", jstr(x->thread));
 	if (m->edited_ms) {
 		ts_rfc3339(m->edited_ms, ts);
-		json_object_set_new(o, "edited", json_string(ts));
+		json_object_set_new(o, "edited", jstr(ts));
 	}
 	if (m->deleted)
 		json_object_set_new(o, "deleted", json_true());
 	if (m->subtype)
-		json_object_set_new(o, "subtype", json_string(m->subtype));
+		json_object_set_new(o, "subtype", jstr(m->subtype));
 	if (m->reactions && json_array_size(m->reactions) > 0)
 		json_object_set(o, "reactions", m->reactions);
 	if (m->natts) {
@@ -651,15 +803,16 @@ canon_msg(struct canon *cn, size_t conv, const struct canon_msg *m)
 			const struct canon_att *a = &m->atts[i];
 			json_t *ao = json_object();
 
-			json_object_set_new(ao, "name", json_string(a->name ? a->name : "unnamed"));
+			json_object_set_new(ao, "name", jstr(a->name ? a->name : "unnamed"));
 			json_object_set_new(ao, "size", json_integer((json_int_t)a->size));
 			if (a->path)
-				json_object_set_new(ao, "path", json_string(a->path));
+				json_object_set_new(ao, "path", jstr(a->path));
 			if (a->url)
-				json_object_set_new(ao, "url", json_string(a->url));
+				json_object_set_new(ao, "url", jstr(a->url));
 			json_array_append_new(arr, ao);
-			buf_printf(&atts, " [attachment: %s%s]", a->name ? a->name : "unnamed",
-			    a->path ? "" : " (not in export)");
+			buf_puts(&atts, " [attachment: ");
+			text_escape_term(&atts, a->name ? a->name : "unnamed");
+			buf_printf(&atts, "%s]", a->path ? "" : " (not in export)");
 		}
 		json_object_set_new(o, "attachments", arr);
 	}
@@ -695,6 +848,39 @@ cmp_by_id(const void *a, const void *b, void *arg)
 	return strcmp(m[*(const size_t *)a].id, m[*(const size_t *)b].id);
 }
 
+/* transcript_text: a message's text for transcript.txt. A newline starts
+ * a continuation line, indented eight spaces past its message; a message
+ * line starts at column 0 or 4 with "[", so no text can pass for a
+ * message of its own. \r\n is a newline; other controls, undecodable
+ * bytes and U+2028/U+2029 are escaped (text_escape_term); tabs stay. */
+static void
+transcript_text(struct buf *t, const char *text, const char *pad)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t left = strlen(text);
+
+	while (left > 0) {
+		size_t l = text_utf8_len(p, left);
+		char one[5];
+
+		if (*p == '\n')
+			buf_printf(t, "\n%s        ", pad);
+		else if (*p == '\r' && left > 1 && p[1] == '\n')
+			;
+		else if (*p == '\t')
+			buf_putc(t, '\t');
+		else {
+			l = l ? l : 1;
+			memcpy(one, p, l);
+			one[l] = '\0';
+			text_escape_term(t, one);
+		}
+		l = l ? l : 1;
+		p += l;
+		left -= l;
+	}
+}
+
 static void
 transcript_line(struct canon *cn, struct buf *t, const struct cmsg *m, int indent,
     int orphan)
@@ -707,18 +893,20 @@ transcript_line(struct canon *cn, struct buf *t, const struct cmsg *m, int inden
 	ts[10] = ' ';
 	ts[19] = 'Z';
 	ts[20] = '\0';
-	buf_printf(t, "%s[%s] %s: ", pad, ts, canon_user_name(cn, m->user));
-	if (orphan)
-		buf_printf(t, "(reply in thread %s) ", m->thread);
+	/* names are one line, escaped: a display name holding "\n[time] Boss:"
+	 * must not start a line */
+	buf_printf(t, "%s[%s] ", pad, ts);
+	text_escape_term(t, canon_user_name(cn, m->user));
+	buf_puts(t, ": ");
+	if (orphan) {
+		buf_puts(t, "(reply in thread ");
+		text_escape_term(t, m->thread);
+		buf_puts(t, ") ");
+	}
 	if (m->deleted)
 		buf_puts(t, "(message deleted)");
 	else {
-		for (const char *p = m->text; *p; p++) {
-			if (*p == '\n')
-				buf_printf(t, "\n%s    ", pad);
-			else if (*p != '\r')
-				buf_putc(t, *p);
-		}
+		transcript_text(t, m->text, pad);
 		if (m->edited)
 			buf_puts(t, " (edited)");
 	}
@@ -735,20 +923,20 @@ meta_json(struct canon *cn, struct cconv *c, struct buf *out)
 	char ts[32], *s;
 
 	(void)cn;
-	json_object_set_new(o, "id", json_string(c->id));
-	json_object_set_new(o, "name", json_string(c->name));
-	json_object_set_new(o, "kind", json_string(kinds[c->kind]));
+	json_object_set_new(o, "id", jstr(c->id));
+	json_object_set_new(o, "name", jstr(c->name));
+	json_object_set_new(o, "kind", jstr(kinds[c->kind]));
 	for (size_t i = 0; i < c->nmembers; i++)
-		json_array_append_new(mem, json_string(c->members[i]));
+		json_array_append_new(mem, jstr(c->members[i]));
 	json_object_set_new(o, "members", mem);
 	if (c->created > 0) {
 		ts_rfc3339(c->created, ts);
-		json_object_set_new(o, "created", json_string(ts));
+		json_object_set_new(o, "created", jstr(ts));
 	}
 	if (c->topic)
-		json_object_set_new(o, "topic", json_string(c->topic));
+		json_object_set_new(o, "topic", jstr(c->topic));
 	if (c->purpose)
-		json_object_set_new(o, "purpose", json_string(c->purpose));
+		json_object_set_new(o, "purpose", jstr(c->purpose));
 	if (c->archived)
 		json_object_set_new(o, "archived", json_true());
 	s = json_dumps(o, JSON_INDENT(2));
@@ -887,12 +1075,12 @@ canon_finish(struct canon *cn, char **ret_summary_json)
 		json_t *o = json_object();
 		struct cuser *u = &cn->u[i];
 
-		json_object_set_new(o, "id", json_string(u->id));
-		json_object_set_new(o, "name", json_string(u->name));
+		json_object_set_new(o, "id", jstr(u->id));
+		json_object_set_new(o, "name", jstr(u->name));
 		if (u->real)
-			json_object_set_new(o, "real_name", json_string(u->real));
+			json_object_set_new(o, "real_name", jstr(u->real));
 		if (u->email)
-			json_object_set_new(o, "email", json_string(u->email));
+			json_object_set_new(o, "email", jstr(u->email));
 		if (u->is_bot)
 			json_object_set_new(o, "is_bot", json_true());
 		if (u->deleted)
@@ -926,13 +1114,23 @@ canon_finish(struct canon *cn, char **ret_summary_json)
 	if (cn->nf > 1)
 		qsort(cn->f, cn->nf, sizeof(*cn->f), cmp_mfile);
 	for (size_t i = 0; i < cn->nf; i++) {
+		const char *path = cn->f[i].path;
 		char hex[65];
-		json_t *p = json_string(cn->f[i].path);
+		json_t *p = jstr(path);
 		char *ps = json_dumps(p, JSON_ENCODE_ANY);
 
 		hex_encode(cn->f[i].sha, 32, hex);
-		buf_printf(&b, "%s\n    {\"path\": %s, \"size\": %llu, \"sha256\": \"%s\"}",
-		    i ? "," : "", ps, (unsigned long long)cn->f[i].size, hex);
+		buf_printf(&b, "%s\n    {\"path\": %s, ", i ? "," : "", ps);
+		if (!text_utf8_valid(path, strlen(path))) {
+			/* not UTF-8 (a name from a folder or an archive): "path"
+			 * shows it with U+FFFD, "path_b64" holds its bytes */
+			char *b64 = text_base64(path, strlen(path));
+
+			buf_printf(&b, "\"path_b64\": \"%s\", ", b64);
+			free(b64);
+		}
+		buf_printf(&b, "\"size\": %llu, \"sha256\": \"%s\"}",
+		    (unsigned long long)cn->f[i].size, hex);
 		free(ps);
 		json_decref(p);
 	}

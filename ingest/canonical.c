@@ -88,7 +88,8 @@ check_line(struct check_rd *c, const char *p, size_t len, int newline)
 			buf_putc(&c->out, '\n');
 		return IMDR_OK;
 	}
-	o = json_loadb(p, len, 0, &je);
+	/* \u0000 is valid JSON, and imdr writes it (a Slack text holding it) */
+	o = json_loadb(p, len, JSON_ALLOW_NUL, &je);
 	if (o == NULL || !json_is_object(o)) {
 		json_decref(o);
 		return err_set(IMDR_EFORMAT, "%s:%zu: %s", c->path, c->lineno,
@@ -114,6 +115,9 @@ check_line(struct check_rd *c, const char *p, size_t len, int newline)
 			char buf[32], *s;
 			double v = json_number_value(ts);
 
+			/* clamped before the conversion, which is undefined
+			 * outside int64 */
+			v = v < -1e14 ? -1e14 : v > 1e14 ? 1e14 : v;
 			ts_rfc3339((int64_t)(v * 1000 + (v >= 0 ? 0.5 : -0.5)), buf);
 			json_object_set_new(o, "ts", json_string(buf));
 			s = json_dumps(o, JSON_COMPACT);
@@ -142,7 +146,7 @@ check_meta(struct check_rd *c)
 {
 	static const char *const kinds[] = { "channel", "private", "group", "dm", NULL };
 	json_error_t je;
-	json_t *o = json_loadb((const char *)c->line.data, c->line.len, 0, &je);
+	json_t *o = json_loadb((const char *)c->line.data, c->line.len, JSON_ALLOW_NUL, &je);
 	const char *kind;
 	int ok = 0;
 
@@ -207,7 +211,10 @@ check_read(void *rs, void *buf, size_t cap, size_t *ret_got)
 	{
 		size_t n = c->out.len - c->out_pos < cap ? c->out.len - c->out_pos : cap;
 
-		memcpy(buf, c->out.data + c->out_pos, n);
+		/* out.data is NULL while nothing was written (a document of
+		 * empty lines): no pointer arithmetic on it */
+		if (n > 0)
+			memcpy(buf, c->out.data + c->out_pos, n);
 		c->out_pos += n;
 		*ret_got = n;
 	}
@@ -300,8 +307,10 @@ canonical_probe(struct ingest_probe *p)
 	return probe_src(p) && canonical_looks(p->s) ? 90 : 0;
 }
 
+/* canonical_run: validate, then back up the export as it is (with
+ * opts->strict for duplicate archive members). */
 static int
-canonical_run(const char *source, const struct ingest_opts *o,
+canonical_run(const char *source, const struct ingest_opts *opts,
     const struct ingest_sink *sink, struct ingest_result *ret)
 {
 	struct canon_in ci = { sink, NULL };
@@ -310,7 +319,6 @@ canonical_run(const char *source, const struct ingest_opts *o,
 	char *strip = NULL;
 	int rc, ok;
 
-	(void)o;
 	(void)ret;
 	if (stat(source, &st) == 0 && S_ISDIR(st.st_mode))
 		ok = dir_looks(source);
@@ -331,7 +339,7 @@ canonical_run(const char *source, const struct ingest_opts *o,
 		    source);
 	}
 	ci.strip = strip;
-	rc = ingest_files(source, NULL, &w);
+	rc = ingest_files_opts(source, NULL, opts, &w);
 	free(strip);
 	return rc;
 }

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <locale.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,7 +25,7 @@
 static int64_t
 ts_ns(struct timespec ts)
 {
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return ts_scale(ts.tv_sec, 1000000000, ts.tv_nsec);
 }
 
 static char *
@@ -300,14 +302,17 @@ ar_read(void *rs, void *buf, size_t cap, size_t *ret_got)
 	return IMDR_OK;
 }
 
-/* clean_path: archive member names as snapshot paths: no leading "/" or
- * "./", no empty, "." or ".." parts. NULL when nothing is left or ".."
- * appears (such a member is refused, not silently relocated). */
+/* clean_path: archive member names as snapshot paths: no "./" or empty
+ * parts. NULL when nothing is left, or the name is absolute or has a ".."
+ * part: such a member is refused, never relocated, since a path outside
+ * the tree is exactly what a hostile archive wants an extractor to write. */
 char *
 ingest_clean_path(const char *p)
 {
 	struct buf b = BUF_INIT;
 
+	if (*p == '/')
+		return NULL;
 	while (*p) {
 		const char *s = strchr(p, '/');
 		size_t len = s ? (size_t)(s - p) : strlen(p);
@@ -330,6 +335,34 @@ ingest_clean_path(const char *p)
 		return NULL;
 	}
 	return buf_cstr(&b);
+}
+
+/* Member names: libarchive converts them to the thread's locale, and in
+ * the C locale a zip's UTF-8 names (any non-ASCII one) fail to convert and
+ * come back NULL, so the member would be lost. Under C.UTF-8 the UTF-8
+ * names convert and other names (tar's raw bytes) pass as they are; the
+ * readers switch this thread's LC_CTYPE to it while they read an archive. */
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+static locale_t utf8_locale;
+
+static void
+utf8_init(void)
+{
+	utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+locale_t
+ingest_locale_enter(void)
+{
+	pthread_once(&utf8_once, utf8_init);
+	return utf8_locale ? uselocale(utf8_locale) : (locale_t)0;
+}
+
+void
+ingest_locale_leave(locale_t old)
+{
+	if (old)
+		uselocale(old);
 }
 
 /* Formats a chat export arrives in. Not format_all: its mtree and raw
@@ -402,26 +435,123 @@ ingest_is_archive(const char *path)
 	return 0;
 }
 
+/* What walk_archive has given the sink, so a member named twice, or one
+ * below a member that is a file or a symlink, is caught here (it would
+ * otherwise end the backup in the tree builder). Each path component is
+ * kept once, under its parent folder's number ("<parent>/<name>" ->
+ * "<kind><number>", kind f file, l symlink, d folder, i folder implied by
+ * a member below it), so memory grows with the names, not with the square
+ * of a path's depth (a member 50,000 folders deep has 50,000 prefixes). */
+struct seen {
+	struct strmap *m;
+	unsigned long long next;	/* numbers of folders; 0 is the top */
+};
+
+/* seen_get: the value of name (n bytes) in folder parent, or NULL. */
+static const char *
+seen_get(struct seen *sn, unsigned long long parent, const char *name, size_t n)
+{
+	char *key = xasprintf("%llx/%.*s", parent, (int)n, name);
+	const char *v = strmap_get(sn->m, key);
+
+	free(key);
+	return v;
+}
+
+static void
+seen_set(struct seen *sn, unsigned long long parent, const char *name, size_t n,
+    char kind, unsigned long long num)
+{
+	char *key = xasprintf("%llx/%.*s", parent, (int)n, name), val[24];
+
+	snprintf(val, sizeof(val), "%c%llx", kind, num);
+	strmap_set(sn->m, key, val);
+	free(key);
+}
+
+/* seen_conflict: NULL when path may be added; else *ret_msg (caller frees)
+ * says what is wrong and the return value what is done about it. */
+static const char *
+seen_conflict(struct seen *sn, const char *path, enum ingest_type type,
+    char **ret_msg)
+{
+	unsigned long long parent = 0;
+	const char *p = path, *sl, *v;
+
+	while ((sl = strchr(p, '/')) != NULL) {
+		v = seen_get(sn, parent, p, (size_t)(sl - p));
+		if (v == NULL)
+			return NULL;	/* a new folder: nothing below it yet */
+		if (v[0] == 'f' || v[0] == 'l') {
+			*ret_msg = xasprintf("inside %.*s, which is a %s in the archive",
+			    (int)(sl - path), path, v[0] == 'f' ? "file" : "symlink");
+			return "skipped";
+		}
+		parent = strtoull(v + 1, NULL, 16);
+		p = sl + 1;
+	}
+	v = seen_get(sn, parent, p, strlen(p));
+	if (v == NULL || (type == INGEST_DIR && v[0] == 'i'))
+		return NULL;
+	*ret_msg = xstrdup("appears twice in the archive");
+	return "the first is kept";
+}
+
+static void
+seen_add(struct seen *sn, const char *path, enum ingest_type type)
+{
+	unsigned long long parent = 0, num;
+	const char *p = path, *sl, *v;
+
+	while ((sl = strchr(p, '/')) != NULL) {
+		v = seen_get(sn, parent, p, (size_t)(sl - p));
+		if (v == NULL) {
+			num = ++sn->next;
+			seen_set(sn, parent, p, (size_t)(sl - p), 'i', num);
+		} else
+			num = strtoull(v + 1, NULL, 16);
+		parent = num;
+		p = sl + 1;
+	}
+	/* a folder keeps its number: what was seen below it stays found */
+	v = seen_get(sn, parent, p, strlen(p));
+	num = v ? strtoull(v + 1, NULL, 16) : ++sn->next;
+	seen_set(sn, parent, p, strlen(p),
+	    type == INGEST_DIR ? 'd' : type == INGEST_SYMLINK ? 'l' : 'f', num);
+}
+
 static int
-walk_archive(const char *path, const char *prefix, const struct ingest_sink *sink)
+walk_archive(const char *path, const char *prefix, int strict,
+    const struct ingest_sink *sink)
 {
 	struct archive_entry *ae;
 	struct archive *a;
+	struct seen seen = { strmap_new(), 0 };
+	locale_t old = ingest_locale_enter();
+	size_t nmember = 0;
 	int rc, r;
 
 	a = ingest_archive_open(path, &rc);
 	if (a == NULL)
-		return rc;
+		goto done;
 	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK ||
 	    r == ARCHIVE_WARN) {
 		const char *raw = archive_entry_pathname(ae);
-		char *clean = raw ? ingest_clean_path(raw) : NULL, *full;
+		char *clean = raw ? ingest_clean_path(raw) : NULL, *full, *msg = NULL;
 		struct ingest_entry e;
 		mode_t ft = archive_entry_filetype(ae);
 
+		nmember++;
 		if (clean == NULL) {
-			if (raw && strcmp(raw, ".") != 0 && strcmp(raw, "./") != 0)
-				sink->warn(sink->ctx, raw, "unsafe or empty member name in archive: skipped");
+			if (raw == NULL) {
+				char *where = xasprintf("%s: member %zu", path, nmember);
+
+				sink->warn(sink->ctx, where, "a member name that cannot be decoded: skipped");
+				free(where);
+			} else if (strcmp(raw, ".") != 0 && strcmp(raw, "./") != 0 && *raw != '\0')
+				sink->warn(sink->ctx, raw, *raw == '/' ?
+				    "absolute member name in the archive: skipped, never written outside the tree" :
+				    "member name with a \"..\" part in the archive: skipped, never written outside the tree");
 			continue;
 		}
 		full = join(prefix, clean);
@@ -429,37 +559,55 @@ walk_archive(const char *path, const char *prefix, const struct ingest_sink *sin
 		memset(&e, 0, sizeof(e));
 		e.path = full;
 		e.mode = archive_entry_perm(ae) & 07777;
-		e.mtime_ns = (int64_t)archive_entry_mtime(ae) * 1000000000 +
-		    archive_entry_mtime_nsec(ae);
+		e.mtime_ns = ts_scale(archive_entry_mtime(ae), 1000000000,
+		    archive_entry_mtime_nsec(ae));
 		if (archive_entry_hardlink(ae) != NULL) {
-			char *msg = xasprintf("hard link to %s in the archive: not stored",
+			msg = xasprintf("hard link to %s in the archive: not stored",
 			    archive_entry_hardlink(ae));
-
 			sink->warn(sink->ctx, full, msg);
-			free(msg);
-		} else if (ft == AE_IFDIR) {
-			e.type = INGEST_DIR;
-			if (e.mode == 0)
-				e.mode = 0755;
-			rc = sink->entry(sink->ctx, &e, NULL);
-		} else if (ft == AE_IFLNK) {
-			e.type = INGEST_SYMLINK;
-			e.link_target = archive_entry_symlink(ae) ? archive_entry_symlink(ae) : "";
-			e.size = strlen(e.link_target);
-			rc = sink->entry(sink->ctx, &e, NULL);
-		} else if (ft == AE_IFREG || ft == 0) {
-			struct ar_reader ar = { a, path, full };
-			struct ingest_reader rd = { ar_read, &ar };
-
-			e.type = INGEST_FILE;
-			if (e.mode == 0)
-				e.mode = 0644;
-			e.size = archive_entry_size_is_set(ae) ?
-			    (uint64_t)archive_entry_size(ae) : 0;
-			rc = sink->entry(sink->ctx, &e, &rd);
-		} else {
+		} else if (ft != AE_IFDIR && ft != AE_IFLNK && ft != AE_IFREG && ft != 0) {
 			sink->warn(sink->ctx, full, "special file in the archive: skipped");
+		} else {
+			const char *done;
+
+			e.type = ft == AE_IFDIR ? INGEST_DIR : ft == AE_IFLNK ? INGEST_SYMLINK : INGEST_FILE;
+			if ((done = seen_conflict(&seen, full, e.type, &msg)) != NULL) {
+				char *why;
+
+				if (strict) {
+					rc = err_set(IMDR_ESOURCE, "%s: %s %s", path, full, msg);
+					free(msg);
+					free(full);
+					goto out;
+				}
+				why = xasprintf("%s: %s", msg, done);
+				sink->warn(sink->ctx, full, why);
+				free(why);
+			} else if (e.type == INGEST_DIR) {
+				seen_add(&seen, full, e.type);
+				if (e.mode == 0)
+					e.mode = 0755;
+				rc = sink->entry(sink->ctx, &e, NULL);
+			} else if (e.type == INGEST_SYMLINK) {
+				/* stored as a link, never followed: nothing is read
+				 * through it */
+				seen_add(&seen, full, e.type);
+				e.link_target = archive_entry_symlink(ae) ? archive_entry_symlink(ae) : "";
+				e.size = strlen(e.link_target);
+				rc = sink->entry(sink->ctx, &e, NULL);
+			} else {
+				struct ar_reader ar = { a, path, full };
+				struct ingest_reader rd = { ar_read, &ar };
+
+				seen_add(&seen, full, e.type);
+				if (e.mode == 0)
+					e.mode = 0644;
+				e.size = archive_entry_size_is_set(ae) ?
+				    (uint64_t)archive_entry_size(ae) : 0;
+				rc = sink->entry(sink->ctx, &e, &rd);
+			}
 		}
+		free(msg);
 		free(full);
 		if (rc)
 			goto out;
@@ -469,6 +617,9 @@ walk_archive(const char *path, const char *prefix, const struct ingest_sink *sin
 		    archive_error_string(a));
 out:
 	archive_read_free(a);
+done:
+	strmap_free(seen.m);
+	ingest_locale_leave(old);
 	return rc;
 }
 
@@ -509,6 +660,13 @@ single_file(const char *path, const char *prefix, const struct ingest_sink *sink
 int
 ingest_files(const char *source, const char *prefix, const struct ingest_sink *sink)
 {
+	return ingest_files_opts(source, prefix, NULL, sink);
+}
+
+int
+ingest_files_opts(const char *source, const char *prefix,
+    const struct ingest_opts *opts, const struct ingest_sink *sink)
+{
 	char abs[PATH_MAX];
 	struct stat st;
 	int fd, rc;
@@ -540,7 +698,7 @@ ingest_files(const char *source, const char *prefix, const struct ingest_sink *s
 	if (!S_ISREG(st.st_mode))
 		return err_set(IMDR_ESOURCE, "%s is not a directory, archive or regular file", source);
 	if (ingest_is_archive(source))
-		return walk_archive(source, prefix, sink);
+		return walk_archive(source, prefix, opts && opts->strict, sink);
 	return single_file(source, prefix, sink);
 }
 
@@ -558,9 +716,8 @@ static int
 files_run(const char *source, const struct ingest_opts *o,
     const struct ingest_sink *sink, struct ingest_result *ret)
 {
-	(void)o;
 	(void)ret;
-	return ingest_files(source, NULL, sink);
+	return ingest_files_opts(source, NULL, o, sink);
 }
 
 const struct ingest_format ingest_fmt_files = {

@@ -61,6 +61,13 @@ struct ingest_format;
 struct ingest_opts {
 	const struct ingest_format *format;	/* NULL: detect */
 	const char *attachments_dir;	/* Mattermost: where attachment paths point */
+	/* One bad entry (a conversation id listed twice, an archive member
+	 * given twice or inside a member that is a file, a malformed line or
+	 * day file): 0 leaves that entry out, says so through sink->warn and
+	 * backs up the rest; 1 refuses the whole export (IMDR_ESOURCE or
+	 * IMDR_EFORMAT naming it). Paths that would leave the export are
+	 * refused entry by entry in both modes. */
+	int strict;
 };
 
 struct ingest_result {
@@ -111,6 +118,11 @@ int ingest_detect(const char *source, const struct ingest_opts *opts,
  * every path gets prefix (e.g. "source") prepended when prefix is non-NULL. */
 int ingest_files(const char *source, const char *prefix,
     const struct ingest_sink *sink);
+/* ingest_files_opts: the same, with opts->strict (opts may be NULL:
+ * not strict). ingest_files is ingest_files_opts(source, prefix, NULL,
+ * sink). */
+int ingest_files_opts(const char *source, const char *prefix,
+    const struct ingest_opts *opts, const struct ingest_sink *sink);
 
 /* ingest_is_archive: path is an archive libarchive reads (zip, tar and its
  * compressed forms, 7z, cpio) holding at least one entry. */

@@ -3,16 +3,25 @@
 #ifndef IMDR_INGEST_IMPL_H
 #define IMDR_INGEST_IMPL_H
 
+#include <locale.h>
 #include <stdint.h>
 
 #include "ingest/ingest.h"
 #include "lib/buf.h"
 
 struct archive;
+struct strmap;
 
 /* files.c */
 struct archive *ingest_archive_open(const char *path, int *ret_rc);
+/* ingest_clean_path: an archive member name as a tree path (no "./" or
+ * empty parts); NULL for an absolute name, a ".." part, or nothing left.
+ * Caller frees. */
 char *ingest_clean_path(const char *p);
+/* ingest_locale_enter/leave: LC_CTYPE C.UTF-8 for this thread while
+ * libarchive reads member names (see files.c); leave restores. */
+locale_t ingest_locale_enter(void);
+void ingest_locale_leave(locale_t old);
 
 /* src.c — an export (a folder, an archive, or one file) read in passes.
  * Each pass calls fn for every regular file, in the source's own order
@@ -30,6 +39,8 @@ struct src {
 	char **names;		/* every regular file, after stripping, sorted */
 	uint64_t *sizes;
 	size_t n;
+	struct strmap *dups;	/* names an archive holds more than once (each
+				 * pass sees only the first), or NULL */
 };
 
 enum { SRC_DIR = 1, SRC_ARCHIVE, SRC_FILE };
@@ -52,6 +63,8 @@ struct strmap *strmap_new(void);
 void strmap_free(struct strmap *m);
 /* strmap_put: keeps the first value of a key; 1 if added. */
 int strmap_put(struct strmap *m, const char *key, const char *val);
+/* strmap_set: adds key, or replaces its value. */
+void strmap_set(struct strmap *m, const char *key, const char *val);
 const char *strmap_get(const struct strmap *m, const char *key);
 
 /* canon.c — the canonical tree of docs/FORMAT.md, written through a sink. */
@@ -86,7 +99,10 @@ struct canon_msg {
 	struct json_t *raw;	/* {…} of fields not modeled, or NULL (borrowed) */
 };
 
-struct canon *canon_new(const struct ingest_sink *sink, const char *source_kind);
+/* canon_new: strict refuses what would otherwise be warned about and
+ * worked around (two conversations that would share a folder). */
+struct canon *canon_new(const struct ingest_sink *sink, const char *source_kind,
+    int strict);
 void canon_free(struct canon *cn);
 const struct ingest_sink *canon_sink(struct canon *cn);
 void canon_user(struct canon *cn, const struct canon_user *u);
@@ -96,10 +112,19 @@ const char *canon_user_name(struct canon *cn, const char *id);
 int canon_has_user(struct canon *cn, const char *id);
 /* canon_user_login: a user's short name (login), else the id. */
 const char *canon_user_login(struct canon *cn, const char *id);
-/* canon_conv: a conversation; returns its index. */
-size_t canon_conv(struct canon *cn, const char *id, const char *name,
+/* canon_conv: a conversation; *ret_index is its index. Its folder is
+ * conversations/<slug>--<id>, with "-2", "-3"... added when another id
+ * already reads the same (warned about; IMDR_EFORMAT when strict). */
+int canon_conv(struct canon *cn, const char *id, const char *name,
     enum canon_kind kind, const char *const *members, size_t nmembers,
-    int64_t created_ms, const char *topic, const char *purpose, int archived);
+    int64_t created_ms, const char *topic, const char *purpose, int archived,
+    size_t *ret_index);
+/* canon_att_path: "attachments/<message id>-<file name>" for a file of
+ * conversation conv, both parts made safe (canon_file_name), unique in the
+ * conversation ("<message id>-2-<file name>" for a second file of that
+ * name in one message). Caller frees. */
+char *canon_att_path(struct canon *cn, size_t conv, const char *msgid,
+    const char *name);
 size_t canon_nconvs(struct canon *cn);
 /* canon_conv_dir: "conversations/<slug>--<id>" of conversation i. */
 const char *canon_conv_dir(struct canon *cn, size_t i);
@@ -112,6 +137,10 @@ int canon_emit_conv(struct canon *cn, size_t i);
 int canon_emit_file(struct canon *cn, const char *path, uint64_t size,
     int64_t mtime_ns, const struct ingest_reader *rd);
 void canon_missing(struct canon *cn, const char *where, const char *name);
+/* canon_refused: an attachment whose path would leave the export (why
+ * says how): warned about and counted as missing; nothing is read. */
+void canon_refused(struct canon *cn, const char *where, const char *path,
+    const char *why);
 /* canon_finish: users.jsonl and manifest.json (last). */
 int canon_finish(struct canon *cn, char **ret_summary_json);
 /* canon_msg_bytes: memory held by the messages not yet emitted. */
@@ -149,10 +178,21 @@ int64_t json_num(struct json_t *v, int64_t dflt);	/* numbers or numeric strings 
 const char *json_str(struct json_t *o, const char *key);
 /* ts_parse_slack: "1700000000.000100" (or a number) into ms; -1 if bad. */
 int64_t ts_parse_slack(const char *s);
-/* slug_of: a safe file-name form of name (lowercase a-z0-9._-, at most
- * 48 bytes, never empty, "." or ".."). */
+/* slug_of: a safe file-name form of name (lowercase a-z0-9._- and UTF-8
+ * letters, other runs as "-", at most 48 bytes cut at a character
+ * boundary, never empty, "." or ".."). */
 void slug_of(const char *name, char *out, size_t cap);
-/* ts_rfc3339: ms since the epoch as 2026-11-24T10:01:02.123Z (out: 32). */
+/* canon_file_name: name as one file name: "/", controls, undecodable
+ * bytes, line separators and bidi overrides as "_"; at most cap - 1 bytes,
+ * cut at a character boundary; "unnamed" for "", "." and "..". */
+void canon_file_name(const char *name, char *out, size_t cap);
+/* ts_clamp_ms: ms clamped to years 1..9999. ts_scale: v * mul + add,
+ * saturating at the int64 bounds (mul > 0): times from exports are any
+ * number, and overflow is undefined. */
+int64_t ts_clamp_ms(int64_t ms);
+int64_t ts_scale(int64_t v, int64_t mul, int64_t add);
+/* ts_rfc3339: ms since the epoch (clamped to years 1..9999) as
+ * 2026-11-24T10:01:02.123Z (out: 32). */
 void ts_rfc3339(int64_t ms, char *out);
 /* ts_parse_rfc3339: the reverse (Z or +hh:mm, fraction optional); -1 if
  * bad. */

@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "ingest/ingest_impl.h"
+#include "lib/beneath.h"
 #include "lib/err.h"
 
 #define BATCH_JSON_BYTES (256u << 20)
@@ -44,8 +45,9 @@ struct chan {
 };
 
 struct want {
-	char *from;		/* export entry, or a file on disk */
+	char *from;		/* export entry, or a file on disk (for messages) */
 	char *path;		/* in the tree */
+	char *rel;		/* on disk: the path beneath the attachments folder */
 	int disk;
 };
 
@@ -64,7 +66,30 @@ struct mm {
 	struct strmap *placed;	/* where from -> its place in the tree */
 	char *unknown_types;	/* warned about already */
 	int pass;
+	int strict;
+	int att_fd;		/* the attachments folder, or -1 */
 };
+
+/* bad_line: a line this reader cannot use. Strict: the export is refused
+ * with msg; otherwise the line is left out (it stays in source/), said
+ * once, in the first pass. */
+static int
+bad_line(struct mm *mm, size_t lineno, const char *msg)
+{
+	char *where;
+
+	if (mm->strict)
+		return err_set(IMDR_EFORMAT, "%s:%zu: %s", mm->jsonl, lineno, msg);
+	if (mm->pass == 1) {
+		char *why = xasprintf("%s: the line is kept in source/ only", msg);
+
+		where = xasprintf("%s:%zu", mm->jsonl, lineno);
+		mm->sink->warn(mm->sink->ctx, where, why);
+		free(where);
+		free(why);
+	}
+	return IMDR_OK;
+}
 
 /* ---- lines ---- */
 
@@ -114,14 +139,19 @@ each_line(struct mm *mm, const struct ingest_reader *rd, line_fn fn)
 			while (len > 0 && (b.data[start + len - 1] == '\r' || b.data[start + len - 1] == ' '))
 				len--;
 			if (len > 0) {
-				o = json_loadb((const char *)b.data + start, len, 0, &je);
-				if (o == NULL) {
-					rc = err_set(IMDR_EFORMAT, "%s:%zu: malformed JSON: %s",
-					    mm->jsonl, lineno, je.text);
-					break;
+				o = json_loadb((const char *)b.data + start, len, JSON_ALLOW_NUL, &je);
+				if (o == NULL && lineno > 1) {
+					char *msg = xasprintf("malformed JSON: %s", je.text);
+
+					rc = bad_line(mm, lineno, msg);
+					free(msg);
+					start = nl ? end + 1 : b.len;
+					if (nl == NULL)
+						break;
+					continue;
 				}
-				if (lineno == 1 && !(json_str(o, "type") &&
-				    strcmp(json_str(o, "type"), "version") == 0)) {
+				if (o == NULL || (lineno == 1 && !(json_str(o, "type") &&
+				    strcmp(json_str(o, "type"), "version") == 0))) {
 					json_decref(o);
 					rc = err_set(IMDR_EFORMAT, "%s:1: not a Mattermost bulk export (the first line is not a \"version\" line)",
 					    mm->jsonl);
@@ -270,13 +300,16 @@ meta_line(struct mm *mm, json_t *o, const char *type, size_t lineno, size_t len)
 		const char *t = json_str(x, "type");
 
 		if (json_str(x, "team") == NULL || json_str(x, "name") == NULL)
-			return err_set(IMDR_EFORMAT, "%s:%zu: a channel without a team or a name",
-			    mm->jsonl, lineno);
+			return bad_line(mm, lineno, "a channel without a team or a name");
 		key = xasprintf("%s/%s", json_str(x, "team"), json_str(x, "name"));
 		c = chan_get(mm, key);
 		free(key);
+		/* a channel given twice: the later line wins */
 		free(c->team);
 		free(c->name);
+		free(c->display);
+		free(c->header);
+		free(c->purpose);
 		c->team = xstrdup(json_str(x, "team"));
 		c->name = xstrdup(json_str(x, "name"));
 		c->display = json_str(x, "display_name") ? xstrdup(json_str(x, "display_name")) : NULL;
@@ -294,7 +327,7 @@ meta_line(struct mm *mm, json_t *o, const char *type, size_t lineno, size_t len)
 
 		u.id = u.name = json_str(x, "username");
 		if (u.id == NULL)
-			return err_set(IMDR_EFORMAT, "%s:%zu: a user without a username", mm->jsonl, lineno);
+			return bad_line(mm, lineno, "a user without a username");
 		if ((fn && *fn) || (ln && *ln))
 			real = xasprintf("%s%s%s", fn ? fn : "", fn && *fn && ln && *ln ? " " : "", ln ? ln : "");
 		u.real_name = real ? real : json_str(x, "nickname");
@@ -329,9 +362,13 @@ meta_line(struct mm *mm, json_t *o, const char *type, size_t lineno, size_t len)
 	}
 	if (strcmp(type, "post") == 0 || strcmp(type, "direct_post") == 0) {
 		c = post_chan(mm, o, type, &p);
-		if (c == NULL)
-			return err_set(IMDR_EFORMAT, "%s:%zu: a %s without its channel", mm->jsonl,
-			    lineno, type);
+		if (c == NULL) {
+			char *msg = xasprintf("a %s without its channel", type);
+			int rc = bad_line(mm, lineno, msg);
+
+			free(msg);
+			return rc;
+		}
 		c->bytes += len;
 		return IMDR_OK;
 	}
@@ -378,8 +415,6 @@ find_entry(struct mm *mm, const char *path)
 	size_t dl = dir ? (size_t)(dir - mm->jsonl) + 1 : 0;
 	const char *tries[3];
 
-	while (*path == '/')
-		path++;
 	tries[0] = path;
 	tries[1] = strncmp(path, "data/", 5) == 0 ? path + 5 : NULL;
 	tries[2] = NULL;
@@ -397,31 +432,65 @@ find_entry(struct mm *mm, const char *path)
 	return NULL;
 }
 
+/* find_disk: path (or path without its "data/") as a regular file beneath
+ * the attachments folder, never outside it: a symlink out of the folder is
+ * refused (beneath_open). Returns the path that was found (caller frees)
+ * with its size, or NULL with *ret_refused set to why the path was refused
+ * (NULL when it is just not there). */
 static char *
-find_disk(struct mm *mm, const char *path)
+find_disk(struct mm *mm, const char *path, uint64_t *ret_size, const char **ret_refused)
 {
-	struct stat st;
-	char *p;
+	const char *tries[2] = { path, strncmp(path, "data/", 5) == 0 ? path + 5 : NULL };
 
-	if (mm->att_dir == NULL)
+	*ret_refused = NULL;
+	if (mm->att_fd < 0)
 		return NULL;
-	while (*path == '/')
-		path++;
-	p = xasprintf("%s/%s", mm->att_dir, path);
-	if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
-		return p;
-	free(p);
-	if (strncmp(path, "data/", 5) == 0) {
-		p = xasprintf("%s/%s", mm->att_dir, path + 5);
-		if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
-			return p;
-		free(p);
+	for (int i = 0; i < 2; i++) {
+		struct stat st;
+		int fd;
+
+		if (tries[i] == NULL)
+			continue;
+		fd = beneath_open(mm->att_fd, tries[i], O_RDONLY | O_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EXDEV || errno == ELOOP)
+				*ret_refused = errno == EXDEV ?
+				    "a symlink leading out of the attachments folder" :
+				    "a path through a symlink";
+			continue;
+		}
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+			close(fd);
+			*ret_size = (uint64_t)st.st_size;
+			*ret_refused = NULL;
+			return xstrdup(tries[i]);
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+/* path_refused: why an attachment path from the export may not be looked
+ * up at all, or NULL. */
+static const char *
+path_refused(const char *path)
+{
+	if (path[0] == '/')
+		return "an absolute path";
+	for (const char *p = path; *p; ) {
+		size_t len = strcspn(p, "/");
+
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return "a path with a \"..\" part";
+		p += len;
+		if (*p == '/')
+			p++;
 	}
 	return NULL;
 }
 
 static void
-add_want(struct mm *mm, const char *from, const char *path, int disk)
+add_want(struct mm *mm, const char *from, const char *path, const char *rel)
 {
 	if (mm->nw == mm->capw) {
 		mm->capw = mm->capw ? mm->capw * 2 : 64;
@@ -429,7 +498,8 @@ add_want(struct mm *mm, const char *from, const char *path, int disk)
 	}
 	mm->w[mm->nw].from = xstrdup(from);
 	mm->w[mm->nw].path = xstrdup(path);
-	mm->w[mm->nw].disk = disk;
+	mm->w[mm->nw].rel = rel ? xstrdup(rel) : NULL;
+	mm->w[mm->nw].disk = rel != NULL;
 	mm->nw++;
 }
 
@@ -441,14 +511,14 @@ convert_post(struct mm *mm, struct chan *c, json_t *p, const char *parent,
 	    "user", "message", "create_at", "edit_at", "delete_at", "type",
 	    "reactions", "replies", "attachments", NULL };
 	struct canon_msg cm = { 0 };
-	char id[64], where[64];
+	char id[64], *where;
 	json_t *atts = json_object_get(p, "attachments"), *a, *reac = NULL, *r, *raw;
 	struct canon_att ca[64];
 	char *owned[64] = { 0 };
 	size_t natts = 0, i;
 
 	post_id(p, id);
-	snprintf(where, sizeof(where), "%s:%zu", mm->jsonl, lineno);
+	where = xasprintf("%s:%zu", mm->jsonl, lineno);
 	cm.id = id;
 	cm.ts_ms = json_num(json_object_get(p, "create_at"), 0);
 	cm.user = json_str(p, "user");
@@ -487,8 +557,9 @@ convert_post(struct mm *mm, struct chan *c, json_t *p, const char *parent,
 		cm.reactions = reac;
 	}
 	json_array_foreach(atts, i, a) {
-		const char *path = json_str(a, "path"), *base, *entry;
-		char *disk = NULL;
+		const char *path = json_str(a, "path"), *base, *entry = NULL, *refused;
+		char *rel = NULL, *disk = NULL;
+		uint64_t disk_size = 0;
 		struct canon_att *x;
 
 		if (path == NULL || natts >= 64)
@@ -496,44 +567,50 @@ convert_post(struct mm *mm, struct chan *c, json_t *p, const char *parent,
 		x = &ca[natts];
 		memset(x, 0, sizeof(*x));
 		base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-		x->name = *base ? base : "unnamed";
-		entry = find_entry(mm, path);
-		if (entry == NULL)
-			disk = find_disk(mm, path);
+		x->name = *base && strcmp(base, "..") != 0 ? base : "unnamed";
+		/* the path names a file of the export or of the attachments
+		 * folder, and nothing else: not ../../etc/shadow, not /etc/shadow,
+		 * not a symlink in data/ pointing at either */
+		refused = path_refused(path);
+		if (refused == NULL)
+			entry = find_entry(mm, path);
+		if (refused == NULL && entry == NULL) {
+			rel = find_disk(mm, path, &disk_size, &refused);
+			if (rel)
+				disk = xasprintf("%s/%s", mm->att_dir, rel);
+		}
 		if ((entry || disk) && strmap_get(mm->placed, entry ? entry : disk)) {
 			/* attached before: point at the first copy */
 			const char *first = strmap_get(mm->placed, entry ? entry : disk);
 			const char *dir = canon_conv_dir(mm->cn, c->conv);
-			struct stat st;
 
 			if (strncmp(first, dir, strlen(dir)) == 0 && first[strlen(dir)] == '/')
 				owned[natts] = xstrdup(first + strlen(dir) + 1);
 			else
 				owned[natts] = xasprintf("../%s", first + strlen("conversations/"));
 			x->path = owned[natts];
-			x->size = entry ? mm->s->sizes[src_has(mm->s, entry) - 1] :
-			    stat(disk, &st) == 0 ? (uint64_t)st.st_size : 0;
-			free(disk);
+			x->size = entry ? mm->s->sizes[src_has(mm->s, entry) - 1] : disk_size;
 		} else if (entry || disk) {
 			char *target;
 
-			owned[natts] = xasprintf("attachments/%s-%s", id, x->name);
+			owned[natts] = canon_att_path(mm->cn, c->conv, id, x->name);
 			x->path = owned[natts];
 			target = xasprintf("%s/%s", canon_conv_dir(mm->cn, c->conv), owned[natts]);
 			strmap_put(mm->placed, entry ? entry : disk, target);
 			if (entry) {
 				x->size = mm->s->sizes[src_has(mm->s, entry) - 1];
-				add_want(mm, entry, target, 0);
+				add_want(mm, entry, target, NULL);
 			} else {
-				struct stat st;
-
-				x->size = stat(disk, &st) == 0 ? (uint64_t)st.st_size : 0;
-				add_want(mm, disk, target, 1);
+				x->size = disk_size;
+				add_want(mm, disk, target, rel);
 			}
 			free(target);
-			free(disk);
-		} else
+		} else if (refused)
+			canon_refused(mm->cn, where, path, refused);
+		else
 			canon_missing(mm->cn, where, path);
+		free(rel);
+		free(disk);
 		natts++;
 	}
 	cm.atts = ca;
@@ -547,6 +624,7 @@ convert_post(struct mm *mm, struct chan *c, json_t *p, const char *parent,
 	json_decref(reac);
 	for (size_t k = 0; k < natts; k++)
 		free(owned[k]);
+	free(where);
 	if (parent == NULL) {
 		json_t *rep;
 
@@ -717,6 +795,36 @@ workspace_name(const struct mm *mm)
 	return team ? xasprintf("mattermost-%s", team) : NULL;
 }
 
+/* open_att_dir: the folder attachment paths are looked up in. One named
+ * with --attachments is the user's choice and is taken as it is; the
+ * data/ found beside a lone .jsonl belongs to the export, so a symlink
+ * there (to /etc, to a home folder) is not followed, and the export goes
+ * on without it. */
+static int
+open_att_dir(struct mm *mm, const struct src *s, const char *dir)
+{
+	const char *slash = strrchr(s->path, '/');
+	char *beside = slash ? xasprintf("%.*s/data", (int)(slash - s->path), s->path) :
+	    xstrdup("data");
+	int is_default = s->kind == SRC_FILE && strcmp(dir ? dir : "", beside) == 0;
+
+	free(beside);
+	if (dir == NULL)
+		return IMDR_OK;
+	mm->att_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (is_default ? O_NOFOLLOW : 0));
+	if (mm->att_fd < 0 && is_default) {
+		mm->sink->warn(mm->sink->ctx, dir, errno == ELOOP || errno == ENOTDIR ?
+		    "a symlink beside the export, not followed: its attachments are not read" :
+		    strerror(errno));
+		return IMDR_OK;
+	}
+	if (mm->att_fd < 0)
+		return err_set(IMDR_ESOURCE, "cannot open the attachments folder %s: %s", dir,
+		    strerror(errno));
+	mm->att_dir = dir;
+	return IMDR_OK;
+}
+
 static int
 cmp_chan(const void *a, const void *b)
 {
@@ -738,8 +846,14 @@ mattermost_read(struct src *s, const struct ingest_opts *o,
 	mm.s = s;
 	mm.sink = sink;
 	mm.jsonl = jsonl;
-	mm.att_dir = o ? o->attachments_dir : NULL;
-	mm.cn = canon_new(sink, "mattermost");
+	mm.strict = o && o->strict;
+	mm.att_fd = -1;
+	rc = open_att_dir(&mm, s, o ? o->attachments_dir : NULL);
+	if (rc) {
+		free(jsonl);
+		return rc;
+	}
+	mm.cn = canon_new(sink, "mattermost", mm.strict);
 	mm.chan_idx = strmap_new();
 	mm.placed = strmap_new();
 	mm.pass = 1;
@@ -777,10 +891,12 @@ mattermost_read(struct src *s, const struct ingest_opts *o,
 			id = xasprintf("%s.%s", c->team ? c->team : "team", c->name ? c->name : c->key);
 			name = xstrdup(c->name ? c->name : c->key);
 		}
-		c->conv = canon_conv(mm.cn, id, name, c->kind,
-		    (const char *const *)c->members, c->nmembers, 0, c->header, c->purpose, 0);
+		rc = canon_conv(mm.cn, id, name, c->kind, (const char *const *)c->members,
+		    c->nmembers, 0, c->header, c->purpose, 0, &c->conv);
 		free(id);
 		free(name);
+		if (rc)
+			goto out;
 	}
 	/* pass 2: posts, in batches that fit the budget */
 	mm.in_batch = xcalloc(mm.nch + 1, 1);
@@ -808,25 +924,33 @@ mattermost_read(struct src *s, const struct ingest_opts *o,
 			struct ingest_reader rd = { disk_read, &d };
 			struct stat st;
 
-			if (!mm.w[i].disk || (i > 0 && strcmp(mm.w[i - 1].from, mm.w[i].from) == 0))
+			if (!mm.w[i].disk || (i > 0 && mm.w[i - 1].disk &&
+			    strcmp(mm.w[i - 1].from, mm.w[i].from) == 0))
 				continue;
-			d.fd = open(mm.w[i].from, O_RDONLY | O_CLOEXEC);
-			if (d.fd < 0 || fstat(d.fd, &st) < 0) {
-				rc = err_set(IMDR_ESOURCE, "cannot read %s: %s", mm.w[i].from, strerror(errno));
+			/* beneath the folder again: what was checked is what is read */
+			d.fd = beneath_open(mm.att_fd, mm.w[i].rel, O_RDONLY | O_NONBLOCK);
+			if (d.fd < 0 || fstat(d.fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+				char *msg = xasprintf("attachment %s: %s; not stored", mm.w[i].rel,
+				    d.fd < 0 && (errno == EXDEV || errno == ELOOP) ?
+				    "became a symlink during the backup (not followed)" :
+				    d.fd < 0 ? strerror(errno) : "no longer a regular file");
+
+				sink->warn(sink->ctx, mm.w[i].from, msg);
+				free(msg);
 				if (d.fd >= 0)
 					close(d.fd);
-				break;
+				continue;
 			}
 			rc = canon_emit_file(mm.cn, mm.w[i].path, (uint64_t)st.st_size,
-			    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec, &rd);
+			    ts_scale(st.st_mtim.tv_sec, 1000000000, st.st_mtim.tv_nsec), &rd);
 			close(d.fd);
 		}
 	}
 	/* pass 4: the export as it is; a separate attachments folder too */
 	if (rc == IMDR_OK)
-		rc = ingest_files(s->path, "source", canon_sink(mm.cn));
+		rc = ingest_files_opts(s->path, "source", o, canon_sink(mm.cn));
 	if (rc == IMDR_OK && mm.att_dir)
-		rc = ingest_files(mm.att_dir, "source/attachments", canon_sink(mm.cn));
+		rc = ingest_files_opts(mm.att_dir, "source/attachments", o, canon_sink(mm.cn));
 	if (rc == IMDR_OK)
 		rc = canon_finish(mm.cn, &ret->summary_json);
 	if (rc == IMDR_OK)
@@ -849,7 +973,10 @@ out:
 	for (size_t i = 0; i < mm.nw; i++) {
 		free(mm.w[i].from);
 		free(mm.w[i].path);
+		free(mm.w[i].rel);
 	}
+	if (mm.att_fd >= 0)
+		close(mm.att_fd);
 	free(mm.w);
 	free(mm.in_batch);
 	free(mm.unknown_types);

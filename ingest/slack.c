@@ -20,6 +20,7 @@
 #include "ingest/ingest_impl.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/text.h"
 
 #define BATCH_JSON_BYTES (256u << 20)	/* day-file bytes parsed per pass */
 #define LIST_MAX (1024u << 20)		/* a users.json or a day file */
@@ -47,6 +48,8 @@ struct slack {
 	struct want *w;
 	size_t nw, capw;
 	const char *team;	/* the workspace's id (users' team_id), in lists[0] */
+	int strict;
+	struct strmap *conv_ids;	/* id -> the list that named it first */
 };
 
 static const char *const list_names[5] = { "users.json", "channels.json",
@@ -97,6 +100,22 @@ parse_json(const struct buf *b, const char *what, json_t **ret)
 	return IMDR_OK;
 }
 
+/* warn_bad_file: a JSON file of the export that is left out: rc's message
+ * ("<name>:<line>: what") as the warning "<name>:<line>": "what; tail". */
+static void
+warn_bad_file(struct slack *sl, const char *name, int rc, const char *tail)
+{
+	const char *why = err_msg(rc), *sep;
+	char *where, *msg;
+
+	sep = strncmp(why, name, strlen(name)) == 0 ? strstr(why + strlen(name), ": ") : NULL;
+	where = sep ? xstrndup(why, (size_t)(sep - why)) : xstrdup(name);
+	msg = xasprintf("%s; %s", sep ? sep + 2 : why, tail);
+	sl->sink->warn(sl->sink->ctx, where, msg);
+	free(where);
+	free(msg);
+}
+
 /* ---- pass 1: the lists ---- */
 
 static int
@@ -118,6 +137,15 @@ lists_one(void *ctx, const char *name, uint64_t size, int64_t mtime,
 		if (rc == IMDR_OK && !json_is_array(sl->lists[i]))
 			rc = err_set(IMDR_EFORMAT, "%s: not a JSON array (is this a Slack export?)", name);
 		buf_free(&b);
+		if (rc == IMDR_EFORMAT && !sl->strict) {
+			/* one bad list: its conversations' folders are still kept
+			 * (as channels no list names), the file itself in source/ */
+			warn_bad_file(sl, name, rc, "the list is ignored (kept in source/)");
+			err_clear();
+			json_decref(sl->lists[i]);
+			sl->lists[i] = NULL;
+			rc = IMDR_OK;
+		}
 		return rc;
 	}
 	return IMDR_OK;
@@ -176,61 +204,74 @@ load_users(struct slack *sl)
 	}
 }
 
-static void
+static int
 load_convs(struct slack *sl, int list, enum canon_kind kind)
 {
 	size_t i;
 	json_t *c;
+	int rc;
 
 	json_array_foreach(sl->lists[list], i, c) {
 		const char *id = json_str(c, "id"), *name = json_str(c, "name");
 		json_t *mem = json_object_get(c, "members"), *m;
 		const char **members;
+		const char *first;
 		size_t n = 0, k, conv;
 		char dmname[256];
 
 		if (!json_is_object(c) || id == NULL)
 			continue;
+		if ((first = strmap_get(sl->conv_ids, id)) != NULL) {
+			/* one id listed twice (within a list, or in groups.json and
+			 * mpims.json): one conversation, the first entry's; the
+			 * other entry's folder holds its messages too */
+			char *msg;
+
+			if (sl->strict)
+				return err_set(IMDR_EFORMAT, "%s: conversation %s is listed again (first in %s)",
+				    list_names[list], id, first);
+			msg = xasprintf("conversation %s is listed again (first in %s): this entry is ignored",
+			    id, first);
+			sl->sink->warn(sl->sink->ctx, list_names[list], msg);
+			free(msg);
+			if (name && find_folder(sl, name, strlen(name)) < 0)
+				add_folder(sl, name, (size_t)find_folder(sl, id, strlen(id)));
+			continue;
+		}
+		strmap_put(sl->conv_ids, id, list_names[list]);
 		members = xcalloc(json_array_size(mem) + 1, sizeof(*members));
 		json_array_foreach(mem, k, m)
 			if (json_is_string(m))
 				members[n++] = json_string_value(m);
 		if (kind == CANON_DM || name == NULL) {
-			/* a DM is named by its people */
-			size_t len = 0;
+			/* a DM is named by its people (user names over ids), at
+			 * most 200 bytes, cut between characters */
+			struct buf b = BUF_INIT;
 
-			dmname[0] = '\0';
-			for (k = 0; k < n && len + 64 < sizeof(dmname); k++) {
-				const size_t l = (size_t)snprintf(dmname + len, sizeof(dmname) - len,
-				    "%s%s", k ? "--" : "", members[k]);
-
-				len += l;
-			}
-			/* prefer user names over ids */
-			if (n > 0) {
-				len = 0;
-				for (k = 0; k < n && len + 64 < sizeof(dmname); k++) {
-					const char *un = canon_user_login(sl->cn, members[k]);
-
-					len += (size_t)snprintf(dmname + len, sizeof(dmname) - len,
-					    "%s%s", k ? "--" : "", un);
-				}
-			}
+			for (k = 0; k < n; k++)
+				buf_printf(&b, "%s%s", k ? "--" : "", canon_user_login(sl->cn, members[k]));
+			buf_cstr(&b);
+			b.data[text_utf8_cut((char *)b.data, 200)] = '\0';
+			snprintf(dmname, sizeof(dmname), "%s", (char *)b.data);
+			buf_free(&b);
 			if (name == NULL)
 				name = n ? dmname : id;
 		}
-		conv = canon_conv(sl->cn, id, kind == CANON_DM && n ? dmname : name, kind,
-		    members, n, json_num(json_object_get(c, "created"), 0) * 1000,
+		rc = canon_conv(sl->cn, id, kind == CANON_DM && n ? dmname : name, kind,
+		    members, n, ts_scale(json_num(json_object_get(c, "created"), 0), 1000, 0),
 		    json_str(json_object_get(c, "topic"), "value"),
 		    json_str(json_object_get(c, "purpose"), "value"),
-		    json_is_true(json_object_get(c, "is_archived")));
+		    json_is_true(json_object_get(c, "is_archived")), &conv);
 		free(members);
+		if (rc)
+			return rc;
 		/* folders are named by the name (channels, groups, mpims) or by
 		 * the id (DMs); accept either */
 		if (json_str(c, "name"))
 			add_folder(sl, json_str(c, "name"), conv);
 		add_folder(sl, id, conv);
 	}
+	return IMDR_OK;
 }
 
 /* file ids: F followed by at least six capitals or digits */
@@ -279,24 +320,11 @@ index_files(struct slack *sl)
 /* ---- pass 2: messages ---- */
 
 static void
-safe_name(const char *in, char *out, size_t cap)
-{
-	size_t n = 0;
-
-	for (const unsigned char *p = (const unsigned char *)in; *p && n + 1 < cap; p++)
-		out[n++] = *p == '/' || *p < 0x20 ? '_' : (char)*p;
-	out[n] = '\0';
-	if (n == 0 || strcmp(out, ".") == 0 || strcmp(out, "..") == 0)
-		snprintf(out, cap, "unnamed");
-}
-
-static void
 add_file(struct slack *sl, size_t conv, const char *msgid, json_t *f,
     const char *where, struct canon_att *a, char **owned)
 {
 	const char *fid = json_str(f, "id"), *name = json_str(f, "name"), *entry;
 	const char *mode = json_str(f, "mode");
-	char safe[200];
 
 	if (name == NULL || *name == '\0')
 		name = json_str(f, "title");
@@ -328,8 +356,7 @@ add_file(struct slack *sl, size_t conv, const char *msgid, json_t *f,
 		a->path = *owned;
 		return;
 	}
-	safe_name(name, safe, sizeof(safe));
-	*owned = xasprintf("attachments/%s-%s", msgid, safe);
+	*owned = canon_att_path(sl->cn, conv, msgid, name);
 	a->path = *owned;
 	if (sl->nw == sl->capw) {
 		sl->capw = sl->capw ? sl->capw * 2 : 64;
@@ -420,8 +447,12 @@ convert_message(struct slack *sl, size_t conv, json_t *m, const char *where)
 
 			if (json_str(x, "name") == NULL)
 				continue;
-			json_array_append_new(reac, json_pack("{s:s, s:O}", "name", json_str(x, "name"),
-			    "users", json_is_array(users) ? users : json_array()));
+			/* "o" takes the reference: the export's array gets one of
+			 * its own, a fresh one (users not an array) is handed over
+			 * ("O" leaked it) */
+			users = json_is_array(users) ? json_incref(users) : json_array();
+			json_array_append_new(reac, json_pack("{s:s, s:o}", "name", json_str(x, "name"),
+			    "users", users));
 		}
 		cm.reactions = reac;
 	}
@@ -466,15 +497,22 @@ days_one(void *ctx, const char *name, uint64_t size, int64_t mtime,
 	(void)mtime;
 	if (fl == 0 || (conv = find_folder(sl, name, fl)) < 0 || !sl->in_batch[conv])
 		return IMDR_OK;
+	day = NULL;
 	rc = src_read_all(rd, name, LIST_MAX, &b);
 	if (rc == IMDR_OK)
 		rc = parse_json(&b, name, &day);
 	buf_free(&b);
-	if (rc)
-		return rc;
-	if (!json_is_array(day)) {
+	if (rc == IMDR_OK && !json_is_array(day))
+		rc = err_set(IMDR_EFORMAT, "%s: not a JSON array of messages", name);
+	if (rc == IMDR_EFORMAT && !sl->strict) {
+		/* one bad day file: the conversation's other days go on */
+		warn_bad_file(sl, name, rc, "its messages are kept in source/ only");
+		err_clear();
+		rc = IMDR_OK;
+	}
+	if (rc || day == NULL || !json_is_array(day)) {
 		json_decref(day);
-		return err_set(IMDR_EFORMAT, "%s: not a JSON array of messages", name);
+		return rc;
 	}
 	json_array_foreach(day, i, m)
 		if (json_is_object(m))
@@ -522,37 +560,45 @@ slack_read(struct src *s, const struct ingest_opts *o,
 	size_t nconv;
 	int rc;
 
-	(void)o;
 	memset(&sl, 0, sizeof(sl));
 	sl.s = s;
 	sl.sink = sink;
+	sl.strict = o && o->strict;
 	if (!slack_looks(s))
 		return err_set(IMDR_ESOURCE, "%s: not a Slack export (no users.json with channels.json, groups.json, dms.json or mpims.json at its top)",
 		    s->path);
-	sl.cn = canon_new(sink, "slack");
+	sl.cn = canon_new(sink, "slack", sl.strict);
 	sl.files = strmap_new();
 	sl.placed = strmap_new();
+	sl.conv_ids = strmap_new();
 	rc = src_scan(s, lists_one, &sl);
 	if (rc)
 		goto out;
 	load_users(&sl);
-	load_convs(&sl, 1, CANON_CHANNEL);
-	load_convs(&sl, 2, CANON_PRIVATE);
-	load_convs(&sl, 4, CANON_GROUP);
-	load_convs(&sl, 3, CANON_DM);
+	rc = load_convs(&sl, 1, CANON_CHANNEL);
+	if (rc == IMDR_OK)
+		rc = load_convs(&sl, 2, CANON_PRIVATE);
+	if (rc == IMDR_OK)
+		rc = load_convs(&sl, 4, CANON_GROUP);
+	if (rc == IMDR_OK)
+		rc = load_convs(&sl, 3, CANON_DM);
 	/* folders with day files that no list names: keep them */
-	for (size_t i = 0; i < s->n; i++) {
-		size_t fl = day_file(s->names[i]);
+	for (size_t i = 0; i < s->n && rc == IMDR_OK; i++) {
+		size_t fl = day_file(s->names[i]), conv;
 		char *folder;
 
 		if (fl == 0 || find_folder(&sl, s->names[i], fl) >= 0)
 			continue;
 		folder = xstrndup(s->names[i], fl);
-		add_folder(&sl, folder, canon_conv(sl.cn, folder, folder, CANON_CHANNEL,
-		    NULL, 0, 0, NULL, NULL, 0));
-		sink->warn(sink->ctx, folder, "a conversation folder that no list names: kept as a channel");
+		rc = canon_conv(sl.cn, folder, folder, CANON_CHANNEL, NULL, 0, 0, NULL, NULL, 0, &conv);
+		if (rc == IMDR_OK) {
+			add_folder(&sl, folder, conv);
+			sink->warn(sink->ctx, folder, "a conversation folder that no list names: kept as a channel");
+		}
 		free(folder);
 	}
+	if (rc)
+		goto out;
 	index_files(&sl);
 	nconv = canon_nconvs(sl.cn);
 	sl.bytes = xcalloc(nconv + 1, sizeof(*sl.bytes));
@@ -584,7 +630,7 @@ slack_read(struct src *s, const struct ingest_opts *o,
 		rc = src_scan(s, atts_one, &sl);
 	}
 	if (rc == IMDR_OK)
-		rc = ingest_files(s->path, "source", canon_sink(sl.cn));
+		rc = ingest_files_opts(s->path, "source", o, canon_sink(sl.cn));
 	if (rc == IMDR_OK)
 		rc = canon_finish(sl.cn, &ret->summary_json);
 	if (rc == IMDR_OK && sl.team)
@@ -598,6 +644,7 @@ out:
 	free(sl.conv);
 	strmap_free(sl.files);
 	strmap_free(sl.placed);
+	strmap_free(sl.conv_ids);
 	for (size_t i = 0; i < sl.nw; i++) {
 		free(sl.w[i].entry);
 		free(sl.w[i].path);

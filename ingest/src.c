@@ -60,12 +60,18 @@ cmp_str(const void *a, const void *b)
 struct ns {
 	char *name;
 	uint64_t size;
+	size_t pos;
 };
 
 static int
 cmp_ns(const void *a, const void *b)
 {
-	return strcmp(((const struct ns *)a)->name, ((const struct ns *)b)->name);
+	const struct ns *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c)
+		return c;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
 static void
@@ -83,20 +89,28 @@ add_name(struct src *s, size_t *cap, const char *name, uint64_t size)
 
 /* ---- folders ---- */
 
-typedef int (*dir_fn)(void *ctx, const char *rel, const char *abs,
-    const struct stat *st);
+/* Every folder is opened from its parent's descriptor and every file from
+ * its folder's, all with O_NOFOLLOW: a symlink in the export (to a host
+ * file, or to a folder outside) is never followed, even when it replaces a
+ * file or folder between listing and reading. Symlinks are not listed: the
+ * readers see regular files only (source/ keeps the links as links). */
+typedef int (*dir_fn)(void *ctx, int dfd, const char *name, const char *rel,
+    const char *abs, const struct stat *st);
 
 static int
-walk(const char *abs, const char *rel, dir_fn fn, void *ctx)
+walk(int dfd, const char *abs, const char *rel, dir_fn fn, void *ctx)
 {
-	DIR *d = opendir(abs);
+	DIR *d = fdopendir(dfd);
 	struct dirent *de;
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	int rc = IMDR_OK;
 
-	if (d == NULL)
-		return err_set(IMDR_ESOURCE, "cannot read folder %s: %s", abs, strerror(errno));
+	if (d == NULL) {
+		rc = err_set(IMDR_ESOURCE, "cannot read folder %s: %s", abs, strerror(errno));
+		close(dfd);
+		return rc;
+	}
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
@@ -106,7 +120,6 @@ walk(const char *abs, const char *rel, dir_fn fn, void *ctx)
 		}
 		names[n++] = xstrdup(de->d_name);
 	}
-	closedir(d);
 	if (n)
 		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
@@ -114,25 +127,43 @@ walk(const char *abs, const char *rel, dir_fn fn, void *ctx)
 		char *r = rel[0] ? xasprintf("%s/%s", rel, names[i]) : xstrdup(names[i]);
 		struct stat st;
 
-		if (rc == IMDR_OK && lstat(a, &st) == 0) {
-			if (S_ISDIR(st.st_mode))
-				rc = walk(a, r, fn, ctx);
-			else if (S_ISREG(st.st_mode))
-				rc = fn(ctx, r, a, &st);
+		if (rc == IMDR_OK && fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (S_ISDIR(st.st_mode)) {
+				int sub = openat(dirfd(d), names[i],
+				    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+				rc = sub < 0 ? err_set(IMDR_ESOURCE, "cannot read folder %s: %s", a,
+				    strerror(errno)) : walk(sub, a, r, fn, ctx);
+			} else if (S_ISREG(st.st_mode))
+				rc = fn(ctx, dirfd(d), names[i], r, a, &st);
 		}
 		free(a);
 		free(r);
 		free(names[i]);
 	}
 	free(names);
+	closedir(d);
 	return rc;
 }
 
 static int
-list_one(void *ctx, const char *rel, const char *abs, const struct stat *st)
+walk_root(const char *path, dir_fn fn, void *ctx)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return err_set(IMDR_ESOURCE, "cannot read folder %s: %s", path, strerror(errno));
+	return walk(fd, path, "", fn, ctx);
+}
+
+static int
+list_one(void *ctx, int dfd, const char *name, const char *rel, const char *abs,
+    const struct stat *st)
 {
 	struct { struct src *s; size_t cap; } *c = ctx;
 
+	(void)dfd;
+	(void)name;
 	(void)abs;
 	add_name(c->s, &c->cap, rel, (uint64_t)st->st_size);
 	return IMDR_OK;
@@ -144,37 +175,67 @@ struct scan_ctx {
 	void *ctx;
 };
 
+/* open_file: a regular file in dfd, not through a symlink; O_NONBLOCK so
+ * that a fifo put in its place cannot hang the backup. */
 static int
-scan_one(void *ctx, const char *rel, const char *abs, const struct stat *st)
+open_file(int dfd, const char *name, const char *abs, struct stat *ret_st, int *ret_fd)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return err_set(IMDR_ESOURCE, "cannot open %s: %s", abs,
+		    errno == ELOOP ? "it became a symlink (not followed)" : strerror(errno));
+	if (fstat(fd, ret_st) < 0 || !S_ISREG(ret_st->st_mode)) {
+		rc = err_set(IMDR_ESOURCE, "%s is no longer a regular file", abs);
+		close(fd);
+		return rc;
+	}
+	*ret_fd = fd;
+	return IMDR_OK;
+}
+
+static int
+scan_one(void *ctx, int dfd, const char *name, const char *rel, const char *abs,
+    const struct stat *listed)
 {
 	struct scan_ctx *c = ctx;
 	struct fd_rd fr;
 	struct ingest_reader rd = { fdrd_read, &fr };
+	struct stat st;
 	int rc;
 
-	fr.fd = open(abs, O_RDONLY | O_CLOEXEC);
+	(void)listed;
+	rc = open_file(dfd, name, abs, &st, &fr.fd);
+	if (rc)
+		return rc;
 	fr.path = abs;
-	if (fr.fd < 0)
-		return err_set(IMDR_ESOURCE, "cannot open %s: %s", abs, strerror(errno));
-	rc = c->fn(c->ctx, rel, (uint64_t)st->st_size,
-	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec, &rd);
+	rc = c->fn(c->ctx, rel, (uint64_t)st.st_size,
+	    ts_scale(st.st_mtim.tv_sec, 1000000000, st.st_mtim.tv_nsec), &rd);
 	close(fr.fd);
 	return rc;
 }
 
 /* ---- archives ---- */
 
-/* ar_each: every regular member, name cleaned (NULL names skipped). */
+/* ar_each: every regular member, name cleaned (members whose name is
+ * absolute, has a ".." part or cannot be decoded are skipped here; source/
+ * warns about them). A name the archive holds twice is seen once, the
+ * first time, in every pass: the listing keeps one, and what was read in
+ * one pass is what is read in the next. */
 static int
 ar_each(struct src *s, int with_data, src_fn fn, void *ctx)
 {
 	struct archive_entry *ae;
 	struct archive *a;
+	struct strmap *dup_seen = NULL;
+	locale_t old = ingest_locale_enter();
 	int rc, r;
 
 	a = ingest_archive_open(s->path, &rc);
 	if (a == NULL)
-		return rc;
+		goto done;
+	if (s->dups)
+		dup_seen = strmap_new();
 	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
 		const char *raw = archive_entry_pathname(ae);
 		mode_t ft = archive_entry_filetype(ae);
@@ -195,14 +256,18 @@ ar_each(struct src *s, int with_data, src_fn fn, void *ctx)
 			if (strncmp(name, s->strip, sl) == 0)
 				name += sl;
 		}
+		if (dup_seen && strmap_get(s->dups, name) && !strmap_put(dup_seen, name, "")) {
+			free(clean);
+			continue;	/* a later copy of a name given twice */
+		}
 		if (with_data) {
 			struct ar_rd ar = { a, s->path, clean };
 			struct ingest_reader rd = { arrd_read, &ar };
 
 			rc = fn(ctx, name, archive_entry_size_is_set(ae) ?
 			    (uint64_t)archive_entry_size(ae) : 0,
-			    (int64_t)archive_entry_mtime(ae) * 1000000000 +
-			    archive_entry_mtime_nsec(ae), &rd);
+			    ts_scale(archive_entry_mtime(ae), 1000000000,
+			    archive_entry_mtime_nsec(ae)), &rd);
 		} else
 			rc = fn(ctx, name, archive_entry_size_is_set(ae) ?
 			    (uint64_t)archive_entry_size(ae) : 0, 0, NULL);
@@ -215,6 +280,9 @@ ar_each(struct src *s, int with_data, src_fn fn, void *ctx)
 		    archive_error_string(a));
 out:
 	archive_read_free(a);
+done:
+	strmap_free(dup_seen);
+	ingest_locale_leave(old);
 	return rc;
 }
 
@@ -247,7 +315,7 @@ src_open(const char *path, struct src **ret)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		s->kind = SRC_DIR;
-		rc = walk(path, "", list_one, &c);
+		rc = walk_root(path, list_one, &c);
 	} else if (ingest_is_archive(path)) {
 		s->kind = SRC_ARCHIVE;
 		rc = ar_each(s, 0, ar_list_one, &c);
@@ -273,17 +341,30 @@ src_open(const char *path, struct src **ret)
 	} else
 		rc = err_set(IMDR_ESOURCE, "%s: not a folder, an archive or a file", path);
 	if (rc == IMDR_OK && s->n > 1) {
+		/* sorted by name, and among equal names (an archive may hold one
+		 * twice) by position, so the first stays and the rest go */
 		struct ns *v = xmalloc(s->n * sizeof(*v));
+		size_t k = 0;
 
 		for (size_t i = 0; i < s->n; i++) {
 			v[i].name = s->names[i];
 			v[i].size = s->sizes[i];
+			v[i].pos = i;
 		}
 		qsort(v, s->n, sizeof(*v), cmp_ns);
 		for (size_t i = 0; i < s->n; i++) {
-			s->names[i] = v[i].name;
-			s->sizes[i] = v[i].size;
+			if (k > 0 && strcmp(s->names[k - 1], v[i].name) == 0) {
+				if (s->dups == NULL)
+					s->dups = strmap_new();
+				strmap_put(s->dups, v[i].name, "");
+				free(v[i].name);
+				continue;
+			}
+			s->names[k] = v[i].name;
+			s->sizes[k] = v[i].size;
+			k++;
 		}
+		s->n = k;
 		free(v);
 	}
 out:
@@ -306,6 +387,7 @@ src_free(struct src *s)
 	free(s->sizes);
 	free(s->strip);
 	free(s->path);
+	strmap_free(s->dups);
 	free(s);
 }
 
@@ -335,15 +417,28 @@ src_scan(struct src *s, src_fn fn, void *ctx)
 
 	switch (s->kind) {
 	case SRC_DIR:
-		return walk(s->path, "", scan_one, &c);
+		return walk_root(s->path, scan_one, &c);
 	case SRC_ARCHIVE:
 		return ar_each(s, 1, fn, ctx);
 	default: {
+		struct fd_rd fr;
+		struct ingest_reader rd = { fdrd_read, &fr };
 		struct stat st;
+		int rc;
 
-		if (stat(s->path, &st) < 0)
-			return err_set(IMDR_ESOURCE, "cannot read %s: %s", s->path, strerror(errno));
-		return scan_one(&c, s->names[0], s->path, &st);
+		/* the source itself, named by the user: followed if a link */
+		fr.fd = open(s->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		fr.path = s->path;
+		if (fr.fd < 0)
+			return err_set(IMDR_ESOURCE, "cannot open %s: %s", s->path, strerror(errno));
+		if (fstat(fr.fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(fr.fd);
+			return err_set(IMDR_ESOURCE, "%s is not a regular file", s->path);
+		}
+		rc = fn(ctx, s->names[0], (uint64_t)st.st_size,
+		    ts_scale(st.st_mtim.tv_sec, 1000000000, st.st_mtim.tv_nsec), &rd);
+		close(fr.fd);
+		return rc;
 	}
 	}
 }
@@ -451,6 +546,18 @@ strmap_put(struct strmap *m, const char *key, const char *val)
 	m->v[i] = xstrdup(val);
 	m->n++;
 	return 1;
+}
+
+void
+strmap_set(struct strmap *m, const char *key, const char *val)
+{
+	size_t i;
+
+	if (strmap_put(m, key, val))
+		return;
+	i = slot_of(m, key);
+	free(m->v[i]);
+	m->v[i] = xstrdup(val);
 }
 
 const char *

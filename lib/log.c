@@ -8,6 +8,9 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "lib/buf.h"
+#include "lib/text.h"
+
 static const char *progname = "imdr";
 static int to_syslog;
 static int debug_on = -1;
@@ -28,25 +31,40 @@ log_use_syslog(void)
 	to_syslog = 1;
 }
 
+/* Messages name files, members and users from exports, which may hold
+ * newlines, escape sequences or bytes that are not UTF-8: escaped here
+ * (lib/text.h), a message is always one line that cannot drive the
+ * terminal or forge another log line. */
 static void
 vlog(int prio, const char *fmt, va_list ap, const char *suffix)
 {
-	char *msg = NULL;
+	char *raw = NULL, *msg;
+	struct buf esc = BUF_INIT;
 
 	/* whole, however long: a fixed buffer cut the reason off the end of
 	 * a message naming a long path */
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	if (to_syslog) {
-		syslog(prio, "%s%s%s", msg ? msg : fmt, suffix ? ": " : "", suffix ? suffix : "");
-		free(msg);
-		return;
+	if (vasprintf(&raw, fmt, ap) < 0)
+		raw = NULL;
+	msg = raw ? raw : (char *)fmt;
+	if (raw && text_needs_term_escape(raw)) {
+		size_t len = strlen(raw);
+
+		/* a trailing newline is the line's end, not part of it */
+		if (len > 0 && raw[len - 1] == '\n')
+			raw[len - 1] = '\0';
+		text_escape_term(&esc, raw);
+		msg = buf_cstr(&esc);
 	}
-	pthread_mutex_lock(&log_lock);
-	fprintf(stderr, "%s: %s%s%s\n", progname, msg ? msg : fmt, suffix ? ": " : "",
-	    suffix ? suffix : "");
-	pthread_mutex_unlock(&log_lock);
-	free(msg);
+	if (to_syslog) {
+		syslog(prio, "%s%s%s", msg, suffix ? ": " : "", suffix ? suffix : "");
+	} else {
+		pthread_mutex_lock(&log_lock);
+		fprintf(stderr, "%s: %s%s%s\n", progname, msg, suffix ? ": " : "",
+		    suffix ? suffix : "");
+		pthread_mutex_unlock(&log_lock);
+	}
+	buf_free(&esc);
+	free(raw);
 }
 
 void

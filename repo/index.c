@@ -446,8 +446,8 @@ add_to_index(void *ctx, const uint8_t pack[CRYPTO_ID_LEN], uint64_t size,
 	return IMDR_OK;
 }
 
-static int
-parse_index(struct index *idx, const char *name, const uint8_t *p, size_t n)
+int
+index_parse(struct index *idx, const char *name, const uint8_t *p, size_t n)
 {
 	return parse_object(name, p, n, add_to_index, idx);
 }
@@ -486,7 +486,7 @@ index_load_listed(struct repo *r, struct index *idx, const char *name,
 
 	rc = repo_get_sealed_sized(r, OBJ_INDEX, name, size, &b);
 	if (rc == IMDR_OK)
-		rc = parse_index(idx, name, b.data, b.len);
+		rc = index_parse(idx, name, b.data, b.len);
 	buf_free(&b);
 	return rc;
 }
@@ -500,7 +500,7 @@ index_load_bytes(struct repo *r, struct index *idx, const char *name,
 
 	rc = repo_open_sealed(r, OBJ_INDEX, name, data, n, &b);
 	if (rc == IMDR_OK)
-		rc = parse_index(idx, name, b.data, b.len);
+		rc = index_parse(idx, name, b.data, b.len);
 	buf_free(&b);
 	return rc;
 }

@@ -34,6 +34,11 @@ int index_load_listed(struct repo *r, struct index *idx, const char *name,
 int index_load_bytes(struct repo *r, struct index *idx, const char *name,
     const uint8_t *data, size_t n);
 
+/* index_parse: add the packs and blobs of an index object's plaintext
+ * (what index_load_one decrypts) to idx; name is for messages.
+ * IMDR_EFORMAT when malformed (what came before the fault stays added). */
+int index_parse(struct index *idx, const char *name, const uint8_t *p, size_t n);
+
 /* index_add_pack: record the blobs of one pack (replacing pending claims). */
 void index_add_pack(struct index *idx, const uint8_t pack[CRYPTO_ID_LEN],
     uint64_t pack_size, const struct pack_entry *e, size_t n);

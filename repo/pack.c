@@ -150,9 +150,6 @@ pack_parse_header(const struct repo *r, const uint8_t id[CRYPTO_ID_LEN],
 	uint8_t aad[6 + CRYPTO_ID_LEN];
 	size_t aadlen = header_aad(aad, id);
 	struct buf hdr = BUF_INIT;
-	struct pack_entry *e = NULL;
-	const uint8_t *p, *end;
-	uint64_t count = 0, v;
 	uint32_t slen;
 	char hex[65];
 	int rc = IMDR_OK;
@@ -175,10 +172,25 @@ pack_parse_header(const struct repo *r, const uint8_t id[CRYPTO_ID_LEN],
 		goto out;
 	}
 	hdr.len = slen - CRYPTO_OVERHEAD;
-	p = hdr.data;
-	end = p + hdr.len;
+	rc = pack_parse_header_plain(id, hdr.data, hdr.len, ret_entries, ret_n);
+out:
+	buf_free(&hdr);
+	return rc;
+}
+
+int
+pack_parse_header_plain(const uint8_t id[CRYPTO_ID_LEN], const uint8_t *plain,
+    size_t n, struct pack_entry **ret_entries, size_t *ret_n)
+{
+	struct pack_entry *e = NULL;
+	const uint8_t *p = plain, *end = plain + n;
+	uint64_t count = 0, v;
+	char hex[65];
+	int rc = IMDR_OK;
+
+	hex_encode(id, CRYPTO_ID_LEN, hex);
 	if (p >= end || *p++ != PACK_HDR_VERSION || varint_get(&p, end, &count) ||
-	    count > hdr.len / (1 + CRYPTO_ID_LEN)) {
+	    count > n / (1 + CRYPTO_ID_LEN)) {
 		rc = err_set(IMDR_EFORMAT, "pack %s: malformed header", hex);
 		goto out;
 	}
@@ -209,7 +221,6 @@ bad:
 	rc = err_set(IMDR_EFORMAT, "pack %s: malformed header", hex);
 out:
 	free(e);
-	buf_free(&hdr);
 	return rc;
 }
 

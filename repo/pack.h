@@ -51,4 +51,9 @@ int pack_parse_header(const struct repo *r, const uint8_t id[CRYPTO_ID_LEN],
     const uint8_t *tail, size_t n, struct pack_entry **ret_entries,
     size_t *ret_n);
 
+/* pack_parse_header_plain: decode a header's plaintext (what
+ * pack_parse_header decrypts) of pack id. IMDR_EFORMAT when malformed. */
+int pack_parse_header_plain(const uint8_t id[CRYPTO_ID_LEN], const uint8_t *plain,
+    size_t n, struct pack_entry **ret_entries, size_t *ret_n);
+
 #endif

@@ -177,6 +177,55 @@ verify_slot(void *ctx, struct buf *obj)
 	return IMDR_OK;
 }
 
+int
+repo_key_slot_parse(const char *name, const uint8_t *data, size_t n,
+    struct key_slot *ret)
+{
+	const char *salthex, *whex, *kdf;
+	json_int_t N = 0, kr = 0, kp = 0;
+	json_error_t jerr;
+	json_t *j = NULL;
+	uint8_t sum[32];
+	int rc = IMDR_OK;
+
+	memset(ret, 0, sizeof(*ret));
+	if (n < 33)
+		return err_set(IMDR_EFORMAT, "key slot %s is truncated (%zu bytes)", name, n);
+	crypto_sha256(data + 32, n - 32, sum);
+	if (!crypto_memeq(sum, data, 32))
+		return err_set(IMDR_EAUTH, "key slot %s is corrupt (checksum mismatch)", name);
+	j = json_loadb((const char *)data + 32, n - 32, 0, &jerr);
+	if (j == NULL || json_unpack(j, "{s:s, s:I, s:I, s:I, s:s, s:s}",
+	    "kdf", &kdf, "N", &N, "r", &kr, "p", &kp, "salt", &salthex,
+	    "master", &whex) != 0 || strcmp(kdf, "scrypt") != 0 ||
+	    !hex_valid(salthex, 64) || strlen(whex) % 2 != 0 || N <= 1 ||
+	    N > (1LL << 30) || kr <= 0 || kp <= 0 || kr > 64 || kp > 64) {
+		rc = err_set(IMDR_EFORMAT, "key slot %s is malformed", name);
+		goto out;
+	}
+	hex_decode(salthex, ret->salt, sizeof(ret->salt));
+	ret->wlen = strlen(whex) / 2;
+	ret->wrapped = xmalloc(ret->wlen ? ret->wlen : 1);
+	if (hex_decode(whex, ret->wrapped, ret->wlen) != 0) {
+		repo_key_slot_clear(ret);
+		rc = err_set(IMDR_EFORMAT, "key slot %s is malformed", name);
+		goto out;
+	}
+	ret->N = (uint64_t)N;
+	ret->r = (uint32_t)kr;
+	ret->p = (uint32_t)kp;
+out:
+	json_decref(j);
+	return rc;
+}
+
+void
+repo_key_slot_clear(struct key_slot *ks)
+{
+	free(ks->wrapped);
+	memset(ks, 0, sizeof(*ks));
+}
+
 /* try_slot: IMDR_OK with r->key filled, IMDR_EPASS when the passphrase does
  * not open it, IMDR_EFORMAT/IMDR_EAUTH when the slot itself is damaged. */
 static int
@@ -185,15 +234,12 @@ try_slot(struct repo *r, const char *name, uint64_t size, const char *pass,
 {
 	struct slot_secrets *sec = NULL;
 	struct buf obj = BUF_INIT;
-	uint8_t salt[32], *wrapped = NULL, aad[AAD_MAX];
+	uint8_t aad[AAD_MAX];
 	size_t aadlen;
-	const char *salthex, *whex, *kdf;
-	json_int_t N = 0, kr = 0, kp = 0;
-	json_error_t jerr;
-	json_t *j = NULL;
-	size_t wlen;
+	struct key_slot ks;
 	int rc;
 
+	memset(&ks, 0, sizeof(ks));
 	if ((size == REPO_SIZE_UNKNOWN || size == 0) &&
 	    (rc = backend_stat(r->be, name, &size)) != IMDR_OK)
 		goto out;
@@ -203,31 +249,18 @@ try_slot(struct repo *r, const char *name, uint64_t size, const char *pass,
 	rc = repo_read_verified(r, name, 0, size, &obj, verify_slot, (void *)name);
 	if (rc)
 		goto out;
-	j = json_loadb((const char *)obj.data + 32, obj.len - 32, 0, &jerr);
-	if (j == NULL || json_unpack(j, "{s:s, s:I, s:I, s:I, s:s, s:s}",
-	    "kdf", &kdf, "N", &N, "r", &kr, "p", &kp, "salt", &salthex,
-	    "master", &whex) != 0 || strcmp(kdf, "scrypt") != 0 ||
-	    !hex_valid(salthex, 64) || strlen(whex) % 2 != 0 || N <= 0 ||
-	    kr <= 0 || kp <= 0 || kr > 64 || kp > 64) {
-		rc = err_set(IMDR_EFORMAT, "key slot %s is malformed", name);
+	rc = repo_key_slot_parse(name, obj.data, obj.len, &ks);
+	if (rc)
 		goto out;
-	}
-	hex_decode(salthex, salt, sizeof(salt));
-	wlen = strlen(whex) / 2;
-	wrapped = xmalloc(wlen);
-	if (hex_decode(whex, wrapped, wlen) != 0) {
-		rc = err_set(IMDR_EFORMAT, "key slot %s is malformed", name);
-		goto out;
-	}
 	sec = secmem_alloc(sizeof(*sec));
-	rc = crypto_scrypt(pass, passlen, salt, sizeof(salt), (uint64_t)N,
-	    (uint32_t)kr, (uint32_t)kp, sec->kek, sizeof(sec->kek));
+	rc = crypto_scrypt(pass, passlen, ks.salt, sizeof(ks.salt), ks.N, ks.r, ks.p,
+	    sec->kek, sizeof(sec->kek));
 	if (rc)
 		goto out;
 	/* the master key is decrypted straight into secmem */
 	aadlen = make_aad(aad, OBJ_KEY, name, strlen(name));
-	if (wlen != MASTER_LEN + CRYPTO_OVERHEAD ||
-	    crypto_open(sec->kek, aad, aadlen, wrapped, wlen, sec->master) != IMDR_OK) {
+	if (ks.wlen != MASTER_LEN + CRYPTO_OVERHEAD ||
+	    crypto_open(sec->kek, aad, aadlen, ks.wrapped, ks.wlen, sec->master) != IMDR_OK) {
 		rc = IMDR_EPASS;
 		goto out;
 	}
@@ -239,8 +272,7 @@ out:
 	secmem_free(sec);
 	crypto_stack_scrub();
 	buf_free(&obj);
-	free(wrapped);
-	json_decref(j);
+	repo_key_slot_clear(&ks);
 	return rc;
 }
 

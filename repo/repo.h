@@ -385,6 +385,21 @@ int repo_key_add(struct repo *r, const char *pass, size_t passlen,
 /* repo_key_list: names of all key slots, sorted; caller frees each and the
  * array. */
 int repo_key_list(struct repo *r, char ***ret, size_t *ret_n);
+/* A key slot's bytes, checked (checksum, JSON, parameters) and decoded:
+ * what opening it with a passphrase needs. */
+struct key_slot {
+	uint64_t N;			/* scrypt parameters */
+	uint32_t r, p;
+	uint8_t salt[32];
+	uint8_t *wrapped;		/* the sealed master key */
+	size_t wlen;
+};
+/* repo_key_slot_parse: decode the bytes of key slot name (SHA-256 || JSON,
+ * docs/FORMAT.md "Keys") into *ret; release it with repo_key_slot_clear.
+ * IMDR_EAUTH when the checksum fails, IMDR_EFORMAT when malformed. */
+int repo_key_slot_parse(const char *name, const uint8_t *data, size_t n,
+    struct key_slot *ret);
+void repo_key_slot_clear(struct key_slot *ks);
 /* repo_key_name: the slot that opened this repository. */
 const char *repo_key_name(const struct repo *r);
 /* repo_key_remove: remove slot name ("keys/<id>"); refused (IMDR_EINVAL)

@@ -11,6 +11,7 @@
 #include "lib/err.h"
 #include "repo/repo_impl.h"
 #include "lib/hex.h"
+#include "lib/text.h"
 #include "lib/timefmt.h"
 #include "lib/buf.h"
 
@@ -191,26 +192,45 @@ ref_from_json(json_t *j, struct blob_ref *ref)
 #define SKIP_TEXT_MAX 4096
 #define SKIP_LIST_BYTES (4u << 20)
 
-/* cut_text: s, or its first SKIP_TEXT_MAX bytes at a character boundary
- * with "..." after, as a JSON string. */
-static json_t *
+/* cut_text: a copy of s, or of its first SKIP_TEXT_MAX bytes at a UTF-8
+ * character boundary with "..." after. */
+static char *
 cut_text(const char *s)
 {
 	size_t n = strlen(s);
-	json_t *j;
 	char *c;
 
 	if (n <= SKIP_TEXT_MAX)
-		return json_string(s);
+		return xstrdup(s);
 	n = SKIP_TEXT_MAX;
 	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
 		n--;
 	c = xmalloc(n + 4);
 	memcpy(c, s, n);
 	memcpy(c + n, "...", 4);
-	j = json_string(c);
-	free(c);
-	return j;
+	return c;
+}
+
+/* set_text: o[key] = s. Paths (the source, a skipped file from a folder or
+ * an archive) need not be UTF-8, which JSON strings must be: then o[key]
+ * shows s with U+FFFD for each undecodable byte and o[key + "_b64"] holds
+ * its bytes in base64, which get_text prefers. */
+static void
+set_text(json_t *o, const char *key, const char *s)
+{
+	json_t *v = json_string(s);
+
+	if (v == NULL) {
+		char *lossy = text_utf8_lossy(s), *b64 = text_base64(s, strlen(s));
+		char *k64 = xasprintf("%s_b64", key);
+
+		v = json_string(lossy);
+		json_object_set_new(o, k64, json_string(b64));
+		free(lossy);
+		free(b64);
+		free(k64);
+	}
+	json_object_set_new(o, key, v);
 }
 
 static char *
@@ -222,24 +242,26 @@ encode(const struct snapshot *s)
 	char *out;
 
 	time_format(s->time_ns, 9, when);
-	for (size_t i = 0; i < s->ntags; i++)
-		json_array_append_new(tags, json_string(s->tags[i]));
-	for (size_t i = 0; i < s->nskipped && skip_bytes < SKIP_LIST_BYTES; i++) {
-		json_t *p = cut_text(s->skipped[i].path), *rs = cut_text(s->skipped[i].reason);
+	for (size_t i = 0; i < s->ntags; i++) {
+		char *t = text_utf8_lossy(s->tags[i]);
 
-		if (p == NULL || rs == NULL) {
-			json_decref(p);
-			json_decref(rs);
-			continue;
-		}
-		skip_bytes += json_string_length(p) + json_string_length(rs);
-		json_array_append_new(skipped, json_pack("{s:o, s:o}", "path", p, "reason", rs));
+		json_array_append_new(tags, json_string(t));
+		free(t);
 	}
-	j = json_pack("{s:i, s:s, s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:i, s:I,"
+	for (size_t i = 0; i < s->nskipped && skip_bytes < SKIP_LIST_BYTES; i++) {
+		char *p = cut_text(s->skipped[i].path), *rs = cut_text(s->skipped[i].reason);
+		json_t *o = json_object();
+
+		skip_bytes += strlen(p) + strlen(rs);
+		set_text(o, "path", p);
+		set_text(o, "reason", rs);
+		json_array_append_new(skipped, o);
+		free(p);
+		free(rs);
+	}
+	j = json_pack("{s:i, s:s, s:I, s:s, s:o, s:o, s:i, s:I,"
 	    " s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:s, s:o, s:I}",
 	    "version", SNAPSHOT_VERSION, "time", when, "time_ns", (json_int_t)s->time_ns,
-	    "host", s->host ? s->host : "", "source", s->source ? s->source : "",
-	    "path", s->path ? s->path : "",
 	    "format", s->format ? s->format : "files", "tags", tags,
 	    "root", ref_to_json(&s->root), "root_mode", (int)s->root_mode,
 	    "root_mtime_ns", (json_int_t)s->root_mtime_ns,
@@ -251,6 +273,9 @@ encode(const struct snapshot *s)
 	    "skipped_total", (json_int_t)s->skipped_total);
 	if (j == NULL)
 		return NULL;
+	set_text(j, "host", s->host ? s->host : "");
+	set_text(j, "source", s->source ? s->source : "");
+	set_text(j, "path", s->path ? s->path : "");
 	if (s->extra_json) {
 		json_error_t e;
 		json_t *x = json_loads(s->extra_json, 0, &e);
@@ -286,12 +311,21 @@ snapshot_save(struct repo *r, struct snapshot *s)
 	return rc;
 }
 
+/* dup_str: j[key] as set_text wrote it: the bytes of key + "_b64" when
+ * present, else the string; "" when neither is there. */
 static char *
 dup_str(json_t *j, const char *key)
 {
-	json_t *v = json_object_get(j, key);
+	char *k64 = xasprintf("%s_b64", key);
+	json_t *v = json_object_get(j, k64), *s = json_object_get(j, key);
+	struct buf b = BUF_INIT;
 
-	return xstrdup(json_is_string(v) ? json_string_value(v) : "");
+	free(k64);
+	if (json_is_string(v) && text_unbase64(json_string_value(v), &b) == 0 &&
+	    strlen((char *)b.data) == b.len)
+		return (char *)buf_steal(&b, NULL);
+	buf_free(&b);
+	return xstrdup(json_is_string(s) ? json_string_value(s) : "");
 }
 
 static int load_sized(struct repo *r, const char *name, uint64_t size,
@@ -316,11 +350,8 @@ load_sized(struct repo *r, const char *name, uint64_t size, struct snapshot **re
 	struct buf b = BUF_INIT;
 	struct snapshot *s = NULL;
 	struct snapshot_name sn;
-	json_error_t jerr;
-	json_t *j = NULL, *v;
 	uint8_t sum[32];
 	char hex[65];
-	json_int_t mode = 0755, mt = 0, t;
 	int rc;
 
 	if (parse_name(name, &sn) != 0)
@@ -334,15 +365,36 @@ load_sized(struct repo *r, const char *name, uint64_t size, struct snapshot **re
 		rc = err_set(IMDR_EAUTH, "snapshot %s: content does not match its id", name);
 		goto out;
 	}
-	j = json_loadb((const char *)b.data, b.len, 0, &jerr);
+	rc = snapshot_parse(name, b.data, b.len, &s);
+	if (rc)
+		goto out;
+	snprintf(s->id, sizeof(s->id), "%s", sn.id);
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	*ret = s;
+	s = NULL;
+out:
+	snapshot_free(s);
+	buf_free(&b);
+	return rc;
+}
+
+int
+snapshot_parse(const char *name, const uint8_t *data, size_t n,
+    struct snapshot **ret)
+{
+	struct snapshot *s = NULL;
+	json_error_t jerr;
+	json_t *j = NULL, *v;
+	json_int_t mode = 0755, mt = 0, t;
+	int rc = IMDR_OK;
+
+	j = json_loadb((const char *)data, n, 0, &jerr);
 	s = xcalloc(1, sizeof(*s));
 	if (j == NULL || json_unpack(j, "{s:I}", "time_ns", &t) != 0 ||
 	    ref_from_json(json_object_get(j, "root"), &s->root) != 0) {
 		rc = err_set(IMDR_EFORMAT, "snapshot %s is malformed", name);
 		goto out;
 	}
-	snprintf(s->id, sizeof(s->id), "%s", sn.id);
-	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->time_ns = t;
 	s->host = dup_str(j, "host");
 	s->source = dup_str(j, "source");
@@ -398,7 +450,6 @@ load_sized(struct repo *r, const char *name, uint64_t size, struct snapshot **re
 out:
 	snapshot_free(s);
 	json_decref(j);
-	buf_free(&b);
 	return rc;
 }
 

@@ -68,6 +68,12 @@ int snapshot_load(struct repo *r, const char *name, struct snapshot **ret);
 int snapshot_load_listed(struct repo *r, const struct snapshot_name *sn,
     struct snapshot **ret);
 
+/* snapshot_parse: the snapshot JSON (the plaintext of a snapshot object)
+ * into *ret (caller frees; id and name are left empty); name is for
+ * messages. IMDR_EFORMAT when malformed. */
+int snapshot_parse(const char *name, const uint8_t *data, size_t n,
+    struct snapshot **ret);
+
 /* snapshot_save: fill s->id and s->name from the content and store it.
  * s->source must be a valid source name (snapshot_source_check). */
 int snapshot_save(struct repo *r, struct snapshot *s);

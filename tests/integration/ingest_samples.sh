@@ -169,8 +169,6 @@ check "plain files with --format files stay as they are" sh -c "'$IMDR' backup '
 before=$(nsnaps)
 cp -a "$SRC/slack-acme" "$T/badjson"
 printf '[\n  {"type": "message", "ts": "1795424400.000100",\n   "text": oops}\n]\n' >"$T/badjson/general/2026-11-25.json"
-out=$("$IMDR" backup "$repo" "$T/badjson" --quiet 2>&1); rc=$?
-if [ $rc -eq 1 ] && [[ "$out" == *"general/2026-11-25.json:3"* ]]; then pass "malformed JSON names file and line ($out)"; else fail "malformed JSON: rc=$rc $out"; fi
 head -c 6000 "$S/slack-acme.zip" >"$T/trunc.zip"
 out=$("$IMDR" backup "$repo" "$T/trunc.zip" --quiet 2>&1); rc=$?
 if [ $rc -eq 1 ] && [[ "$out" == *trunc.zip* ]]; then pass "a truncated zip fails clearly ($out)"; else fail "truncated zip: rc=$rc $out"; fi
@@ -184,4 +182,15 @@ printf '{"id":"x","ts":"yesterday","user":"U01","text":"?"}\n' >>"$T/badcanon/co
 out=$("$IMDR" backup "$repo" "$T/badcanon" --quiet 2>&1); rc=$?
 if [ $rc -eq 1 ] && [[ "$out" == *"messages.jsonl:4"* ]]; then pass "a malformed canonical tree names file and line"; else fail "bad canonical: rc=$rc $out"; fi
 check "no snapshot was committed by the failures" test "$(nsnaps)" = "$before"
+
+# ---- one malformed day file: the rest is backed up, that file named ----
+out=$("$IMDR" backup "$repo" "$T/badjson" 2>&1); rc=$?
+if [ $rc -eq 0 ] && [[ "$out" == *"warning: general/2026-11-25.json:3: malformed JSON"* ]]; then
+	pass "a malformed day file is named (file and line) and left out"
+else
+	fail "malformed day file: rc=$rc $out"
+fi
+"$IMDR" restore "$repo" latest "$T/badjson-out" --quiet
+check "the other days of that conversation are backed up" test "$(wc -l <"$T/badjson-out/conversations/general--C01GENERAL/messages.jsonl")" = 10
+check "the malformed day file is kept in source/" cmp "$T/badjson/general/2026-11-25.json" "$T/badjson-out/source/general/2026-11-25.json"
 exit 0

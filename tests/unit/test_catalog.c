@@ -273,7 +273,7 @@ test_builder_errors(void)
 
 	EXPECT(cat_builder_add_file(b, "a/b", 0644, 0, 0, &f) == IMDR_OK);
 	EXPECT(cat_builder_add_file(b, "a/b", 0644, 0, 0, &f) == IMDR_EEXIST);
-	EXPECT(cat_builder_add_file(b, "a/b/c", 0644, 0, 0, &f) == IMDR_EINVAL);
+	EXPECT(cat_builder_add_file(b, "a/b/c", 0644, 0, 0, &f) == IMDR_EEXIST);
 	EXPECT(cat_builder_add_file(b, "/abs", 0644, 0, 0, &f) == IMDR_EINVAL);
 	EXPECT(cat_builder_add_file(b, "x/../y", 0644, 0, 0, &f) == IMDR_EINVAL);
 	EXPECT(cat_builder_add_file(b, "x//y", 0644, 0, 0, &f) == IMDR_EINVAL);
