@@ -782,6 +782,13 @@ mattermost_read(struct src *s, const struct ingest_opts *o,
 		free(id);
 		free(name);
 	}
+	if (sink->named) {
+		char *name = workspace_name(&mm);
+
+		if (name)
+			sink->named(sink->ctx, name);
+		free(name);
+	}
 	/* pass 2: posts, in batches that fit the budget */
 	mm.in_batch = xcalloc(mm.nch + 1, 1);
 	mm.pass = 2;

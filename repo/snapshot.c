@@ -220,6 +220,8 @@ encode(const struct snapshot *s)
 		if (x)
 			json_object_set_new(j, "summary", x);
 	}
+	if (s->has_search)
+		json_object_set_new(j, "search", ref_to_json(&s->search));
 	out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	return out;
@@ -339,6 +341,14 @@ snapshot_load(struct repo *r, const char *name, struct snapshot **ret)
 	v = json_object_get(j, "summary");
 	if (v)
 		s->extra_json = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	v = json_object_get(j, "search");
+	if (v) {
+		if (ref_from_json(v, &s->search) != 0) {
+			rc = err_set(IMDR_EFORMAT, "snapshot %s: its search reference is malformed", name);
+			goto out;
+		}
+		s->has_search = 1;
+	}
 	*ret = s;
 	s = NULL;
 out:

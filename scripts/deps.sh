@@ -5,9 +5,9 @@ set -e
 what=${1:-build}
 cd "$(dirname "$0")/.."
 
-build_pkgs="build-essential pkg-config libfuse3-dev fuse3 libarchive-dev libzstd-dev libssl-dev libcurl4-openssl-dev libjansson-dev"
-test_pkgs="$build_pkgs zip unzip tar gzip zstd attr procps psmisc nodejs npm iproute2 python3"
-bench_pkgs="$test_pkgs restic borgbackup python3-pyfuse3 squashfuse squashfs-tools rclone time"
+build_pkgs="build-essential pkg-config libfuse3-dev fuse3 libarchive-dev libzstd-dev libssl-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev"
+test_pkgs="$build_pkgs zip unzip tar gzip zstd attr procps psmisc nodejs npm iproute2 python3 python3-jsonschema"
+bench_pkgs="$test_pkgs restic borgbackup python3-pyfuse3 squashfuse squashfs-tools rclone time ripgrep"
 
 case $what in
 build) pkgs=$build_pkgs ;;
