@@ -37,6 +37,8 @@ usage(FILE *f)
 "  --host NAME         host name to record (default: this machine's)\n"
 "  --time TIME         record this time instead of now (e.g. 2026-11-24T02:00:00Z)\n"
 "  --no-cache          read every file, ignoring the files cache\n"
+"  --no-index          do not index the messages of a chat export (`imdr search`\n"
+"                      then reads this snapshot's messages.jsonl instead)\n"
 "  --password-file F   read the passphrase from F\n"
 "  --progress          show progress even when stderr is not a terminal\n"
 "  --quiet             no progress, no warnings list\n"
@@ -93,6 +95,7 @@ cmd_backup(int argc, char **argv)
 		{ "host", required_argument, NULL, 'H' },
 		{ "time", required_argument, NULL, 'T' },
 		{ "no-cache", no_argument, NULL, 'n' },
+		{ "no-index", no_argument, NULL, 'X' },
 		{ "password-file", required_argument, NULL, 'p' },
 		{ "progress", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -141,6 +144,7 @@ cmd_backup(int argc, char **argv)
 			}
 			break;
 		case 'n': bo.no_cache = 1; break;
+		case 'X': bo.no_index = 1; break;
 		case 'p': passfile = optarg; break;
 		case 'P': progress_force = 1; break;
 		case 'q': ce.quiet = 1; break;

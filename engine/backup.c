@@ -529,7 +529,7 @@ backup_run(struct repo *r, const struct backup_opts *o, struct backup_result *re
 	rc = lock_acquire(r, 0, &lk);
 	if (rc == IMDR_OK)
 		rc = open_store(&b, o, source_abs, ret);
-	if (rc == IMDR_OK) {
+	if (rc == IMDR_OK && !o->no_index) {
 		b.source_forced = o->source_name != NULL;
 		b.bx = bindex_start(r, b.st, b.idx, b.ev, o->source_name ? o->source_name :
 		    default_source(NULL, source_abs, source_name));

@@ -30,6 +30,8 @@
 #include "lib/err.h"
 #include "lib/hash.h"
 #include "lib/hex.h"
+#include "lib/log.h"
+#include "lib/timefmt.h"
 #include "search/manifest.h"
 #include "search/search.h"
 #include "search/search_impl.h"
@@ -109,6 +111,7 @@ struct search_build {
 	struct feed *head, *tail;
 	size_t queued;
 	uint64_t fed;
+	int64_t busy_ns;		/* the indexer's working time, for debug logs */
 	int stop;
 	int rc;
 	char *msg;
@@ -499,7 +502,10 @@ indexer(void *arg)
 		if (sb->head == NULL)
 			sb->tail = NULL;
 		pthread_mutex_unlock(&sb->mu);
+		int64_t t0 = time_mono_ns();
+
 		rc = sb->rc || sb->restart ? IMDR_OK : process(sb, f);
+		sb->busy_ns += time_mono_ns() - t0;
 		if (rc)
 			failed(sb, rc);
 		pthread_mutex_lock(&sb->mu);
@@ -1003,7 +1009,10 @@ search_build_finish(struct search_build *sb, const struct blob_ref *root,
 	uint64_t merged_rows = 0;
 	int rc;
 
+	int64_t t0 = time_mono_ns(), t1, t2;
+
 	stop_thread(sb);
+	t1 = time_mono_ns();
 	rc = sb->rc;
 	if (rc) {
 		err_set(rc, "%s", sb->msg);
@@ -1069,10 +1078,14 @@ search_build_finish(struct search_build *sb, const struct blob_ref *root,
 			if (absorb[i])
 				rc = copy_live(sb, i);
 	}
+	t2 = time_mono_ns();
 	if (rc == IMDR_OK)
 		rc = seal_current(sb);
 	if (rc == IMDR_OK)
 		rc = store_flush(sb->st);
+	debugf("index: indexer busy %.3f s, waited %.3f s, walk+merge %.3f s, seal+flush %.3f s",
+	    (double)sb->busy_ns / 1e9, (double)(t1 - t0) / 1e9, (double)(t2 - t1) / 1e9,
+	    (double)(time_mono_ns() - t2) / 1e9);
 	if (rc)
 		goto out;
 	/* the new index: kept previous segments, then the new ones */

@@ -20,6 +20,7 @@
 
 #include "catalog/catalog.h"
 #include "lib/err.h"
+#include "lib/log.h"
 #include "lib/timefmt.h"
 #include "search/manifest.h"
 #include "search/query.h"
@@ -852,6 +853,9 @@ search_run(struct repo *r, const struct search_opts *o, struct search_result *re
 out:
 	if (rc == IMDR_OK && ret->n > 1)
 		qsort(ret->hits, ret->n, sizeof(*ret->hits), cmp_hit);
+	debugf("search: %zu hits, %llu snapshots, %llu segments, %llu index pieces read",
+	    ret->n, (unsigned long long)ret->snapshots, (unsigned long long)ret->segments,
+	    (unsigned long long)ret->pieces);
 	if (rc) {
 		search_result_free(ret);
 		memset(ret, 0, sizeof(*ret));

@@ -19,10 +19,15 @@
 #include <string.h>
 
 #include "lib/err.h"
+#include "lib/log.h"
+#include "lib/timefmt.h"
 #include "repo/crypto.h"
 #include "search/search_impl.h"
 
 #define SEG_SLOTS 16
+#ifndef OPTIMIZE
+#define OPTIMIZE "INSERT INTO fts(fts) VALUES('optimize');"
+#endif
 
 static const char schema[] =
     "PRAGMA page_size=4096;"
@@ -35,6 +40,7 @@ static const char schema[] =
     " mid TEXT NOT NULL, h INTEGER NOT NULL, ts INTEGER NOT NULL,"
     " user TEXT NOT NULL, thread TEXT, flags INTEGER NOT NULL,"
     " text TEXT NOT NULL, files TEXT NOT NULL);"
+    "CREATE INDEX msg_key ON msg(cid, mid, h);"
     "CREATE VIRTUAL TABLE fts USING fts5(text, files, user, content='msg',"
     " content_rowid='rowid', tokenize='unicode61 remove_diacritics 2',"
     " columnsize=0, detail=full);";
@@ -218,10 +224,12 @@ seg_builder_finish(struct seg_builder *b, const uint8_t **ret_data, size_t *ret_
 	unsigned char *p;
 
 	if (b->data == NULL) {
-		if (sqlite3_exec(b->db, "CREATE INDEX msg_key ON msg(cid, mid, h);"
-		    "INSERT INTO fts(fts) VALUES('optimize');"
-		    "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
+		int64_t t0 = time_mono_ns();
+
+		if (sqlite3_exec(b->db, OPTIMIZE "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
 			return seg_sql_error(b->db, "finishing a segment");
+		debugf("segment of %llu rows: finished in %.3f s", (unsigned long long)b->rows,
+		    (double)(time_mono_ns() - t0) / 1e9);
 		p = sqlite3_serialize(b->db, "main", &n, SQLITE_SERIALIZE_NOCOPY);
 		if (p == NULL || n <= 0)
 			return err_set(IMDR_ENOMEM, "message index: cannot serialize a segment");
