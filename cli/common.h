@@ -32,5 +32,6 @@ int cmd_restore(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 #endif

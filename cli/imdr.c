@@ -23,6 +23,7 @@ static const struct command commands[] = {
 	{ "restore", cmd_restore, "restore a snapshot, or parts of it, to a folder" },
 	{ "check", cmd_check, "verify the repository (--read-data: every blob too)" },
 	{ "key", cmd_key, "list, add or remove passphrase key slots" },
+	{ "diff", cmd_diff, "what changed between two snapshots: files, and messages per conversation" },
 	{ "search", cmd_search, "find messages in chat snapshots (words, from:, in:, dates; --all)" },
 };
 

@@ -469,6 +469,7 @@ array(struct scan *s, elem_fn fn, void *ctx, int depth)
 		return 0;
 	}
 	for (;;) {
+		ws(s);
 		if (fn(s, ctx, depth + 1))
 			return -1;
 		ws(s);
