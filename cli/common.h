@@ -33,5 +33,7 @@ int cmd_check(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_verify_export(int argc, char **argv);
 
 #endif

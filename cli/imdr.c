@@ -6,7 +6,9 @@
 #include "cli/common.h"
 #include "lib/log.h"
 
+#ifndef IMDR_VERSION
 #define IMDR_VERSION "0.1.0"
+#endif
 
 struct command {
 	const char *name;
@@ -24,6 +26,8 @@ static const struct command commands[] = {
 	{ "check", cmd_check, "verify the repository (--read-data: every blob too)" },
 	{ "key", cmd_key, "list, add or remove passphrase key slots" },
 	{ "diff", cmd_diff, "what changed between two snapshots: files, and messages per conversation" },
+	{ "export", cmd_export, "write chat messages as RSMF, zip or folder, with a custody manifest" },
+	{ "verify-export", cmd_verify_export, "check an export against its custody manifest" },
 	{ "search", cmd_search, "find messages in chat snapshots (words, from:, in:, dates; --all)" },
 };
 

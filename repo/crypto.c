@@ -13,6 +13,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "lib/buf.h"
 #include "lib/err.h"
 
 static pthread_key_t ctx_key;
@@ -146,6 +147,40 @@ crypto_sha256(const void *p, size_t n, uint8_t out[32])
 	pthread_once(&ctx_once, ctx_init);
 	if (EVP_Digest(p, n, out, &len, sha256, NULL) != 1)
 		fatal("SHA-256");
+}
+
+struct crypto_sha256_ctx {
+	EVP_MD_CTX *md;
+};
+
+struct crypto_sha256_ctx *
+crypto_sha256_begin(void)
+{
+	struct crypto_sha256_ctx *c = xcalloc(1, sizeof(*c));
+
+	pthread_once(&ctx_once, ctx_init);
+	c->md = EVP_MD_CTX_new();
+	if (c->md == NULL || EVP_DigestInit_ex(c->md, sha256, NULL) != 1)
+		fatal("SHA-256");
+	return c;
+}
+
+void
+crypto_sha256_add(struct crypto_sha256_ctx *c, const void *p, size_t n)
+{
+	if (n > 0 && EVP_DigestUpdate(c->md, p, n) != 1)
+		fatal("SHA-256");
+}
+
+void
+crypto_sha256_end(struct crypto_sha256_ctx *c, uint8_t out[32])
+{
+	unsigned int len = 32;
+
+	if (EVP_DigestFinal_ex(c->md, out, &len) != 1)
+		fatal("SHA-256");
+	EVP_MD_CTX_free(c->md);
+	free(c);
 }
 
 int

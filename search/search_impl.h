@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include "lib/smap.h"
 #include "repo/repo.h"
 #include "search/chat.h"
 
@@ -76,17 +77,5 @@ int64_t seg_version_hash(const char *line, size_t n);
 struct search_events;
 void sev_warn(const struct search_events *ev, const char *what, const char *msg);
 int sev_cancelled(const struct search_events *ev);
-
-/* ---- smap.c: a string map (keys copied) to size_t ---- */
-struct smap {
-	char **k;
-	size_t *v;
-	size_t cap, n;
-};
-/* smap_get: 1 and *ret (may be NULL) when k is there. */
-int smap_get(const struct smap *m, const char *k, size_t *ret);
-/* smap_put: add or replace. */
-void smap_put(struct smap *m, const char *k, size_t v);
-void smap_free(struct smap *m);
 
 #endif

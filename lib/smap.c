@@ -1,11 +1,11 @@
-/* smap — a string map to size_t (open addressing, FNV-1a), for folders,
- * keys and message ids within search/ (search_impl.h). */
+/* smap — a string map to size_t (see smap.h). */
+#include "lib/smap.h"
+
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/buf.h"
 #include "lib/hash.h"
-#include "search/search.h"
-#include "search/search_impl.h"
 
 static size_t
 slot_of(const struct smap *m, const char *k)
@@ -71,18 +71,4 @@ smap_free(struct smap *m)
 	free(m->k);
 	free(m->v);
 	memset(m, 0, sizeof(*m));
-}
-
-
-void
-sev_warn(const struct search_events *ev, const char *what, const char *msg)
-{
-	if (ev && ev->warn)
-		ev->warn(ev->ctx, what, msg);
-}
-
-int
-sev_cancelled(const struct search_events *ev)
-{
-	return ev && ev->cancel && *ev->cancel;
 }
