@@ -8,7 +8,8 @@
  *                                 zone is given; a day means its start)
  *   has:attachment                messages with attachments
  *   filename:NAME                 an attachment whose name contains NAME
- *                                 (case-insensitive; * and ? are globs)
+ *                                 (case-insensitive; * ? [ are globs,
+ *                                 matching the whole name)
  *
  * Values may be quoted: from:"Ann Lee", filename:"Q4 draft.pdf". Words are
  * matched as FTS5 tokens (unicode61, diacritics folded: cafe finds café);
@@ -37,7 +38,8 @@ push(char ***v, size_t *n, const char *s)
 	(*v)[(*n)++] = xstrdup(s);
 }
 
-/* next_tok: one token of the query at *pp. */
+/* next_tok: one token of the query at *pp: 1, 0 at the end, or minus an
+ * imdr_err (message set). */
 static int
 next_tok(const char **pp, struct tok *t)
 {
@@ -70,7 +72,8 @@ next_tok(const char **pp, struct tok *t)
 
 		if (q == NULL) {
 			free(t->key);
-			return err_set(IMDR_EINVAL, "query: a \" without its closing \"");
+			t->key = NULL;
+			return -err_set(IMDR_EINVAL, "query: a \" without its closing \"");
 		}
 		buf_append(&b, p + 1, (size_t)(q - p - 1));
 		t->quoted = 1;
@@ -133,7 +136,7 @@ int
 squery_parse(const char *text, struct squery **ret)
 {
 	struct squery *q = xcalloc(1, sizeof(*q));
-	struct buf words = BUF_INIT, files = BUF_INIT;
+	struct buf words = BUF_INIT;
 	const char *p = text;
 	struct tok t;
 	int rc = IMDR_OK, n;
@@ -174,46 +177,25 @@ squery_parse(const char *text, struct squery **ret)
 				    t.val);
 			q->has_attachment = 1;
 		} else {
-			/* filename: its parts between globs, as phrases in the names */
-			char *v = xstrdup(t.val), *part, *save = NULL;
-
 			push(&q->fname, &q->nfname, t.val);
-			for (part = strtok_r(v, "*?", &save); part; part = strtok_r(NULL, "*?", &save)) {
-				if (!has_token_chars(part))
-					continue;
-				if (files.len)
-					buf_putc(&files, ' ');
-				fts_string(&files, part);
-			}
-			free(v);
 		}
 		free(t.key);
 		free(t.val);
 	}
 	if (n < 0)
-		rc = n;
+		rc = -n;
 	if (rc == IMDR_OK && q->has_after && q->has_before && q->after_ms >= q->before_ms)
 		rc = err_set(IMDR_EINVAL, "query: after: is not before before:");
-	if (rc == IMDR_OK && (words.len || files.len)) {
+	if (rc == IMDR_OK && words.len) {
 		struct buf e = BUF_INIT;
 
-		if (words.len) {
-			buf_puts(&e, "{text files} : (");
-			buf_append(&e, words.data, words.len);
-			buf_putc(&e, ')');
-		}
-		if (files.len) {
-			if (e.len)
-				buf_puts(&e, " AND ");
-			buf_puts(&e, "{files} : (");
-			buf_append(&e, files.data, files.len);
-			buf_putc(&e, ')');
-		}
+		buf_puts(&e, "{text files} : (");
+		buf_append(&e, words.data, words.len);
+		buf_putc(&e, ')');
 		q->fts = xstrdup(buf_cstr(&e));
 		buf_free(&e);
 	}
 	buf_free(&words);
-	buf_free(&files);
 	if (rc) {
 		squery_free(q);
 		return rc;

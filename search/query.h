@@ -8,8 +8,8 @@
 
 struct squery {
 	char *text;		/* as given */
-	char *fts;		/* FTS5 expression of words, phrases, prefixes and
-				 * filename parts; NULL when there are none */
+	char *fts;		/* FTS5 expression of the words, phrases and
+				 * prefixes; NULL when there are none */
 	size_t nwords;
 	char **from;		/* from: values, as given */
 	size_t nfrom;

@@ -449,6 +449,8 @@ query_dseg(struct run *ru, struct dseg *d, const char *match)
 		buf_printf(&sql, " AND m.ts < ?%d", p++);
 	if (ru->q->has_attachment)
 		buf_printf(&sql, " AND (m.flags & %d) != 0", SEGF_ATT);
+	if (ru->q->nfname)
+		buf_printf(&sql, " AND (m.flags & %d) != 0", SEGF_ATT);
 	for (size_t i = 0; i < ru->q->nfname; i++)
 		buf_printf(&sql, " AND imdr_fname(m.files, ?%d)", p++);
 	if (sqlite3_prepare_v2(db, buf_cstr(&sql), -1, &st, NULL) != SQLITE_OK) {
