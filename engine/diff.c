@@ -111,9 +111,8 @@ meta_id(struct repo *r, const struct snapshot *s, const char *folder)
 {
 	struct buf b = BUF_INIT;
 	struct chat_meta m;
-	char path[600], *id = NULL;
+	char *path = xasprintf("conversations/%s/meta.json", folder), *id = NULL;
 
-	snprintf(path, sizeof(path), "conversations/%s/meta.json", folder);
 	if (chat_read_file(r, &s->root, path, 1 << 20, &b) == IMDR_OK &&
 	    chat_meta_parse(b.data, b.len, &m) == IMDR_OK) {
 		if (m.id && *m.id)
@@ -122,6 +121,7 @@ meta_id(struct repo *r, const struct snapshot *s, const char *folder)
 	}
 	err_clear();
 	buf_free(&b);
+	free(path);
 	return id;
 }
 
@@ -208,11 +208,10 @@ read_msgs(struct dctx *c, const struct snapshot *s, const char *folder, struct a
 {
 	struct chat_parser *cp = chat_parser_new();
 	struct buf b = BUF_INIT;
-	char path[600];
+	char *path = xasprintf("conversations/%s/messages.jsonl", folder);
 	const char *p, *end;
 	int rc;
 
-	snprintf(path, sizeof(path), "conversations/%s/messages.jsonl", folder);
 	rc = chat_read_file(c->r, &s->root, path, (size_t)1 << 31, &b);
 	p = (const char *)b.data;
 	end = p + b.len;
@@ -248,6 +247,7 @@ read_msgs(struct dctx *c, const struct snapshot *s, const char *folder, struct a
 	}
 	chat_parser_free(cp);
 	buf_free(&b);
+	free(path);
 	if (rc == IMDR_OK)
 		amap_index(out);
 	return rc;

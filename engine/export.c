@@ -89,7 +89,8 @@ xrun_att_path(const char *folder, const char *path)
 		buf_puts(&out, parts[i]);
 	}
 	free(buf);
-	return xstrdup(buf_cstr(&out));
+	buf_cstr(&out);
+	return (char *)buf_steal(&out, NULL);
 }
 
 int
@@ -722,7 +723,7 @@ write_rsmf(struct xrun *x, struct outw *w, struct xconv **cv)
 			continue;
 		x->res->conversations++;
 		while (rc == IMDR_OK && start < c->nsel) {
-			char day[16], d2[16];
+			char day[40], d2[40];
 			size_t end = start;
 
 			time_format(x->msg[c->sel[start]].ts_ms * 1000000, 0, day);
@@ -986,7 +987,8 @@ export_run(struct repo *r, const struct export_opts *o, struct export_result *re
 		uint8_t sum[32];
 		char *cj;
 
-		memcpy(sorted, f, nf * sizeof(*f));
+		if (nf)
+			memcpy(sorted, f, nf * sizeof(*f));
 		if (nf > 1)
 			qsort(sorted, nf, sizeof(*sorted), cmp_file);
 		for (size_t i = 0; i < nf; i++)

@@ -1068,7 +1068,8 @@ search_build_finish(struct search_build *sb, const struct blob_ref *root,
 			struct dead *d = &sb->newdead[i];
 
 			s->dead = xrealloc(s->dead, (s->ndead + d->n + 1) * sizeof(*s->dead));
-			memcpy(s->dead + s->ndead, d->v, d->n * sizeof(*d->v));
+			if (d->n)
+				memcpy(s->dead + s->ndead, d->v, d->n * sizeof(*d->v));
 			s->ndead += d->n;
 			sx_sort_dead(s);
 		}

@@ -410,7 +410,12 @@ match_expr(const struct run *ru)
 	json_decref(users);
 	if (b.len == 0)
 		return NULL;
-	return xstrdup(buf_cstr(&b));
+	{
+		char *m = xstrdup(buf_cstr(&b));
+
+		buf_free(&b);
+		return m;
+	}
 }
 
 static int
