@@ -46,6 +46,9 @@ usage(FILE *f)
 "  --json              one JSON array: source, snapshot, conversation, id, ts,\n"
 "                      user, snippet ([ ] around matches), mount_path, ...\n"
 "  --limit N           print at most N hits (the count says how many matched)\n"
+"  --stats             on stderr: time to open the repository (the passphrase's\n"
+"                      key derivation) and to search, segments, index pieces\n"
+"                      and bytes read\n"
 "  --password-file F   read the passphrase from F\n"
 "\n"
 "A hit's mount path is where mount.imdr shows its conversation. Snapshots made\n"
@@ -198,6 +201,7 @@ cmd_search(int argc, char **argv)
 		{ "all", no_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "limit", required_argument, NULL, 'l' },
+		{ "stats", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -207,7 +211,8 @@ cmd_search(int argc, char **argv)
 	struct repo *r = NULL;
 	const char *passfile = NULL;
 	size_t limit = (size_t)-1;
-	int c, rc, json = 0;
+	int c, rc, json = 0, stats = 0;
+	int64_t t0, t1 = 0, t2 = 0;
 
 	memset(&so, 0, sizeof(so));
 	optind = 1;
@@ -218,6 +223,7 @@ cmd_search(int argc, char **argv)
 		case 's': so.snapshot = optarg; break;
 		case 'a': so.all = 1; break;
 		case 'j': json = 1; break;
+		case 'T': stats = 1; break;
 		case 'l': {
 			char *end;
 			unsigned long long v = strtoull(optarg, &end, 10);
@@ -242,9 +248,11 @@ cmd_search(int argc, char **argv)
 		return 2;
 	}
 	so.query = argv[optind + 1];
+	t0 = time_mono_ns();
 	rc = cli_open_repo(argv[optind], passfile, &r);
 	if (rc)
 		return cli_fail(rc);
+	t1 = time_mono_ns();
 	{
 		struct engine_events ev;
 
@@ -253,6 +261,18 @@ cmd_search(int argc, char **argv)
 		so.ev = (struct search_events){ ev.warn, ev.ctx, ev.cancel };
 	}
 	rc = search_run(r, &so, &res);
+	t2 = time_mono_ns();
+	if (rc == IMDR_OK && stats) {
+		struct repo_io_stats io;
+
+		repo_io_stats(r, &io);
+		fprintf(stderr, "search stats: open %.1f ms, search %.1f ms, %zu hits, %llu snapshots,"
+		    " %llu segments, %llu index pieces, %llu requests, %llu bytes read\n",
+		    (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6, res.n,
+		    (unsigned long long)res.snapshots, (unsigned long long)res.segments,
+		    (unsigned long long)res.pieces, (unsigned long long)(io.gets + io.lists),
+		    (unsigned long long)io.bytes_in);
+	}
 	if (rc == IMDR_OK) {
 		if (json)
 			print_json(&res, limit, so.all);

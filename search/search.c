@@ -418,6 +418,28 @@ match_expr(const struct run *ru)
 	}
 }
 
+/* dseg_db: the segment's database, opened once (kept open until the
+ * group is done: the fold looks rows up in it again). */
+static int
+dseg_db(struct run *ru, struct dseg *d, sqlite3 **ret)
+{
+	int rc;
+
+	if (d->fb) {
+		*ret = seg_builder_db(d->fb);
+		return IMDR_OK;
+	}
+	if (d->open == NULL) {
+		rc = seg_open(ru->r, d->seg->pieces, d->seg->npieces, d->seg->size, d->what, &d->open);
+		if (rc)
+			return rc;
+		sqlite3_create_function(seg_db(d->open), "imdr_fname", 2,
+		    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, fname_fn, NULL, NULL);
+	}
+	*ret = seg_db(d->open);
+	return IMDR_OK;
+}
+
 static int
 query_dseg(struct run *ru, struct dseg *d, const char *match)
 {
@@ -426,16 +448,12 @@ query_dseg(struct run *ru, struct dseg *d, const char *match)
 	struct buf sql = BUF_INIT;
 	int rc, step, p = 1;
 
+	rc = dseg_db(ru, d, &db);
+	if (rc)
+		return rc;
 	if (d->fb)
-		db = seg_builder_db(d->fb);
-	else {
-		rc = seg_open(ru->r, d->seg->pieces, d->seg->npieces, d->seg->size, d->what, &d->open);
-		if (rc)
-			return rc;
-		db = seg_db(d->open);
-	}
-	sqlite3_create_function(db, "imdr_fname", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-	    fname_fn, NULL, NULL);
+		sqlite3_create_function(db, "imdr_fname", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+		    fname_fn, NULL, NULL);
 	buf_puts(&sql, "SELECT m.rowid, c.key, m.mid, m.h, m.ts, m.user, m.flags, m.thread, ");
 	if (match)
 		buf_printf(&sql, "snippet(fts, 0, char(1), char(2), '…', %d), m.files FROM fts"
@@ -510,10 +528,6 @@ query_dseg(struct run *ru, struct dseg *d, const char *match)
 	rc = IMDR_OK;
 out:
 	sqlite3_finalize(st);
-	if (d->open)
-		ru->res->pieces += seg_piece_reads(d->open);
-	seg_close(d->open);
-	d->open = NULL;
 	buf_free(&sql);
 	return rc;
 }
@@ -534,19 +548,14 @@ live_version(struct run *ru, struct sctx *c, const char *key, const char *mid)
 	int flags = -1;
 
 	for (size_t i = 0; c->man && i < c->man->nseg + (c->fb != NULL) && flags < 0; i++) {
-		struct seg *sg = NULL;
-		sqlite3 *db;
-		sqlite3_stmt *st = NULL;
 		const struct sx_seg *s = i < c->man->nseg ? &c->man->seg[i] : NULL;
+		struct dseg *d = &ru->ds[s ? c->dseg[i] : c->fb_dseg];
+		sqlite3_stmt *st = NULL;
+		sqlite3 *db;
 
-		if (s) {
-			if (seg_open(ru->r, s->pieces, s->npieces, s->size, "message index", &sg) != IMDR_OK) {
-				err_clear();
-				continue;
-			}
-			db = seg_db(sg);
-		} else {
-			db = seg_builder_db(c->fb);
+		if (dseg_db(ru, d, &db) != IMDR_OK) {
+			err_clear();
+			continue;
 		}
 		if (sqlite3_prepare_v2(db, "SELECT m.rowid, m.flags FROM msg m WHERE m.cid ="
 		    " (SELECT cid FROM conv WHERE key=?1) AND m.mid=?2", -1, &st, NULL) == SQLITE_OK) {
@@ -557,9 +566,6 @@ live_version(struct run *ru, struct sctx *c, const char *key, const char *mid)
 					flags = sqlite3_column_int(st, 1);
 		}
 		sqlite3_finalize(st);
-		if (sg)
-			ru->res->pieces += seg_piece_reads(sg);
-		seg_close(sg);
 	}
 	return flags;
 }
@@ -717,6 +723,8 @@ free_group(struct run *ru)
 			free(cd->files);
 		}
 		free(ru->ds[i].c);
+		if (ru->ds[i].open)
+			ru->res->pieces += seg_piece_reads(ru->ds[i].open);
 		seg_close(ru->ds[i].open);
 	}
 	free(ru->ds);
@@ -806,7 +814,8 @@ search_run(struct repo *r, const struct search_opts *o, struct search_result *re
 		goto out;
 	if (o->source) {
 		snapshot_source_tag(r, o->source, tag);
-		if (snapshot_filter_source(list, n, tag) == 0) {
+		n = snapshot_filter_source(list, n, tag);
+		if (n == 0) {
 			rc = err_set(IMDR_ENOENT, "no snapshot of source %s", o->source);
 			goto out;
 		}

@@ -25,6 +25,11 @@
 #include "search/search_impl.h"
 
 #define SEG_SLOTS 16
+/* remote repositories: a segment up to this size is fetched whole, sealed,
+ * in a few large ranged reads at open (a lazy read per piece would cost a
+ * round trip each); pieces are still opened only when SQLite reads them */
+#define SEG_PREFETCH_MAX (256u << 20)
+#define SEG_FETCH_RANGE (8u << 20)
 #ifndef OPTIMIZE
 #define OPTIMIZE "INSERT INTO fts(fts) VALUES('optimize');"
 #endif
@@ -257,6 +262,7 @@ struct seg {
 	char *what;			/* names it in messages */
 	char name[48];			/* its file name in the VFS */
 	struct slot slot[SEG_SLOTS];
+	struct buf *sealed;		/* remote: every piece as stored, or NULL */
 	uint64_t clock, reads;
 	int rc;				/* the first repository error met */
 	char *msg;
@@ -293,7 +299,11 @@ piece(struct seg *s, size_t idx, size_t *ret_len)
 			victim = sl;
 	}
 	victim->used = 0;
-	rc = repo_blob_read(s->r, BLOB_DATA, &s->pieces[idx], &victim->b);
+	if (s->sealed && s->sealed[idx].len)
+		rc = repo_blob_unseal(s->r, BLOB_DATA, &s->pieces[idx], s->sealed[idx].data,
+		    s->sealed[idx].len, &victim->b);
+	else
+		rc = repo_blob_read(s->r, BLOB_DATA, &s->pieces[idx], &victim->b);
 	if (rc) {
 		if (s->rc == IMDR_OK) {
 			s->rc = rc;
@@ -531,6 +541,15 @@ vfs_register(void)
 	    sqlite3_vfs_register(&seg_vfs, 0) == SQLITE_OK;
 }
 
+static int
+keep_sealed(void *ctx, size_t i, const uint8_t *p, size_t n)
+{
+	struct seg *s = ctx;
+
+	buf_append(&s->sealed[i], p, n);
+	return IMDR_OK;
+}
+
 int
 seg_open(struct repo *r, const struct blob_ref *pieces, size_t n, uint64_t size,
     const char *what, struct seg **ret)
@@ -564,6 +583,22 @@ seg_open(struct repo *r, const struct blob_ref *pieces, size_t n, uint64_t size,
 	s->next = registry;
 	registry = s;
 	pthread_mutex_unlock(&reg_mu);
+	{
+		struct repo_traits tr;
+
+		repo_traits(r, &tr);
+		if (tr.remote && size <= SEG_PREFETCH_MAX) {
+			int rc;
+
+			s->sealed = xcalloc(n ? n : 1, sizeof(*s->sealed));
+			rc = repo_blob_fetch(r, pieces, n, SEG_FETCH_RANGE, keep_sealed, s);
+			if (rc) {
+				rc = err_set(rc, "%s: %s", what, err_msg(rc));
+				seg_close(s);
+				return rc;
+			}
+		}
+	}
 	snprintf(uri, sizeof(uri), "file:%s?immutable=1", s->name);
 	if (sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
 	    SQLITE_OPEN_NOMUTEX, "imdr-seg") != SQLITE_OK) {
@@ -592,6 +627,9 @@ seg_close(struct seg *s)
 	pthread_mutex_unlock(&reg_mu);
 	for (int i = 0; i < SEG_SLOTS; i++)
 		buf_free(&s->slot[i].b);
+	for (size_t i = 0; s->sealed && i < s->npieces; i++)
+		buf_free(&s->sealed[i]);
+	free(s->sealed);
 	free(s->pieces);
 	free(s->what);
 	free(s->msg);

@@ -88,6 +88,8 @@ import json; h = json.load(open('$T/both.json'))
 ids = [x['id'] for x in h]
 assert len(ids) == len(set(ids)) and len(h) >= 1, h
 assert all(x['first_seen']['snapshot'] == '$first' for x in h), h"
+check "--snapshot within --source: the first snapshot still has the deleted message" \
+	sh -c "$IMDR search '$repo' deploy --source hist --snapshot ${first:0:8} --json | grep -q '\"id\"'"
 check "the text out of --all: seen .. and deleted later" \
 	sh -c "$IMDR search '$repo' deploy --source hist --all | grep -q 'deleted later'"
 
