@@ -37,6 +37,8 @@ struct sctx {
 	struct seg_builder *fb;		/* unindexed: its messages, in memory */
 	struct chat_user *users;
 	size_t nusers;
+	uint8_t uid[32];		/* users.jsonl's content, to read it once */
+	int have_uid;
 	struct smap k2c;		/* conversation key -> index in man->conv */
 	size_t *dseg;			/* man->seg[i] -> distinct segment */
 	size_t fb_dseg;
@@ -189,15 +191,56 @@ build_fallback(struct run *ru, struct sctx *c)
 	return rc;
 }
 
+/* users_id: the content identity of a snapshot's users.jsonl (its blob
+ * ids), so that a run over many snapshots reads it once. */
+static int
+users_id(struct run *ru, const struct sctx *c, uint8_t out[32])
+{
+	struct cat_node *node = NULL;
+	const struct cat_entry *e = NULL;
+	struct buf ids = BUF_INIT;
+
+	if (cat_resolve(ru->r, &c->s->root, "users.jsonl", &node, &e) != IMDR_OK || e == NULL ||
+	    e->type != CAT_FILE) {
+		cat_node_free(node);
+		err_clear();
+		return -1;
+	}
+	for (uint32_t i = 0; i < e->nchunks; i++) {
+		struct blob_ref ref;
+
+		cat_chunk(node, e, i, &ref, NULL);
+		buf_append(&ids, ref.id, CRYPTO_ID_LEN);
+	}
+	crypto_sha256(ids.data ? ids.data : (const uint8_t *)"", ids.len, out);
+	buf_free(&ids);
+	cat_node_free(node);
+	return 0;
+}
+
 static int
 load_sctx(struct run *ru, struct sctx *c)
 {
 	struct buf b = BUF_INIT;
-	int rc;
+	int rc = IMDR_OK;
 
-	rc = chat_read_file(ru->r, &c->s->root, "users.jsonl", 256u << 20, &b);
-	if (rc == IMDR_OK)
-		rc = chat_users_parse(b.data, b.len, &c->users, &c->nusers);
+	c->have_uid = users_id(ru, c, c->uid) == 0;
+	if (c->have_uid && ru->nsx > 1 && c[-1].have_uid && memcmp(c[-1].uid, c->uid, 32) == 0) {
+		/* the same users as the snapshot before */
+		c->users = xcalloc(c[-1].nusers + 1, sizeof(*c->users));
+		for (size_t i = 0; i < c[-1].nusers; i++) {
+			const struct chat_user *u = &c[-1].users[i];
+
+			c->users[i] = (struct chat_user){ xstrdup(u->id), u->name ? xstrdup(u->name) : NULL,
+			    u->real_name ? xstrdup(u->real_name) : NULL,
+			    u->email ? xstrdup(u->email) : NULL, u->is_bot, u->deleted };
+		}
+		c->nusers = c[-1].nusers;
+	} else {
+		rc = chat_read_file(ru->r, &c->s->root, "users.jsonl", 256u << 20, &b);
+		if (rc == IMDR_OK)
+			rc = chat_users_parse(b.data, b.len, &c->users, &c->nusers);
+	}
 	if (rc == IMDR_ENOENT || rc == IMDR_EFORMAT) {
 		err_clear();
 		rc = IMDR_OK;	/* names then stay ids */
@@ -732,10 +775,32 @@ free_group(struct run *ru)
 	ru->nds = ru->capds = 0;
 }
 
+/* in_full: the position of sn in the whole sorted list (for its name in a
+ * mount, which depends on every source's snapshots). */
+static size_t
+in_full(const struct snapshot_name *full, size_t nfull, const struct snapshot_name *sn)
+{
+	size_t lo = 0, hi = nfull;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = full[mid].time_ns != sn->time_ns ? (full[mid].time_ns < sn->time_ns ? -1 : 1) :
+		    strcmp(full[mid].id, sn->id);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
 /* search_group: the snapshots list[idx[0..n)] (one source, oldest first). */
 static int
-search_group(struct run *ru, const struct snapshot_name *list, size_t nlist,
-    const size_t *idx, size_t n)
+search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx, size_t n,
+    const struct snapshot_name *full, size_t nfull)
 {
 	char *match = NULL;
 	int rc = IMDR_OK;
@@ -753,7 +818,7 @@ search_group(struct run *ru, const struct snapshot_name *list, size_t nlist,
 			continue;
 		}
 		ru->nsx++;
-		display_name(list, nlist, idx[i], c->display);
+		display_name(full, nfull, in_full(full, nfull, &list[idx[i]]), c->display);
 		rc = load_sctx(ru, c);
 		if (rc)
 			break;
@@ -790,8 +855,8 @@ int
 search_run(struct repo *r, const struct search_opts *o, struct search_result *ret)
 {
 	struct run ru;
-	struct snapshot_name *list = NULL;
-	size_t n = 0, *idx = NULL, nidx = 0;
+	struct snapshot_name *list = NULL, *full = NULL;
+	size_t n = 0, *idx = NULL, nidx = 0, nfull = 0;
 	char tag[SNAPSHOT_TAG_HEX + 1] = "";
 	int rc;
 
@@ -812,6 +877,10 @@ search_run(struct repo *r, const struct search_opts *o, struct search_result *re
 	rc = snapshot_list(r, &list, &n);
 	if (rc)
 		goto out;
+	nfull = n;
+	full = xmalloc((n ? n : 1) * sizeof(*full));
+	if (n)
+		memcpy(full, list, n * sizeof(*full));
 	if (o->source) {
 		snapshot_source_tag(r, o->source, tag);
 		n = snapshot_filter_source(list, n, tag);
@@ -835,7 +904,7 @@ search_run(struct repo *r, const struct search_opts *o, struct search_result *re
 					idx[nidx++] = i;
 		free(sub);
 		if (rc == IMDR_OK)
-			rc = search_group(&ru, list, n, idx, nidx);
+			rc = search_group(&ru, list, idx, nidx, full, nfull);
 		goto out;
 	}
 	/* by source: each source's newest, or (--all) every one */
@@ -862,7 +931,7 @@ search_run(struct repo *r, const struct search_opts *o, struct search_result *re
 				idx[0] = idx[nidx - 1];
 				nidx = 1;
 			}
-			rc = search_group(&ru, list, n, idx, nidx);
+			rc = search_group(&ru, list, idx, nidx, full, nfull);
 		}
 		free(tags);
 	}
@@ -881,6 +950,7 @@ out:
 	squery_free(ru.q);
 	free(idx);
 	free(list);
+	free(full);
 	return rc;
 }
 

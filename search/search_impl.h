@@ -42,8 +42,8 @@ int seg_builder_add(struct seg_builder *b, int64_t cid, const struct chat_msg *m
 /* seg_builder_add_row: a row copied from another segment (merging). */
 int seg_builder_add_row(struct seg_builder *b, int64_t cid, sqlite3_stmt *from);
 uint64_t seg_builder_rows(const struct seg_builder *b);
-/* seg_builder_finish: build the indexes; *ret_data (owned by b, valid until
- * seg_builder_free) gets the database's bytes. */
+/* seg_builder_finish: index the last rows; *ret_data (owned by b, valid
+ * until seg_builder_free) gets the database's bytes. */
 int seg_builder_finish(struct seg_builder *b, const uint8_t **ret_data,
     size_t *ret_n);
 /* seg_builder_db: the connection, for querying a segment never stored

@@ -30,9 +30,10 @@
  * round trip each); pieces are still opened only when SQLite reads them */
 #define SEG_PREFETCH_MAX (256u << 20)
 #define SEG_FETCH_RANGE (8u << 20)
-#ifndef OPTIMIZE
-#define OPTIMIZE "INSERT INTO fts(fts) VALUES('optimize');"
-#endif
+/* rows go into the full-text index in batches, by one INSERT ... SELECT
+ * over the rows added since the last: a third of the cost of a row at a
+ * time, and most of it on the indexer's thread while the backup runs */
+#define FTS_BATCH 20000
 
 static const char schema[] =
     "PRAGMA page_size=4096;"
@@ -54,6 +55,7 @@ struct seg_builder {
 	sqlite3 *db;
 	sqlite3_stmt *find_conv, *ins_conv, *ins_msg, *ins_fts;
 	uint64_t rows;
+	uint64_t indexed;		/* rows in the full-text index */
 	struct buf files;
 	const uint8_t *data;
 	size_t n;
@@ -93,7 +95,8 @@ seg_builder_new(struct seg_builder **ret)
 	    " thread, flags, text, files) VALUES(?,?,?,?,?,?,?,?,?,?)", -1,
 	    &b->ins_msg, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(b->db, "INSERT INTO fts(rowid, text, files, user)"
-	    " VALUES(?,?,?,?)", -1, &b->ins_fts, NULL) != SQLITE_OK) {
+	    " SELECT rowid, text, files, user FROM msg WHERE rowid > ?1", -1, &b->ins_fts,
+	    NULL) != SQLITE_OK) {
 		int rc = seg_sql_error(b->db, "creating a segment");
 
 		seg_builder_free(b);
@@ -151,13 +154,30 @@ seg_builder_conv(struct seg_builder *b, const char *key, int64_t *ret_cid)
 	return IMDR_OK;
 }
 
+/* index_pending: the rows not yet in the full-text index, into it. */
+static int
+index_pending(struct seg_builder *b)
+{
+	int rc;
+
+	if (b->indexed == b->rows)
+		return IMDR_OK;
+	sqlite3_bind_int64(b->ins_fts, 1, (sqlite3_int64)b->indexed);
+	rc = sqlite3_step(b->ins_fts);
+	sqlite3_reset(b->ins_fts);
+	if (rc != SQLITE_DONE)
+		return seg_sql_error(b->db, "indexing messages");
+	b->indexed = b->rows;
+	return IMDR_OK;
+}
+
 static int
 insert(struct seg_builder *b, int64_t cid, const char *mid, int64_t h, int64_t ts,
     const char *user, const char *thread, int flags, const char *text, int textlen,
     const char *files, int fileslen)
 {
 	sqlite3_int64 rowid = (sqlite3_int64)++b->rows;
-	sqlite3_stmt *m = b->ins_msg, *f = b->ins_fts;
+	sqlite3_stmt *m = b->ins_msg;
 	int rc;
 
 	sqlite3_bind_int64(m, 1, rowid);
@@ -175,16 +195,12 @@ insert(struct seg_builder *b, int64_t cid, const char *mid, int64_t h, int64_t t
 	sqlite3_bind_text(m, 10, files, fileslen, SQLITE_STATIC);
 	rc = sqlite3_step(m);
 	sqlite3_reset(m);
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE) {
+		b->rows--;
 		return seg_sql_error(b->db, "adding a message");
-	sqlite3_bind_int64(f, 1, rowid);
-	sqlite3_bind_text(f, 2, text, textlen, SQLITE_STATIC);
-	sqlite3_bind_text(f, 3, files, fileslen, SQLITE_STATIC);
-	sqlite3_bind_text(f, 4, user, -1, SQLITE_STATIC);
-	rc = sqlite3_step(f);
-	sqlite3_reset(f);
-	if (rc != SQLITE_DONE)
-		return seg_sql_error(b->db, "indexing a message");
+	}
+	if (b->rows - b->indexed >= FTS_BATCH)
+		return index_pending(b);
 	return IMDR_OK;
 }
 
@@ -230,8 +246,11 @@ seg_builder_finish(struct seg_builder *b, const uint8_t **ret_data, size_t *ret_
 
 	if (b->data == NULL) {
 		int64_t t0 = time_mono_ns();
+		int rc = index_pending(b);
 
-		if (sqlite3_exec(b->db, OPTIMIZE "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
+		if (rc)
+			return rc;
+		if (sqlite3_exec(b->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
 			return seg_sql_error(b->db, "finishing a segment");
 		debugf("segment of %llu rows: finished in %.3f s", (unsigned long long)b->rows,
 		    (double)(time_mono_ns() - t0) / 1e9);
