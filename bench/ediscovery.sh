@@ -118,12 +118,13 @@ R[rg_dir]=$plain
 # imdr's query | rg's fixed string (case-insensitive)
 for qq in '"looks good contract"|looks good contract' '"looks good"|looks good' 'contract|contract'; do
 	q=${qq%%|*}; pat=${qq#*|}; key=$(echo "$pat" | tr ' ' '_')
-	"$IMDR" search "$repo" "$q" --json >/dev/null 2>&1; rg -F -i -c "$pat" "$plain" >/dev/null
+	# both print what they found (imdr its JSON hits, rg the matching lines)
+	"$IMDR" search "$repo" "$q" --json >/dev/null 2>&1; rg -F -i "$pat" "$plain" >/dev/null
 	tw=() ts=() tr=()
 	for r in $(seq 1 "$RUNS"); do
 		t0=$(now); "$IMDR" search "$repo" "$q" --json --stats >/dev/null 2>"$B/st"; t1=$(now)
 		tw+=("$(ms "$t0" "$t1")"); ts+=("$(stat_ms search "$B/st")")
-		t0=$(now); rg -F -i -c "$pat" "$plain" >/dev/null; t1=$(now)
+		t0=$(now); rg -F -i "$pat" "$plain" >/dev/null; t1=$(now)
 		tr+=("$(ms "$t0" "$t1")")
 	done
 	R[search_${key}_hits]=$(sed -n 's/.*ms, \([0-9]*\) hits.*/\1/p' "$B/st")

@@ -11,6 +11,7 @@
  * snapshot of the source, and versions are folded into messages with the
  * first and last snapshot that held them. */
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,24 +219,24 @@ users_id(struct run *ru, const struct sctx *c, uint8_t out[32])
 	return 0;
 }
 
+/* load_users: c's users.jsonl, or (the same content) a copy of prev's. */
 static int
-load_sctx(struct run *ru, struct sctx *c)
+load_users(struct run *ru, struct sctx *c, const struct sctx *prev)
 {
 	struct buf b = BUF_INIT;
 	int rc = IMDR_OK;
 
 	c->have_uid = users_id(ru, c, c->uid) == 0;
-	if (c->have_uid && ru->nsx > 1 && c[-1].have_uid && memcmp(c[-1].uid, c->uid, 32) == 0) {
-		/* the same users as the snapshot before */
-		c->users = xcalloc(c[-1].nusers + 1, sizeof(*c->users));
-		for (size_t i = 0; i < c[-1].nusers; i++) {
-			const struct chat_user *u = &c[-1].users[i];
+	if (c->have_uid && prev && prev->have_uid && memcmp(prev->uid, c->uid, 32) == 0) {
+		c->users = xcalloc(prev->nusers + 1, sizeof(*c->users));
+		for (size_t i = 0; i < prev->nusers; i++) {
+			const struct chat_user *u = &prev->users[i];
 
 			c->users[i] = (struct chat_user){ xstrdup(u->id), u->name ? xstrdup(u->name) : NULL,
 			    u->real_name ? xstrdup(u->real_name) : NULL,
 			    u->email ? xstrdup(u->email) : NULL, u->is_bot, u->deleted };
 		}
-		c->nusers = c[-1].nusers;
+		c->nusers = prev->nusers;
 	} else {
 		rc = chat_read_file(ru->r, &c->s->root, "users.jsonl", 256u << 20, &b);
 		if (rc == IMDR_OK)
@@ -246,8 +247,37 @@ load_sctx(struct run *ru, struct sctx *c)
 		rc = IMDR_OK;	/* names then stay ids */
 	}
 	buf_free(&b);
-	if (rc)
-		return rc;
+	return rc;
+}
+
+/* the users of every snapshot of a group, read on a thread of their own
+ * while the indexes are read and their segments fetched (from a remote
+ * repository these are round trips that need not wait for each other) */
+struct users_job {
+	struct run *ru;
+	pthread_t th;
+	int rc;
+	char *msg;
+};
+
+static void *
+users_main(void *arg)
+{
+	struct users_job *j = arg;
+
+	for (size_t i = 0; i < j->ru->nsx && j->rc == IMDR_OK; i++)
+		j->rc = load_users(j->ru, &j->ru->sx[i], i ? &j->ru->sx[i - 1] : NULL);
+	if (j->rc)
+		j->msg = xstrdup(err_msg(j->rc));
+	repo_thread_cleanup();
+	return NULL;
+}
+
+static int
+load_index(struct run *ru, struct sctx *c)
+{
+	int rc;
+
 	if (c->s->has_search)
 		rc = sx_load(ru->r, &c->s->search, &c->man);
 	else
@@ -817,16 +847,38 @@ search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx
 			c->s = NULL;
 			continue;
 		}
-		ru->nsx++;
 		display_name(full, nfull, in_full(full, nfull, &list[idx[i]]), c->display);
-		rc = load_sctx(ru, c);
-		if (rc)
-			break;
-		c->dseg = xcalloc(c->man->nseg + 1, sizeof(*c->dseg));
-		for (size_t s = 0; s < c->man->nseg; s++)
-			c->dseg[s] = add_dseg(ru, c->man->seg[s].ident, &c->man->seg[s], NULL, c, s);
-		if (c->fb)
-			c->fb_dseg = add_dseg(ru, NULL, NULL, c->fb, c, 0);
+		ru->nsx++;
+	}
+	if (rc == IMDR_OK && ru->nsx > 0) {
+		struct users_job uj = { ru, 0, IMDR_OK, NULL };
+		int started = pthread_create(&uj.th, NULL, users_main, &uj) == 0;
+
+		if (!started)
+			users_main(&uj);
+		for (size_t i = 0; i < ru->nsx && rc == IMDR_OK; i++) {
+			struct sctx *c = &ru->sx[i];
+
+			rc = load_index(ru, c);
+			if (rc)
+				break;
+			c->dseg = xcalloc(c->man->nseg + 1, sizeof(*c->dseg));
+			for (size_t s = 0; s < c->man->nseg; s++)
+				c->dseg[s] = add_dseg(ru, c->man->seg[s].ident, &c->man->seg[s], NULL, c, s);
+			if (c->fb)
+				c->fb_dseg = add_dseg(ru, NULL, NULL, c->fb, c, 0);
+		}
+		/* open (and, remote, fetch) the segments while the users come */
+		for (size_t i = 0; i < ru->nds && rc == IMDR_OK; i++) {
+			sqlite3 *db;
+
+			rc = dseg_db(ru, &ru->ds[i], &db);
+		}
+		if (started)
+			pthread_join(uj.th, NULL);
+		if (rc == IMDR_OK && uj.rc)
+			rc = err_set(uj.rc, "%s", uj.msg);
+		free(uj.msg);
 	}
 	if (rc || ru->nsx == 0)
 		goto out;
