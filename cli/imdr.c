@@ -44,7 +44,7 @@ usage(FILE *f)
 "\n"
 "commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 "\n"
 "REPO is a folder, file:///path, s3://bucket/prefix, azure://account/container/prefix,\n"
