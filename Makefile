@@ -6,7 +6,7 @@
 
 PREFIX   ?= /usr/local
 SBINDIR  ?= /sbin
-PKGS      = fuse3 libarchive libzstd libcrypto libcurl jansson
+PKGS      = fuse3 libarchive libzstd libcrypto libcurl jansson sqlite3
 PKG_CONFIG ?= pkg-config
 
 ifeq ($(FUZZ),1)
@@ -28,13 +28,15 @@ pc = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 # Each folder is compiled with only its own third-party flags (DESIGN.md's
 # layer table; tests/integration/layers.sh checks the includes themselves):
 # libfuse3 for fs/ (and mount.imdr), libarchive for ingest/, curl headers
-# for backends/ (libcurl itself is opened at run time, backends/curl_dl.c).
+# for backends/ (libcurl itself is opened at run time, backends/curl_dl.c),
+# libsqlite3 for search/, libarchive for engine/ too (export's zip writer).
 FLAGS_lib      =
 FLAGS_backends = $(call pc,libcurl libcrypto)
 FLAGS_repo     = $(call pc,libcrypto libzstd jansson)
 FLAGS_catalog  =
 FLAGS_ingest   = $(call pc,libarchive jansson libcrypto)
-FLAGS_engine   = $(call pc,jansson)
+FLAGS_engine   = $(call pc,libarchive jansson)
+FLAGS_search   = $(call pc,sqlite3 jansson)
 FLAGS_fs       = $(call pc,fuse3)
 FLAGS_cli      = $(call pc,fuse3 jansson)
 FLAGS_tests    = $(call pc,$(PKGS))
@@ -47,7 +49,7 @@ LDLIBS   += $(PKG_LIBS) -lm
 
 # Every .c in a library folder is part of libimdr.a; in cli/, files named
 # cmd_*.c, imdr.c and mount_imdr.c are the programs, the rest is shared.
-LIB_DIRS = lib backends repo catalog ingest engine fs
+LIB_DIRS = lib backends repo catalog ingest search engine fs
 LIB_SRC  = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)) \
            $(filter-out cli/imdr.c cli/mount_imdr.c cli/cmd_%.c,$(wildcard cli/*.c))
 IMDR_SRC = cli/imdr.c $(wildcard cli/cmd_*.c)

@@ -73,6 +73,42 @@ typedef int (*cat_walk_fn)(void *ctx, const char *path,
 int cat_walk(struct repo *r, const struct blob_ref *dir_ref,
     const char *prefix, cat_walk_fn fn, void *ctx);
 
+/* ---- diff ---- */
+
+enum cat_diff_kind { CAT_DIFF_ADDED = 1, CAT_DIFF_REMOVED, CAT_DIFF_CHANGED };
+
+/* what changed about an entry on both sides (CAT_DIFF_CHANGED) */
+enum {
+	CAT_CHANGED_CONTENT = 1,	/* a file's bytes, a symlink's target */
+	CAT_CHANGED_MODE = 2,
+	CAT_CHANGED_MTIME = 4,
+};
+
+struct cat_diff_entry {
+	enum cat_diff_kind kind;
+	const char *path;
+	const struct cat_entry *a, *b;	/* NULL on the side without it */
+	const struct cat_node *na, *nb;	/* the nodes holding a and b */
+	unsigned what;			/* CHANGED: CAT_CHANGED_* bits */
+};
+
+/* return non-zero to stop (returned by cat_diff) */
+typedef int (*cat_diff_fn)(void *ctx, const struct cat_diff_entry *d);
+
+struct cat_diff_stats {
+	uint64_t nodes_loaded;		/* tree nodes read */
+	uint64_t subtrees_skipped;	/* folders equal on both sides, not read */
+};
+
+/* cat_diff: walk the trees at a and b together, in path order. A folder
+ * whose node id is the same on both sides is skipped unread, so the cost
+ * follows what changed. Added and removed folders are reported, then each
+ * entry below them; an entry whose type changed is removed, then added.
+ * Folders are reported as changed only for their mode (their mtime
+ * follows their contents). *st (may be NULL) gets counts. */
+int cat_diff(struct repo *r, const struct blob_ref *a, const struct blob_ref *b,
+    cat_diff_fn fn, void *ctx, struct cat_diff_stats *st);
+
 /* ---- building (backup) ---- */
 
 struct cat_builder;

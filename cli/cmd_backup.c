@@ -41,6 +41,8 @@ usage(FILE *f)
 "                      twice, an archive member given twice or below a file, a\n"
 "                      malformed line) instead of warning, leaving it out and\n"
 "                      recording it in the snapshot\n"
+"  --no-index          do not index the messages of a chat export (`imdr search`\n"
+"                      then reads this snapshot's messages.jsonl instead)\n"
 "  --min-replicas N    multi: repositories: fail unless at least N replicas take\n"
 "                      every object (default $IMDR_MIN_REPLICAS or 1)\n"
 "  --password-file F   read the passphrase from F\n"
@@ -133,6 +135,7 @@ cmd_backup(int argc, char **argv)
 		{ "time", required_argument, NULL, 'T' },
 		{ "no-cache", no_argument, NULL, 'n' },
 		{ "strict", no_argument, NULL, 'S' },
+		{ "no-index", no_argument, NULL, 'X' },
 		{ "min-replicas", required_argument, NULL, 'm' },
 		{ "password-file", required_argument, NULL, 'p' },
 		{ "progress", no_argument, NULL, 'P' },
@@ -184,6 +187,7 @@ cmd_backup(int argc, char **argv)
 			}
 			break;
 		case 'n': bo.no_cache = 1; break;
+		case 'X': bo.no_index = 1; break;
 		case 'm':
 			min_replicas = (int)strtol(optarg, &end, 10);
 			if (*end != '\0' || min_replicas < 1 || min_replicas > REPO_MAX_REPLICAS) {

@@ -66,5 +66,9 @@ int cmd_forget(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_hold(int argc, char **argv);
 int cmd_repair(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_verify_export(int argc, char **argv);
 
 #endif

@@ -7,7 +7,9 @@
 #include "lib/log.h"
 #include "lib/secmem.h"
 
+#ifndef IMDR_VERSION
 #define IMDR_VERSION "0.1.0"
+#endif
 
 struct command {
 	const char *name;
@@ -31,6 +33,10 @@ static const struct command commands[] = {
 	{ "prune", cmd_prune, "free the space no snapshot uses; never blocks a backup" },
 	{ "hold", cmd_hold, "place, list and release legal holds on snapshots" },
 	{ "repair", cmd_repair, "after lost packs: mend the index and the snapshots that used them" },
+	{ "diff", cmd_diff, "what changed between two snapshots: files, and messages per conversation" },
+	{ "export", cmd_export, "write chat messages as RSMF, zip or folder, with a custody manifest" },
+	{ "verify-export", cmd_verify_export, "check an export against its custody manifest" },
+	{ "search", cmd_search, "find messages in chat snapshots (words, from:, in:, dates; --all)" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -46,7 +52,7 @@ usage(FILE *f)
 "\n"
 "commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 "\n"
 "REPO is a folder, file:///path, s3://bucket/prefix, azure://account/container/prefix,\n"

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "engine/bindex.h"
 #include "engine/fcache.h"
 #include "engine/trail.h"
 #include "lib/array.h"
@@ -41,6 +42,8 @@ struct backup {
 	struct chunker *ch;
 	struct cat_builder *cb;
 	struct fcache *fc;
+	struct bindex *bx;	/* the message index (bindex.h) */
+	int source_forced;	/* --source: the export's own name is not used */
 	uint8_t *rbuf;		/* read buffer: 2 * chunk max */
 	size_t rcap;
 	struct snapshot_skip *skips;
@@ -282,7 +285,9 @@ sink_entry(void *ctx, const struct ingest_entry *e, const struct ingest_reader *
 		ev_advance(b->ev, 1, e->size);
 		return IMDR_OK;
 	}
+	rd = bindex_tee(b->bx, e, rd);
 	rc = store_file(b, e, rd, f, &size);
+	bindex_tee_done(b->bx, rc == IMDR_OK);
 	if (rc == IMDR_ESOURCE)
 		cat_file_drop(f);	/* unreadable: the reader warns and goes on */
 	if (rc)
@@ -319,6 +324,17 @@ store_tree(void *ctx, const void *data, size_t n, struct blob_ref *ret)
 	struct backup *b = ctx;
 
 	return store_put_sync(b->st, BLOB_TREE, data, n, ret);
+}
+
+/* sink_named: the export named itself: the index extends that source's
+ * newest snapshot (unless --source named it otherwise). */
+static void
+sink_named(void *ctx, const char *source_name)
+{
+	struct backup *b = ctx;
+
+	if (!b->source_forced)
+		bindex_source(b->bx, source_name);
 }
 
 /* ---- totals for progress, found by a second thread ---- */
@@ -417,6 +433,7 @@ default_source(const char *from_export, const char *path, char out[SNAPSHOT_SOUR
 static void
 backup_free(struct backup *b)
 {
+	bindex_free(b->bx);
 	store_free(b->st);
 	cat_builder_free(b->cb);
 	fcache_free(b->fc);
@@ -491,7 +508,7 @@ ingest_and_store(struct backup *b, const struct backup_opts *o, const char *sour
     int is_dir, struct ingest_result *ir, struct blob_ref *ret_root,
     struct cat_build_stats *ret_cs)
 {
-	struct ingest_sink sink = { sink_entry, sink_warn, b, sink_wants };
+	struct ingest_sink sink = { sink_entry, sink_warn, b, sink_wants, sink_named };
 	struct scan sc = { source_abs, b->ev, 0, 0 };
 	int rc;
 
@@ -547,6 +564,11 @@ backup_do(struct repo *r, const struct backup_opts *o, struct backup_result *ret
 	rc = lock_acquire(r, LOCK_SHARED, &lk);
 	if (rc == IMDR_OK)
 		rc = open_store(&b, o, source_abs, ret);
+	if (rc == IMDR_OK && !o->no_index) {
+		b.source_forced = o->source_name != NULL;
+		b.bx = bindex_start(r, b.st, b.idx, b.ev, o->source_name ? o->source_name :
+		    default_source(NULL, source_abs, source_name));
+	}
 	if (rc == IMDR_OK)
 		rc = ingest_and_store(&b, o, source_abs, S_ISDIR(st.st_mode), &ir, &snap.root, &cs);
 	if (rc == IMDR_OK && cancelled(&b))
@@ -562,7 +584,6 @@ backup_do(struct repo *r, const struct backup_opts *o, struct backup_result *ret
 	if (rc)
 		goto out;
 
-	store_get_stats(b.st, &ss);
 	snap.host = (char *)(o->host ? o->host : hostbuf);
 	if (o->source_name)
 		snap.source = (char *)o->source_name;
@@ -572,6 +593,8 @@ backup_do(struct repo *r, const struct backup_opts *o, struct backup_result *ret
 	snap.format = (char *)ir.format->name;
 	snap.tags = (char **)o->tags;
 	snap.ntags = o->ntags;
+	bindex_finish(b.bx, snap.format, &snap.root, &snap);	/* the message index */
+	store_get_stats(b.st, &ss);
 	snap.root_mode = S_ISDIR(st.st_mode) ? (st.st_mode & 07777) : 0755;
 	snap.root_mtime_ns = S_ISDIR(st.st_mode) ?
 	    (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec : snap.time_ns;

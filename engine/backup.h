@@ -25,6 +25,7 @@ struct backup_opts {
 	char *const *tags;
 	size_t ntags;
 	int no_cache;			/* read every file, ignore the files cache */
+	int no_index;			/* chat exports: no message index */
 	struct engine_events ev;
 };
 

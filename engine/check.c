@@ -309,6 +309,15 @@ check_snapshots(struct check *c)
 				err_clear();
 			}
 		}
+		/* the message index is a second tree of the snapshot */
+		if (s->has_search && idset_put(c->trees, s->search.id, 0)) {
+			c->res->nodes++;
+			rc = cat_walk(c->r, &s->search, "(message index)", check_entry, &w);
+			if (rc) {
+				problem(c, "snapshot %.8s: message index: %s", s->id, err_msg(rc));
+				err_clear();
+			}
+		}
 		snapshot_free(s);
 	}
 	c->res->snapshots = n;

@@ -248,8 +248,8 @@ walk_entry(void *ctx, const char *path, const struct cat_node *node,
 	return 0;
 }
 
-/* snapshot_packs: every pack snapshot name references (its tree's and its
- * chunks'), into a new set. */
+/* snapshot_packs: every pack snapshot name references (its trees' and
+ * their chunks', the message index's too), into a new set. */
 static int
 snapshot_packs(struct repo *r, const char *name, struct idset **ret)
 {
@@ -261,6 +261,10 @@ snapshot_packs(struct repo *r, const char *name, struct idset **ret)
 	if (rc == IMDR_OK) {
 		idset_put(w.packs, s->root.pack, 0);
 		rc = cat_walk(r, &s->root, "", walk_entry, &w);
+	}
+	if (rc == IMDR_OK && s->has_search) {	/* its message index */
+		idset_put(w.packs, s->search.pack, 0);
+		rc = cat_walk(r, &s->search, "", walk_entry, &w);
 	}
 	snapshot_free(s);
 	if (rc) {

@@ -457,6 +457,8 @@ walk_root(void *ctx, size_t k)
 		return rc;
 	pthread_mutex_lock(&p->mu);
 	walk_later(w, &s->root);
+	if (s->has_search)
+		walk_later(w, &s->search);	/* the message index: its blobs are used too */
 	pthread_mutex_unlock(&p->mu);
 	snapshot_free(s);
 	ev_advance(&p->o->ev, 1, 0);

@@ -314,7 +314,7 @@ canonical_run(const char *source, const struct ingest_opts *opts,
     const struct ingest_sink *sink, struct ingest_result *ret)
 {
 	struct canon_in ci = { sink, NULL };
-	struct ingest_sink w = { canon_entry, canon_warn, &ci, canon_wants };
+	struct ingest_sink w = { canon_entry, canon_warn, &ci, canon_wants, NULL };
 	struct stat st;
 	char *strip = NULL;
 	int rc, ok;

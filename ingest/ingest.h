@@ -54,6 +54,10 @@ struct ingest_sink {
 	 * of time for files on disk, so their reading can start early; a
 	 * hint only, with no effect on what is backed up. NULL: always. */
 	int (*wants)(void *ctx, const struct ingest_entry *e);
+	/* named (optional): the export named itself (what ingest_result's
+	 * source_name will say), told before its conversations are pushed,
+	 * so the sink can find the same source's previous snapshot early. */
+	void (*named)(void *ctx, const char *source_name);
 };
 
 struct ingest_format;

@@ -898,6 +898,13 @@ mattermost_read(struct src *s, const struct ingest_opts *o,
 		if (rc)
 			goto out;
 	}
+	if (sink->named) {
+		char *name = workspace_name(&mm);
+
+		if (name)
+			sink->named(sink->ctx, name);
+		free(name);
+	}
 	/* pass 2: posts, in batches that fit the budget */
 	mm.in_batch = xcalloc(mm.nch + 1, 1);
 	mm.pass = 2;
@@ -1027,7 +1034,7 @@ mattermost_run(const char *source, const struct ingest_opts *o,
 {
 	struct ingest_opts mo = { 0 };
 	char *dflt_att = NULL;
-	struct src *s;
+	struct src *s = NULL;
 	int rc = src_open(source, &s);
 
 	if (rc)

@@ -610,6 +610,12 @@ slack_read(struct src *s, const struct ingest_opts *o,
 		if (c >= 0)
 			sl.bytes[c] += s->sizes[i];
 	}
+	if (sink->named && sl.team) {
+		char *name = xasprintf("slack-%s", sl.team);
+
+		sink->named(sink->ctx, name);
+		free(name);
+	}
 	/* pass 2, in batches that fit the budget */
 	for (size_t start = 0; start < nconv && rc == IMDR_OK;) {
 		size_t end = start;
@@ -660,7 +666,7 @@ static int
 slack_run(const char *source, const struct ingest_opts *o,
     const struct ingest_sink *sink, struct ingest_result *ret)
 {
-	struct src *s;
+	struct src *s = NULL;
 	int rc = src_open(source, &s);
 
 	if (rc == IMDR_OK)

@@ -308,6 +308,7 @@ src_open(const char *path, struct src **ret)
 	struct stat st;
 	int rc = IMDR_OK;
 
+	*ret = NULL;
 	s->path = xstrdup(path);
 	if (stat(path, &st) < 0) {
 		rc = err_set(IMDR_ESOURCE, "cannot read source %s: %s", path, strerror(errno));

@@ -660,6 +660,145 @@ repo_blob_read(struct repo *r, enum blob_type type, const struct blob_ref *ref,
 	return rc;
 }
 
+/* ---- many blobs at once ---- */
+
+struct frange {
+	uint8_t pack[CRYPTO_ID_LEN];
+	uint64_t start, end;
+	size_t first, n;	/* into the sorted order */
+};
+
+struct fetch {
+	struct repo *r;
+	const struct blob_ref *refs;
+	size_t *order;
+	struct frange *ranges;
+	size_t nranges;
+	repo_fetch_fn fn;
+	void *ctx;
+	pthread_mutex_t mu;
+	size_t next;
+	int rc;
+	char *msg;
+};
+
+static void *
+fetch_worker(void *arg)
+{
+	struct fetch *f = arg;
+	struct buf b = BUF_INIT;
+
+	for (;;) {
+		struct frange *fr;
+		int rc;
+
+		pthread_mutex_lock(&f->mu);
+		if (f->rc || f->next == f->nranges) {
+			pthread_mutex_unlock(&f->mu);
+			break;
+		}
+		fr = &f->ranges[f->next++];
+		pthread_mutex_unlock(&f->mu);
+		int replica;
+
+		rc = get_range(f->r, fr->pack, fr->start, fr->end - fr->start, &b, &replica);
+		if (rc == IMDR_OK && b.len != fr->end - fr->start)
+			rc = err_set(IMDR_EFORMAT, "pack read short: %zu of %llu bytes", b.len,
+			    (unsigned long long)(fr->end - fr->start));
+		for (size_t k = 0; rc == IMDR_OK && k < fr->n; k++) {
+			size_t i = f->order[fr->first + k];
+			const struct blob_ref *ref = &f->refs[i];
+
+			rc = f->fn(f->ctx, i, b.data + (ref->offset - fr->start), ref->length);
+		}
+		if (rc) {
+			pthread_mutex_lock(&f->mu);
+			if (f->rc == IMDR_OK) {
+				f->rc = rc;
+				f->msg = xstrdup(err_msg(rc));
+			}
+			pthread_mutex_unlock(&f->mu);
+			break;
+		}
+	}
+	buf_free(&b);
+	return NULL;
+}
+
+static int
+cmp_place(const void *a, const void *b, void *ctx)
+{
+	const struct blob_ref *refs = ctx;
+	const struct blob_ref *x = &refs[*(const size_t *)a], *y = &refs[*(const size_t *)b];
+	int c = memcmp(x->pack, y->pack, CRYPTO_ID_LEN);
+
+	if (c)
+		return c;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+int
+repo_blob_fetch(struct repo *r, const struct blob_ref *refs, size_t n, uint64_t max_range,
+    repo_fetch_fn fn, void *ctx)
+{
+	struct fetch f;
+	struct repo_traits tr;
+	pthread_t th[32];
+	int nth, started = 0;
+
+	if (n == 0)
+		return IMDR_OK;
+	memset(&f, 0, sizeof(f));
+	f.r = r;
+	f.refs = refs;
+	f.fn = fn;
+	f.ctx = ctx;
+	f.order = xmalloc(n * sizeof(*f.order));
+	for (size_t i = 0; i < n; i++)
+		f.order[i] = i;
+	qsort_r(f.order, n, sizeof(*f.order), cmp_place, (void *)refs);
+	f.ranges = xmalloc(n * sizeof(*f.ranges));
+	for (size_t k = 0; k < n; k++) {
+		const struct blob_ref *ref = &refs[f.order[k]];
+		struct frange *last = f.nranges ? &f.ranges[f.nranges - 1] : NULL;
+
+		if (last && memcmp(last->pack, ref->pack, CRYPTO_ID_LEN) == 0 &&
+		    ref->offset >= last->end && ref->offset - last->end < (64u << 10) &&
+		    ref->offset + ref->length - last->start <= max_range) {
+			last->end = ref->offset + ref->length;
+			last->n++;
+			continue;
+		}
+		last = &f.ranges[f.nranges++];
+		memcpy(last->pack, ref->pack, CRYPTO_ID_LEN);
+		last->start = ref->offset;
+		last->end = ref->offset + ref->length;
+		last->first = k;
+		last->n = 1;
+	}
+	pthread_mutex_init(&f.mu, NULL);
+	repo_traits(r, &tr);
+	nth = tr.concurrency < (int)(sizeof(th) / sizeof(th[0])) ? tr.concurrency : 32;
+	if ((size_t)nth > f.nranges)
+		nth = (int)f.nranges;
+	for (int i = 1; i < nth; i++)
+		if (pthread_create(&th[started], NULL, fetch_worker, &f) == 0)
+			started++;
+	fetch_worker(&f);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&f.mu);
+	free(f.order);
+	free(f.ranges);
+	if (f.rc) {
+		int rc = err_set(f.rc, "%s", f.msg);
+
+		free(f.msg);
+		return rc;
+	}
+	return IMDR_OK;
+}
+
 void
 repo_io_stats(struct repo *r, struct repo_io_stats *ret)
 {

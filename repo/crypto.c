@@ -16,9 +16,10 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "lib/buf.h"
 #include "lib/err.h"
 
-static pthread_key_t ctx_key;
+static pthread_key_t ctx_key, md_key;
 static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
 static const EVP_CIPHER *gcm;
 static const EVP_MD *sha256;
@@ -30,9 +31,16 @@ ctx_free(void *p)
 }
 
 static void
+md_free(void *p)
+{
+	EVP_MD_CTX_free(p);
+}
+
+static void
 ctx_init(void)
 {
 	pthread_key_create(&ctx_key, ctx_free);
+	pthread_key_create(&md_key, md_free);
 	gcm = EVP_aes_256_gcm();
 	sha256 = EVP_sha256();
 }
@@ -184,10 +192,54 @@ void
 crypto_sha256(const void *p, size_t n, uint8_t out[32])
 {
 	unsigned int len = 32;
+	EVP_MD_CTX *c;
+
+	/* one digest context a thread, reused: EVP_Digest allocates one a
+	 * call, which costs more than hashing a short message line */
+	pthread_once(&ctx_once, ctx_init);
+	c = pthread_getspecific(md_key);
+	if (c == NULL) {
+		if ((c = EVP_MD_CTX_new()) == NULL)
+			fatal("SHA-256");
+		pthread_setspecific(md_key, c);
+	}
+	if (EVP_DigestInit_ex(c, sha256, NULL) != 1 || EVP_DigestUpdate(c, p, n) != 1 ||
+	    EVP_DigestFinal_ex(c, out, &len) != 1)
+		fatal("SHA-256");
+}
+
+struct crypto_sha256_ctx {
+	EVP_MD_CTX *md;
+};
+
+struct crypto_sha256_ctx *
+crypto_sha256_begin(void)
+{
+	struct crypto_sha256_ctx *c = xcalloc(1, sizeof(*c));
 
 	pthread_once(&ctx_once, ctx_init);
-	if (EVP_Digest(p, n, out, &len, sha256, NULL) != 1)
+	c->md = EVP_MD_CTX_new();
+	if (c->md == NULL || EVP_DigestInit_ex(c->md, sha256, NULL) != 1)
 		fatal("SHA-256");
+	return c;
+}
+
+void
+crypto_sha256_add(struct crypto_sha256_ctx *c, const void *p, size_t n)
+{
+	if (n > 0 && EVP_DigestUpdate(c->md, p, n) != 1)
+		fatal("SHA-256");
+}
+
+void
+crypto_sha256_end(struct crypto_sha256_ctx *c, uint8_t out[32])
+{
+	unsigned int len = 32;
+
+	if (EVP_DigestFinal_ex(c->md, out, &len) != 1)
+		fatal("SHA-256");
+	EVP_MD_CTX_free(c->md);
+	free(c);
 }
 
 int

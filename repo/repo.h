@@ -215,6 +215,18 @@ void repo_buf_recycle(struct repo *r, struct buf *b);
  * removed. IMDR_ENOENT when the pack left no map, or the map lacks it. */
 int repo_blob_relocate(struct repo *r, enum blob_type type,
     const struct blob_ref *ref, struct blob_ref *ret);
+/* repo_blob_fetch: the sealed bytes of n blobs (as their packs hold them,
+ * not yet authenticated: open each with repo_blob_unseal), read with as
+ * few requests as their places allow: blobs next to each other in a pack
+ * (gaps under 64 KiB) come in one ranged read of at most max_range bytes,
+ * and up to the backend's concurrency reads run at once. fn gets each
+ * blob (index into refs, bytes) once, in no particular order, possibly
+ * from several threads at once; a non-zero return stops the fetch. For
+ * reading much of something remote (a search index) in a few round
+ * trips. */
+typedef int (*repo_fetch_fn)(void *ctx, size_t i, const uint8_t *sealed, size_t n);
+int repo_blob_fetch(struct repo *r, const struct blob_ref *refs, size_t n,
+    uint64_t max_range, repo_fetch_fn fn, void *ctx);
 
 struct repo_reader_config {
 	size_t tree_cache_bytes;	/* tree-pack segments held; 0: default */

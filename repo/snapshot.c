@@ -283,6 +283,8 @@ encode(const struct snapshot *s)
 		if (x)
 			json_object_set_new(j, "summary", x);
 	}
+	if (s->has_search)
+		json_object_set_new(j, "search", ref_to_json(&s->search));
 	out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	return out;
@@ -445,6 +447,14 @@ snapshot_parse(const char *name, const uint8_t *data, size_t n,
 	v = json_object_get(j, "summary");
 	if (v)
 		s->extra_json = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	v = json_object_get(j, "search");
+	if (v) {
+		if (ref_from_json(v, &s->search) != 0) {
+			rc = err_set(IMDR_EFORMAT, "snapshot %s: its search reference is malformed", name);
+			goto out;
+		}
+		s->has_search = 1;
+	}
 	*ret = s;
 	s = NULL;
 out:

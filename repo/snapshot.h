@@ -54,6 +54,10 @@ struct snapshot {
 	size_t nskipped;
 	uint64_t skipped_total;		/* may exceed nskipped (list is capped) */
 	char *extra_json;		/* format-specific summary (JSON object) or NULL */
+	/* chat formats: the message index, a second tree (search/search.h;
+	 * everything that walks a snapshot's trees walks this one too) */
+	int has_search;
+	struct blob_ref search;
 };
 
 /* snapshot_list: every snapshot name, sorted by time then id (oldest

@@ -317,7 +317,7 @@ fuzz_export_run(const uint8_t *data, size_t n, const char *const *defaults,
     const char *format, const char *attachments_dir, int chat)
 {
 	struct check c = { chat };
-	struct ingest_sink sink = { check_entry, check_warn, &c, NULL };
+	struct ingest_sink sink = { check_entry, check_warn, &c, NULL, NULL };
 	struct ingest_opts o;
 	struct ingest_result res;
 	struct buf tar = BUF_INIT;

@@ -2,7 +2,8 @@
 # imdr copy after retention: a replica brought up to date from a pruned
 # repository gets its legal holds and the moved maps prune left (older
 # trees name blobs in packs prune deleted; without the maps the replica
-# cannot read them), and check, replicas and restores agree on it.
+# cannot read them), and check, replicas and restores agree on it. The
+# message index (a second tree of each snapshot) survives prune and copy.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lifecycle.lib"
 
@@ -17,6 +18,9 @@ check "forget all but the newest two of each source (the held ones stay)" \
 out=$("$IMDR" prune "$A" --grace 0 --max-unused 0 --json)
 check "prune repacked and left moved maps" \
 	test "$(echo "$out" | J 'd["moved_written"] > 0')" = True
+n=$("$IMDR" search "$A" budget --all --json | J 'len(d)')
+check "search finds messages after prune repacked (the index's blobs kept or moved)" test "$n" -gt 0
+check "check --read-data after prune (the index walked too)" "$IMDR" check "$A" --read-data --quiet
 check "copy to the replica" "$IMDR" copy "$A" "$B" --quiet
 check "the replica holds the hold" test "$(ls "$B/holds" | wc -l)" = "$(ls "$A/holds" | wc -l)"
 check "the replica holds every moved map" diff <(cd "$A" && find moved -type f | sort) <(cd "$B" && find moved -type f | sort)
@@ -25,6 +29,7 @@ check "hold list on the replica names the case" grep -q "Doe v. Acme" <<<"$out"
 check "check --read-data of both as one repository" "$IMDR" check "multi:$A|$B" --read-data --quiet
 out=$("$IMDR" replicas "multi:$A|$B" --json)
 check "replicas: no replica behind" test "$(echo "$out" | J 'sum(r["objects_missing"] for r in d)')" = 0
+check "search on the replica alone finds as many" test "$("$IMDR" search "$B" budget --all --json | J 'len(d)')" = "$n"
 # the replica alone: every snapshot restores as it was taken
 restore_all "$B" c >/dev/null
 check "every snapshot restores from the replica alone, as it was taken" test $? = 0

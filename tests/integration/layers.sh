@@ -13,8 +13,8 @@ declare -A MAY=(
 	[repo]="lib backends repo|openssl/ zstd jansson"
 	[catalog]="lib repo catalog|"
 	[ingest]="lib ingest|archive archive_entry jansson openssl/"
-	[engine]="lib repo catalog ingest engine|jansson"
-	[search]="lib repo catalog search|sqlite3"
+	[engine]="lib repo catalog ingest search engine|jansson archive archive_entry"
+	[search]="lib repo catalog search|sqlite3 jansson"
 	[fs]="lib repo catalog fs|fuse"
 	[cli]="*|*"
 )

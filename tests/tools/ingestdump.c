@@ -88,7 +88,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ingest_opts io;
-	struct ingest_sink sink = { dump_entry, dump_warn, NULL, NULL };
+	struct ingest_sink sink = { dump_entry, dump_warn, NULL, NULL, NULL };
 	struct ingest_result res;
 	int c, rc;
 

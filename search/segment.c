@@ -1,0 +1,686 @@
+/* segment — one part of the message index (search_impl.h).
+ *
+ * Building: an in-memory database (SQLite's memdb VFS, so the finished
+ * file is one contiguous buffer handed out without a copy), rows and
+ * their full-text entries added as messages come, the key index built
+ * and the full-text index merged into one b-tree at the end. Nothing of
+ * it touches the disk.
+ *
+ * Reading: a read-only VFS ("imdr-seg") whose files are stored segments.
+ * A read at an offset maps onto the SEG_PIECE-sized blob holding it,
+ * fetched through the repository's blob reader (so authenticated before
+ * SQLite sees a byte) into a small cache. Policy of that cache: SEG_SLOTS
+ * pieces per open segment (1 MiB), least recently used replaced, freed
+ * with the segment. The database is opened immutable: no locks, no
+ * journal, no writes. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/timefmt.h"
+#include "repo/crypto.h"
+#include "search/search_impl.h"
+
+#define SEG_SLOTS 16
+/* remote repositories: a segment up to this size is fetched whole, sealed,
+ * in a few large ranged reads at open (a lazy read per piece would cost a
+ * round trip each); pieces are still opened only when SQLite reads them */
+#define SEG_PREFETCH_MAX (256u << 20)
+#define SEG_FETCH_RANGE (8u << 20)
+/* rows go into the full-text index in batches, by one INSERT ... SELECT
+ * over the rows added since the last: a third of the cost of a row at a
+ * time, and most of it on the indexer's thread while the backup runs */
+#define FTS_BATCH 20000
+
+static const char schema[] =
+    "PRAGMA page_size=4096;"
+    "PRAGMA journal_mode=OFF;"
+    "PRAGMA synchronous=OFF;"
+    "PRAGMA locking_mode=EXCLUSIVE;"
+    "BEGIN;"
+    "CREATE TABLE conv(cid INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE msg(rowid INTEGER PRIMARY KEY, cid INTEGER NOT NULL,"
+    " mid TEXT NOT NULL, h INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    " user TEXT NOT NULL, thread TEXT, flags INTEGER NOT NULL,"
+    " text TEXT NOT NULL, files TEXT NOT NULL);"
+    "CREATE INDEX msg_key ON msg(cid, mid, h);"
+    "CREATE VIRTUAL TABLE fts USING fts5(text, files, user, content='msg',"
+    " content_rowid='rowid', tokenize='unicode61 remove_diacritics 2',"
+    " columnsize=0, detail=full);";
+
+struct seg_builder {
+	sqlite3 *db;
+	sqlite3_stmt *find_conv, *ins_conv, *ins_msg, *ins_fts;
+	uint64_t rows;
+	uint64_t indexed;		/* rows in the full-text index */
+	struct buf files;
+	const uint8_t *data;
+	size_t n;
+};
+
+int
+seg_sql_error(sqlite3 *db, const char *doing)
+{
+	return err_set(IMDR_EFORMAT, "message index: %s: %s", doing,
+	    db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+int64_t
+seg_version_hash(const char *line, size_t n)
+{
+	uint8_t sum[32];
+	int64_t h;
+
+	crypto_sha256(line, n, sum);
+	memcpy(&h, sum, sizeof(h));
+	return h;
+}
+
+int
+seg_builder_new(struct seg_builder **ret)
+{
+	struct seg_builder *b = xcalloc(1, sizeof(*b));
+
+	if (sqlite3_open_v2("imdr-segment", &b->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, "memdb") != SQLITE_OK ||
+	    sqlite3_exec(b->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(b->db, "SELECT cid FROM conv WHERE key=?", -1,
+	    &b->find_conv, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(b->db, "INSERT INTO conv(key) VALUES(?)", -1,
+	    &b->ins_conv, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(b->db, "INSERT INTO msg(rowid, cid, mid, h, ts, user,"
+	    " thread, flags, text, files) VALUES(?,?,?,?,?,?,?,?,?,?)", -1,
+	    &b->ins_msg, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(b->db, "INSERT INTO fts(rowid, text, files, user)"
+	    " SELECT rowid, text, files, user FROM msg WHERE rowid > ?1", -1, &b->ins_fts,
+	    NULL) != SQLITE_OK) {
+		int rc = seg_sql_error(b->db, "creating a segment");
+
+		seg_builder_free(b);
+		return rc;
+	}
+	*ret = b;
+	return IMDR_OK;
+}
+
+void
+seg_builder_free(struct seg_builder *b)
+{
+	if (b == NULL)
+		return;
+	sqlite3_finalize(b->find_conv);
+	sqlite3_finalize(b->ins_conv);
+	sqlite3_finalize(b->ins_msg);
+	sqlite3_finalize(b->ins_fts);
+	sqlite3_close(b->db);
+	buf_free(&b->files);
+	free(b);
+}
+
+sqlite3 *
+seg_builder_db(struct seg_builder *b)
+{
+	return b->db;
+}
+
+uint64_t
+seg_builder_rows(const struct seg_builder *b)
+{
+	return b->rows;
+}
+
+int
+seg_builder_conv(struct seg_builder *b, const char *key, int64_t *ret_cid)
+{
+	int rc;
+
+	sqlite3_bind_text(b->find_conv, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(b->find_conv);
+	if (rc == SQLITE_ROW) {
+		*ret_cid = sqlite3_column_int64(b->find_conv, 0);
+		sqlite3_reset(b->find_conv);
+		return IMDR_OK;
+	}
+	sqlite3_reset(b->find_conv);
+	sqlite3_bind_text(b->ins_conv, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(b->ins_conv);
+	sqlite3_reset(b->ins_conv);
+	if (rc != SQLITE_DONE)
+		return seg_sql_error(b->db, "adding a conversation");
+	*ret_cid = sqlite3_last_insert_rowid(b->db);
+	return IMDR_OK;
+}
+
+/* index_pending: the rows not yet in the full-text index, into it. */
+static int
+index_pending(struct seg_builder *b)
+{
+	int rc;
+
+	if (b->indexed == b->rows)
+		return IMDR_OK;
+	sqlite3_bind_int64(b->ins_fts, 1, (sqlite3_int64)b->indexed);
+	rc = sqlite3_step(b->ins_fts);
+	sqlite3_reset(b->ins_fts);
+	if (rc != SQLITE_DONE)
+		return seg_sql_error(b->db, "indexing messages");
+	b->indexed = b->rows;
+	return IMDR_OK;
+}
+
+static int
+insert(struct seg_builder *b, int64_t cid, const char *mid, int64_t h, int64_t ts,
+    const char *user, const char *thread, int flags, const char *text, int textlen,
+    const char *files, int fileslen)
+{
+	sqlite3_int64 rowid = (sqlite3_int64)++b->rows;
+	sqlite3_stmt *m = b->ins_msg;
+	int rc;
+
+	sqlite3_bind_int64(m, 1, rowid);
+	sqlite3_bind_int64(m, 2, cid);
+	sqlite3_bind_text(m, 3, mid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(m, 4, h);
+	sqlite3_bind_int64(m, 5, ts);
+	sqlite3_bind_text(m, 6, user, -1, SQLITE_STATIC);
+	if (thread)
+		sqlite3_bind_text(m, 7, thread, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(m, 7);
+	sqlite3_bind_int(m, 8, flags);
+	sqlite3_bind_text(m, 9, text, textlen, SQLITE_STATIC);
+	sqlite3_bind_text(m, 10, files, fileslen, SQLITE_STATIC);
+	rc = sqlite3_step(m);
+	sqlite3_reset(m);
+	if (rc != SQLITE_DONE) {
+		b->rows--;
+		return seg_sql_error(b->db, "adding a message");
+	}
+	if (b->rows - b->indexed >= FTS_BATCH)
+		return index_pending(b);
+	return IMDR_OK;
+}
+
+int
+seg_builder_add(struct seg_builder *b, int64_t cid, const struct chat_msg *m, int64_t h)
+{
+	int flags = 0;
+
+	b->files.len = 0;
+	for (size_t i = 0; i < m->natt; i++) {
+		if (i)
+			buf_putc(&b->files, '\n');
+		buf_puts(&b->files, m->att[i].name);
+	}
+	buf_cstr(&b->files);
+	if (m->edited_ms)
+		flags |= SEGF_EDITED;
+	if (m->deleted)
+		flags |= SEGF_DELETED;
+	if (m->natt)
+		flags |= SEGF_ATT;
+	return insert(b, cid, m->id, h, m->ts_ms, m->user, m->thread, flags, m->text, -1,
+	    (const char *)b->files.data, (int)b->files.len);
+}
+
+int
+seg_builder_add_row(struct seg_builder *b, int64_t cid, sqlite3_stmt *from)
+{
+	/* from: mid, h, ts, user, thread, flags, text, files */
+	return insert(b, cid, (const char *)sqlite3_column_text(from, 0),
+	    sqlite3_column_int64(from, 1), sqlite3_column_int64(from, 2),
+	    (const char *)sqlite3_column_text(from, 3),
+	    (const char *)sqlite3_column_text(from, 4), sqlite3_column_int(from, 5),
+	    (const char *)sqlite3_column_text(from, 6), sqlite3_column_bytes(from, 6),
+	    (const char *)sqlite3_column_text(from, 7), sqlite3_column_bytes(from, 7));
+}
+
+int
+seg_builder_finish(struct seg_builder *b, const uint8_t **ret_data, size_t *ret_n)
+{
+	sqlite3_int64 n = 0;
+	unsigned char *p;
+
+	if (b->data == NULL) {
+		int64_t t0 = time_mono_ns();
+		int rc = index_pending(b);
+
+		if (rc)
+			return rc;
+		if (sqlite3_exec(b->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
+			return seg_sql_error(b->db, "finishing a segment");
+		debugf("segment of %llu rows: finished in %.3f s", (unsigned long long)b->rows,
+		    (double)(time_mono_ns() - t0) / 1e9);
+		p = sqlite3_serialize(b->db, "main", &n, SQLITE_SERIALIZE_NOCOPY);
+		if (p == NULL || n <= 0)
+			return err_set(IMDR_ENOMEM, "message index: cannot serialize a segment");
+		b->data = p;
+		b->n = (size_t)n;
+	}
+	*ret_data = b->data;
+	*ret_n = b->n;
+	return IMDR_OK;
+}
+
+/* ---- reading stored segments ---- */
+
+struct slot {
+	size_t idx;
+	struct buf b;
+	uint64_t used;
+};
+
+struct seg {
+	struct repo *r;
+	struct blob_ref *pieces;
+	size_t npieces;
+	uint64_t size;
+	char *what;			/* names it in messages */
+	char name[48];			/* its file name in the VFS */
+	struct slot slot[SEG_SLOTS];
+	struct buf *sealed;		/* remote: every piece as stored, or NULL */
+	uint64_t clock, reads;
+	int rc;				/* the first repository error met */
+	char *msg;
+	sqlite3 *db;
+	struct seg *next;		/* in the registry */
+};
+
+struct segfile {
+	sqlite3_file base;
+	struct seg *s;
+};
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct seg *registry;
+static uint64_t reg_serial;
+static pthread_once_t vfs_once = PTHREAD_ONCE_INIT;
+static int vfs_ok;
+
+static const uint8_t *
+piece(struct seg *s, size_t idx, size_t *ret_len)
+{
+	struct slot *victim = &s->slot[0];
+	int rc;
+
+	for (int i = 0; i < SEG_SLOTS; i++) {
+		struct slot *sl = &s->slot[i];
+
+		if (sl->used && sl->idx == idx) {
+			sl->used = ++s->clock;
+			*ret_len = sl->b.len;
+			return sl->b.data;
+		}
+		if (sl->used < victim->used)
+			victim = sl;
+	}
+	victim->used = 0;
+	rc = IMDR_EAUTH;
+	if (s->sealed && s->sealed[idx].len) {
+		rc = repo_blob_unseal(s->r, BLOB_DATA, &s->pieces[idx], s->sealed[idx].data,
+		    s->sealed[idx].len, &victim->b);
+		if (rc)
+			err_clear();	/* read it again: from another replica */
+	}
+	if (rc)
+		rc = repo_blob_read(s->r, BLOB_DATA, &s->pieces[idx], &victim->b);
+	if (rc) {
+		if (s->rc == IMDR_OK) {
+			s->rc = rc;
+			s->msg = xstrdup(err_msg(rc));
+		}
+		return NULL;
+	}
+	s->reads++;
+	victim->idx = idx;
+	victim->used = ++s->clock;
+	*ret_len = victim->b.len;
+	return victim->b.data;
+}
+
+static int
+f_read(sqlite3_file *f, void *out, int amt, sqlite3_int64 off)
+{
+	struct seg *s = ((struct segfile *)f)->s;
+	uint8_t *o = out;
+	size_t left = (size_t)amt;
+	uint64_t pos = (uint64_t)off;
+
+	while (left > 0 && pos < s->size) {
+		size_t idx = (size_t)(pos / SEG_PIECE), in = (size_t)(pos % SEG_PIECE), len, n;
+		const uint8_t *p;
+
+		if (idx >= s->npieces)
+			break;
+		p = piece(s, idx, &len);
+		if (p == NULL)
+			return SQLITE_IOERR_READ;
+		if (in >= len)
+			break;
+		n = len - in < left ? len - in : left;
+		memcpy(o, p + in, n);
+		o += n;
+		left -= n;
+		pos += n;
+	}
+	if (left > 0) {
+		memset(o, 0, left);
+		return SQLITE_IOERR_SHORT_READ;
+	}
+	return SQLITE_OK;
+}
+
+static int
+f_close(sqlite3_file *f)
+{
+	(void)f;
+	return SQLITE_OK;
+}
+
+static int
+f_write(sqlite3_file *f, const void *p, int amt, sqlite3_int64 off)
+{
+	(void)f; (void)p; (void)amt; (void)off;
+	return SQLITE_READONLY;
+}
+
+static int
+f_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+	(void)f; (void)size;
+	return SQLITE_READONLY;
+}
+
+static int
+f_sync(sqlite3_file *f, int flags)
+{
+	(void)f; (void)flags;
+	return SQLITE_OK;
+}
+
+static int
+f_size(sqlite3_file *f, sqlite3_int64 *ret)
+{
+	*ret = (sqlite3_int64)((struct segfile *)f)->s->size;
+	return SQLITE_OK;
+}
+
+static int
+f_lock(sqlite3_file *f, int level)
+{
+	(void)f; (void)level;
+	return SQLITE_OK;
+}
+
+static int
+f_reserved(sqlite3_file *f, int *ret)
+{
+	(void)f;
+	*ret = 0;
+	return SQLITE_OK;
+}
+
+static int
+f_control(sqlite3_file *f, int op, void *arg)
+{
+	(void)f; (void)op; (void)arg;
+	return SQLITE_NOTFOUND;
+}
+
+static int
+f_sector(sqlite3_file *f)
+{
+	(void)f;
+	return 4096;
+}
+
+static int
+f_caps(sqlite3_file *f)
+{
+	(void)f;
+	return SQLITE_IOCAP_IMMUTABLE;
+}
+
+static const sqlite3_io_methods seg_io = {
+	.iVersion = 1,
+	.xClose = f_close,
+	.xRead = f_read,
+	.xWrite = f_write,
+	.xTruncate = f_truncate,
+	.xSync = f_sync,
+	.xFileSize = f_size,
+	.xLock = f_lock,
+	.xUnlock = f_lock,
+	.xCheckReservedLock = f_reserved,
+	.xFileControl = f_control,
+	.xSectorSize = f_sector,
+	.xDeviceCharacteristics = f_caps,
+};
+
+static int
+v_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out_flags)
+{
+	struct segfile *sf = (struct segfile *)f;
+	struct seg *s;
+
+	(void)vfs;
+	f->pMethods = NULL;
+	if (name == NULL || !(flags & SQLITE_OPEN_MAIN_DB))
+		return SQLITE_CANTOPEN;
+	pthread_mutex_lock(&reg_mu);
+	for (s = registry; s && strcmp(s->name, name) != 0; s = s->next)
+		;
+	pthread_mutex_unlock(&reg_mu);
+	if (s == NULL)
+		return SQLITE_CANTOPEN;
+	sf->s = s;
+	f->pMethods = &seg_io;
+	if (out_flags)
+		*out_flags = SQLITE_OPEN_READONLY;
+	return SQLITE_OK;
+}
+
+static int
+v_delete(sqlite3_vfs *vfs, const char *name, int sync)
+{
+	(void)vfs; (void)name; (void)sync;
+	return SQLITE_READONLY;
+}
+
+static int
+v_access(sqlite3_vfs *vfs, const char *name, int flags, int *ret)
+{
+	(void)vfs; (void)name; (void)flags;
+	*ret = 0;	/* no journal, no WAL: nothing but the database exists */
+	return SQLITE_OK;
+}
+
+static int
+v_fullpath(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+	(void)vfs;
+	snprintf(out, (size_t)n, "%s", name);
+	return SQLITE_OK;
+}
+
+static int
+v_random(sqlite3_vfs *vfs, int n, char *out)
+{
+	sqlite3_vfs *d = sqlite3_vfs_find(NULL);
+
+	(void)vfs;
+	return d->xRandomness(d, n, out);
+}
+
+static int
+v_sleep(sqlite3_vfs *vfs, int us)
+{
+	sqlite3_vfs *d = sqlite3_vfs_find(NULL);
+
+	(void)vfs;
+	return d->xSleep(d, us);
+}
+
+static int
+v_time(sqlite3_vfs *vfs, double *ret)
+{
+	sqlite3_vfs *d = sqlite3_vfs_find(NULL);
+
+	(void)vfs;
+	return d->xCurrentTime(d, ret);
+}
+
+static int
+v_lasterror(sqlite3_vfs *vfs, int n, char *out)
+{
+	(void)vfs;
+	if (n > 0)
+		out[0] = '\0';
+	return 0;
+}
+
+static sqlite3_vfs seg_vfs = {
+	.iVersion = 1,
+	.szOsFile = sizeof(struct segfile),
+	.mxPathname = 64,
+	.zName = "imdr-seg",
+	.xOpen = v_open,
+	.xDelete = v_delete,
+	.xAccess = v_access,
+	.xFullPathname = v_fullpath,
+	.xRandomness = v_random,
+	.xSleep = v_sleep,
+	.xCurrentTime = v_time,
+	.xGetLastError = v_lasterror,
+};
+
+static void
+vfs_register(void)
+{
+	vfs_ok = sqlite3_initialize() == SQLITE_OK &&
+	    sqlite3_vfs_register(&seg_vfs, 0) == SQLITE_OK;
+}
+
+static int
+keep_sealed(void *ctx, size_t i, const uint8_t *p, size_t n)
+{
+	struct seg *s = ctx;
+
+	buf_append(&s->sealed[i], p, n);
+	return IMDR_OK;
+}
+
+int
+seg_open(struct repo *r, const struct blob_ref *pieces, size_t n, uint64_t size,
+    const char *what, struct seg **ret)
+{
+	struct seg *s;
+	uint64_t total = 0;
+	char uri[80];
+
+	pthread_once(&vfs_once, vfs_register);
+	if (!vfs_ok)
+		return err_set(IMDR_ENOMEM, "cannot set up SQLite for the message index");
+	for (size_t i = 0; i < n; i++) {
+		if ((i + 1 < n && pieces[i].raw_length != SEG_PIECE) ||
+		    pieces[i].raw_length > SEG_PIECE || pieces[i].raw_length == 0)
+			return err_set(IMDR_EFORMAT, "%s: piece %zu of %zu has %u bytes", what, i + 1,
+			    n, pieces[i].raw_length);
+		total += pieces[i].raw_length;
+	}
+	if (total != size || size < 512)
+		return err_set(IMDR_EFORMAT, "%s: its pieces hold %llu bytes, not %llu", what,
+		    (unsigned long long)total, (unsigned long long)size);
+	s = xcalloc(1, sizeof(*s));
+	s->r = r;
+	s->pieces = xmalloc((n ? n : 1) * sizeof(*s->pieces));
+	memcpy(s->pieces, pieces, n * sizeof(*pieces));
+	s->npieces = n;
+	s->size = size;
+	s->what = xstrdup(what);
+	pthread_mutex_lock(&reg_mu);
+	snprintf(s->name, sizeof(s->name), "imdr-seg-%llu", (unsigned long long)++reg_serial);
+	s->next = registry;
+	registry = s;
+	pthread_mutex_unlock(&reg_mu);
+	{
+		struct repo_traits tr;
+
+		repo_traits(r, &tr);
+		if (tr.remote && size <= SEG_PREFETCH_MAX) {
+			int rc;
+
+			s->sealed = xcalloc(n ? n : 1, sizeof(*s->sealed));
+			rc = repo_blob_fetch(r, pieces, n, SEG_FETCH_RANGE, keep_sealed, s);
+			if (rc) {
+				/* a pack gone (prune moved its blobs) or failing:
+				 * the pieces are read one by one, through the
+				 * reader that follows moved maps and replicas */
+				for (size_t i = 0; i < n; i++)
+					buf_free(&s->sealed[i]);
+				free(s->sealed);
+				s->sealed = NULL;
+				err_clear();
+			}
+		}
+	}
+	snprintf(uri, sizeof(uri), "file:%s?immutable=1", s->name);
+	if (sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+	    SQLITE_OPEN_NOMUTEX, "imdr-seg") != SQLITE_OK) {
+		int rc = seg_error(s, s->db, "opening");
+
+		seg_close(s);
+		return rc;
+	}
+	*ret = s;
+	return IMDR_OK;
+}
+
+void
+seg_close(struct seg *s)
+{
+	struct seg **pp;
+
+	if (s == NULL)
+		return;
+	sqlite3_close(s->db);
+	pthread_mutex_lock(&reg_mu);
+	for (pp = &registry; *pp && *pp != s; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = s->next;
+	pthread_mutex_unlock(&reg_mu);
+	for (int i = 0; i < SEG_SLOTS; i++)
+		buf_free(&s->slot[i].b);
+	for (size_t i = 0; s->sealed && i < s->npieces; i++)
+		buf_free(&s->sealed[i]);
+	free(s->sealed);
+	free(s->pieces);
+	free(s->what);
+	free(s->msg);
+	free(s);
+}
+
+sqlite3 *
+seg_db(struct seg *s)
+{
+	return s->db;
+}
+
+uint64_t
+seg_piece_reads(const struct seg *s)
+{
+	return s->reads;
+}
+
+int
+seg_error(struct seg *s, sqlite3 *db, const char *doing)
+{
+	if (s && s->rc)
+		return err_set(s->rc, "%s: %s", s->what, s->msg);
+	return err_set(IMDR_EFORMAT, "%s: %s: %s", s ? s->what : "message index", doing,
+	    db ? sqlite3_errmsg(db) : "out of memory");
+}
