@@ -395,17 +395,26 @@ config_store(struct repo *r)
 	return rc;
 }
 
+/* config_load: the config object of size bytes; fetched, when it is not
+ * NULL, holds its stored bytes read already (another replica is asked
+ * when they do not authenticate). */
 static int
-config_load(struct repo *r, uint64_t size)
+config_load(struct repo *r, uint64_t size, const struct buf *fetched)
 {
 	struct buf b = BUF_INIT;
 	json_error_t jerr;
 	json_int_t ver, mn, av, mx, ps, zl;
 	const char *id;
 	json_t *j = NULL;
-	int rc;
+	int rc = IMDR_EAUTH;
 
-	rc = repo_get_sealed_sized(r, OBJ_CONFIG, "config", size, &b);
+	if (fetched && fetched->len == size) {
+		rc = repo_open_sealed(r, OBJ_CONFIG, "config", fetched->data, fetched->len, &b);
+		if (rc)
+			err_clear();
+	}
+	if (rc)
+		rc = repo_get_sealed_sized(r, OBJ_CONFIG, "config", size, &b);
 	if (rc)
 		goto out;
 	j = json_loadb((const char *)b.data, b.len, 0, &jerr);
@@ -496,32 +505,60 @@ err:
 	return rc;
 }
 
+/* The config object, fetched while the keys are listed, read and derived
+ * (over a network, opening costs two round trips and the KDF, not four):
+ * its size first, then its bytes, which are authenticated once the key is
+ * known. */
+struct config_fetch {
+	struct backend *be;
+	uint64_t size;
+	struct buf b;
+	int rc;
+	char *msg;
+};
+
+static void *
+config_fetch_main(void *arg)
+{
+	struct config_fetch *c = arg;
+
+	c->rc = backend_stat(c->be, "config", &c->size);
+	if (c->rc == IMDR_OK && c->size > 0 && c->size <= REPO_SMALL_MAX)
+		c->rc = backend_get(c->be, "config", 0, c->size, &c->b);
+	if (c->rc)
+		c->msg = xstrdup(err_msg(c->rc));
+	return NULL;
+}
+
 int
 repo_open_backend(struct backend *be, const char *pass, size_t passlen,
     struct repo **ret)
 {
+	struct config_fetch cf = { be, 0, BUF_INIT, IMDR_OK, NULL };
 	struct repo *r;
-	uint64_t config_size = 0;
-	int rc;
+	pthread_t th;
+	int rc, threaded;
 
-	rc = backend_stat(be, "config", &config_size);
-	if (rc == IMDR_ENOENT) {
-		rc = err_set(IMDR_ENOENT, "no imdr repository at %s (no config object)",
-		    backend_url(be));
-		backend_close(be);
-		return rc;
-	}
-	if (rc) {
-		backend_close(be);
-		return rc;
-	}
+	threaded = pthread_create(&th, NULL, config_fetch_main, &cf) == 0;
+	if (!threaded)
+		config_fetch_main(&cf);
 	r = xcalloc(1, sizeof(*r));
 	r->be = be;
 	r->rd = blobread_new(r);
 	r->key = secmem_alloc(sizeof(*r->key));
 	rc = unlock_keys(r, pass, passlen);
+	if (threaded)
+		pthread_join(th, NULL);
+	/* no config: no repository, whatever the keys said */
+	if (cf.rc == IMDR_ENOENT)
+		rc = err_set(IMDR_ENOENT, "no imdr repository at %s (no config object)",
+		    backend_url(be));
+	else if (cf.rc && (rc == IMDR_OK || rc == IMDR_EPASS))
+		rc = err_set(cf.rc, "%s", cf.msg);
 	if (rc == IMDR_OK)
-		rc = config_load(r, config_size);
+		rc = config_load(r, cf.size, &cf.b);
+	buf_free(&cf.b);
+	free(cf.msg);
 	if (rc) {
 		repo_free(r);
 		return rc;
