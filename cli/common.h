@@ -57,5 +57,9 @@ int cmd_key(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_replicas(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_schedule(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_drill(int argc, char **argv);
 
 #endif

@@ -27,6 +27,10 @@ static const struct command commands[] = {
 	{ "audit", cmd_audit, "the audit log: who did what, when (--checkpoint: a digest to keep)" },
 	{ "copy", cmd_copy, "copy what a replica lacks from another (resumable)" },
 	{ "replicas", cmd_replicas, "each replica of a multi: repository: reachable, latency, lag" },
+	{ "run", cmd_run, "run a backup job (a job file): export, backup, retention, copies, check, drill" },
+	{ "schedule", cmd_schedule, "install, remove or list a job's systemd service and timer" },
+	{ "status", cmd_status, "RPO per source from the jobs' state (--live: a listing); metrics" },
+	{ "drill", cmd_drill, "restore test: restore, verify every file, time it against the RTO" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

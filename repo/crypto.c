@@ -190,6 +190,34 @@ crypto_sha256(const void *p, size_t n, uint8_t out[32])
 		fatal("SHA-256");
 }
 
+struct crypto_sha256_ctx *
+crypto_sha256_begin(void)
+{
+	EVP_MD_CTX *c;
+
+	pthread_once(&ctx_once, ctx_init);
+	if ((c = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(c, sha256, NULL) != 1)
+		fatal("SHA-256");
+	return (struct crypto_sha256_ctx *)c;
+}
+
+void
+crypto_sha256_update(struct crypto_sha256_ctx *c, const void *p, size_t n)
+{
+	if (EVP_DigestUpdate((EVP_MD_CTX *)c, p, n) != 1)
+		fatal("SHA-256");
+}
+
+void
+crypto_sha256_end(struct crypto_sha256_ctx *c, uint8_t out[32])
+{
+	unsigned int len = 32;
+
+	if (EVP_DigestFinal_ex((EVP_MD_CTX *)c, out, &len) != 1)
+		fatal("SHA-256");
+	EVP_MD_CTX_free((EVP_MD_CTX *)c);
+}
+
 int
 crypto_scrypt(const char *pass, size_t passlen, const uint8_t *salt,
     size_t saltlen, uint64_t N, uint32_t r, uint32_t p, uint8_t *out,

@@ -5,8 +5,8 @@ set -e
 what=${1:-build}
 cd "$(dirname "$0")/.."
 
-build_pkgs="build-essential pkg-config libfuse3-dev fuse3 libarchive-dev libzstd-dev libssl-dev libcurl4-openssl-dev libjansson-dev"
-test_pkgs="$build_pkgs zip unzip tar gzip zstd attr procps psmisc nodejs npm iproute2 python3 time gdb"
+build_pkgs="build-essential pkg-config libfuse3-dev fuse3 libarchive-dev libzstd-dev libssl-dev libcurl4-openssl-dev libjansson-dev libinih-dev"
+test_pkgs="$build_pkgs zip unzip tar gzip zstd attr procps psmisc nodejs npm iproute2 python3 time gdb prometheus prometheus-node-exporter zabbix-agent2 systemd"
 bench_pkgs="$test_pkgs restic borgbackup python3-pyfuse3 squashfuse squashfs-tools rclone time"
 
 case $what in
