@@ -157,7 +157,8 @@ cmd_run(int argc, char **argv)
 			char *path = job_path(argv[i], jobs_dir);
 			struct job *j = NULL;
 
-			if (job_load(path, state_dir, &j, &probs) == IMDR_OK)
+			job_load(path, state_dir, &j, &probs);
+			if (j)
 				job_check_system(j, 1, &probs);
 			if (print_problems(&probs) == 0)
 				printf("%s: job %s is fine: %s into %s%s%s\n", path, j->name, j->source_path,
@@ -176,7 +177,8 @@ cmd_run(int argc, char **argv)
 		char *path = job_path(argv[optind], jobs_dir);
 		struct job *j = NULL;
 
-		if (job_load(path, state_dir, &j, &probs) == IMDR_OK)
+		job_load(path, state_dir, &j, &probs);
+		if (j)
 			job_check_system(j, 0, &probs);
 		if (print_problems(&probs)) {
 			warn0("job %s not run: its file has %zu mistake%s (above)", argv[optind], probs.n,

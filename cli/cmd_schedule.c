@@ -160,7 +160,8 @@ cmd_schedule(int argc, char **argv)
 		char *path = job_path(argv[optind + 1], jobs_dir), *ps = NULL, *pt = NULL;
 		struct job *j = NULL;
 
-		if (job_load(path, state_dir, &j, &probs) == IMDR_OK)
+		job_load(path, state_dir, &j, &probs);
+		if (j)
 			job_check_system(j, 1, &probs);
 		for (size_t i = 0; i < probs.n; i++) {
 			if (probs.v[i].line)

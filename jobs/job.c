@@ -347,6 +347,16 @@ line_of(const struct parse *ps, const char *section, const char *name)
 	return job_line(ps->j, section, name);
 }
 
+/* said: a problem was already found on line since probs[n0] */
+static int
+said(const struct parse *ps, int line)
+{
+	for (size_t i = 0; i < ps->probs->n; i++)
+		if (ps->probs->v[i].line == line && strcmp(ps->probs->v[i].file, ps->file) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 valid_job_name(const char *s)
 {
@@ -393,7 +403,8 @@ check_job(struct parse *ps, const char *state_root)
 		problem(ps->probs, f, line_of(ps, "source", "format"),
 		    "format = %s: no such format (known: %s)", j->format, known);
 	}
-	if (line_of(ps, "job", "min-replicas") && (j->min_replicas < 1 || j->min_replicas > 16))
+	if (line_of(ps, "job", "min-replicas") && !said(ps, line_of(ps, "job", "min-replicas")) &&
+	    (j->min_replicas < 1 || j->min_replicas > 16))
 		problem(ps->probs, f, line_of(ps, "job", "min-replicas"),
 		    "min-replicas = %d: expected a number from 1 to 16", j->min_replicas);
 	for (int i = 0; i < JOB_NKEEP; i++) {
@@ -415,7 +426,8 @@ check_job(struct parse *ps, const char *state_root)
 	}
 	if (j->retention_every == 0 && line_of(ps, "retention", "every") == 0)
 		j->retention_every = 86400;
-	if (j->drill_sample == 0 && line_of(ps, "drill", "sample"))
+	if (j->drill_sample == 0 && line_of(ps, "drill", "sample") &&
+	    !said(ps, line_of(ps, "drill", "sample")))
 		problem(ps->probs, f, line_of(ps, "drill", "sample"),
 		    "sample = 0%%: a drill restores something; leave sample out to restore every file");
 	if (j->check_read_data && j->check_every == 0)
@@ -477,12 +489,8 @@ job_load(const char *path, const char *state_root, struct job **ret,
 	fclose(rd.f);
 	free(rd.buf);
 	check_job(&ps, state_root);
-	if (probs->n > n0) {
-		job_free(j);
-		return IMDR_EINVAL;
-	}
 	*ret = j;
-	return IMDR_OK;
+	return probs->n > n0 ? IMDR_EINVAL : IMDR_OK;
 }
 
 void

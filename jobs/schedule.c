@@ -50,10 +50,9 @@ schedule_units(const struct job *j, const char *imdr_path, const char *state_roo
 	buf_printf(service,
 	    "# Written by `imdr schedule install %s` from %s.\n"
 	    "# `imdr schedule remove %s` removes it; edit the job file and install again\n"
-	    "# rather than this file.\n"
+	    "# rather than this file. See imdr(1), \"imdr schedule\".\n"
 	    "[Unit]\n"
 	    "Description=imdr backup job %s\n"
-	    "Documentation=man:imdr(1)\n"
 	    "Wants=network-online.target\n"
 	    "After=network-online.target\n"
 	    "\n"
@@ -86,7 +85,6 @@ schedule_units(const struct job *j, const char *imdr_path, const char *state_roo
 	    "# Written by `imdr schedule install %s` from %s.\n"
 	    "[Unit]\n"
 	    "Description=imdr backup job %s on its schedule\n"
-	    "Documentation=man:imdr(1)\n"
 	    "\n"
 	    "[Timer]\n", j->name, j->file, j->name);
 	for (size_t i = 0; i < j->non_calendar; i++) {
