@@ -155,8 +155,9 @@ cmd_drill(int argc, char **argv)
 	struct cli_events ce = { NULL, 0, 0, 0 };
 	struct repo *r = NULL;
 	const char *passfile = NULL, *replica = NULL, *report = NULL, *job = NULL, *state_dir = NULL;
-	int c, rc, json = 0, force_pg = 0;
+	int c, rc, json = 0, force_pg = 0, audit_rc;
 	int64_t t0;
+	char msg[1024];
 	char *end;
 
 	memset(&o, 0, sizeof(o));
@@ -245,6 +246,7 @@ cmd_drill(int argc, char **argv)
 	ce.pg = progress_start("drill", force_pg, ce.quiet || json);
 	rc = drill_run(r, &o, &res);
 	progress_stop(ce.pg);
+	snprintf(msg, sizeof(msg), "%s", err_msg(rc));
 	if (res.n > 0) {
 		json_t *rep = drill_report_json(&o, &res);
 		char *text = json_dumps(rep, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -265,13 +267,17 @@ cmd_drill(int argc, char **argv)
 		json_decref(rep);
 	}
 	repo_free(r);
+	fflush(stdout);		/* the report before the verdict on stderr */
+	audit_rc = res.audit_rc;
 	if (rc == IMDR_ETIMEDOUT && res.ok) {
-		warn0("%s", err_msg(rc));
+		warn0("%s", msg);
 		drill_result_free(&res);
 		return DRILL_EXIT_RTO;
 	}
 	drill_result_free(&res);
-	if (rc)
-		return cli_fail(rc);
-	return cli_audited(res.audit_rc);
+	if (rc) {
+		warn0("%s", msg);
+		return 1;
+	}
+	return cli_audited(audit_rc);
 }
