@@ -4,11 +4,12 @@
  * restored file, time it, and estimate what a full restore would take
  * against the RTO.
  *
- * Verifying a file: its bytes on disk are read back and every chunk's
- * keyed id (HMAC-SHA256 of its plaintext, as the snapshot's tree names it)
- * is computed again, so what was written is what was backed up; for a
- * chat snapshot the file's SHA-256 is compared with its entry in the
- * snapshot's manifest.json as well (what `sha256sum -c` would say). A file
+ * Verifying a file: its bytes on disk are read back; a file the
+ * snapshot's manifest.json lists (every file of a chat snapshot but the
+ * manifest) must have the SHA-256 the manifest gives (what `sha256sum -c`
+ * would say), any other must give every chunk's keyed id (HMAC-SHA256 of
+ * its plaintext, as the snapshot's tree names it) again: either way what
+ * was written is what was backed up, and its size is the tree's. A file
  * that cannot be restored (a damaged or missing pack: the message names
  * it), or differs, is a mismatch. Each replica is opened alone, so
  * failover cannot hide a replica's damage.

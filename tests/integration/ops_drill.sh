@@ -50,6 +50,29 @@ out=$("$IMDR" drill "$REPO" --against "$T/export" 2>&1); rc=$?
 rel=${f#"$T/export/"}
 if [ $rc = 1 ] && [[ "$out" == *"source/$rel: differs from $T/export/$rel"* ]]; then pass "--against: a changed live file fails the drill, named"; else fail "against: rc=$rc $out"; fi
 
+# --- a file that differs from its manifest entry (a canonical input keeps
+# its manifest as it is): the SHA-256 check can fail
+mkdir -p "$T/canon/conversations/general--C1"
+echo '{"id":"U1","name":"a"}' >"$T/canon/users.jsonl"
+echo '{"id":"1","ts":"2026-01-01T00:00:00.000Z","user":"U1","text":"hi"}' >"$T/canon/conversations/general--C1/messages.jsonl"
+echo '{"id":"C1","name":"general","kind":"channel","members":["U1"]}' >"$T/canon/conversations/general--C1/meta.json"
+python3 - "$T/canon" <<'EOF'
+import hashlib, json, sys
+d = sys.argv[1]
+files = []
+for p in ["conversations/general--C1/messages.jsonl", "conversations/general--C1/meta.json", "users.jsonl"]:
+    b = open(d + "/" + p, "rb").read()
+    h = "0" * 64 if p.endswith("messages.jsonl") else hashlib.sha256(b).hexdigest()
+    files.append({"path": p, "size": len(b), "sha256": h})
+json.dump({"source": "canonical", "files": files}, open(d + "/manifest.json", "w"))
+EOF
+"$IMDR" init "$T/crepo" >/dev/null && "$IMDR" backup "$T/crepo" "$T/canon" --format canonical --quiet
+out=$("$IMDR" drill "$T/crepo" 2>&1); rc=$?
+if [ $rc = 1 ] && [[ "$out" == *"conversations/general--C1/messages.jsonl: SHA-256 "*", the manifest says 0000"* ]] &&
+	[[ "$out" == *"verified 3 of 4 files"* ]]; then
+	pass "a file whose SHA-256 differs from the manifest's fails the drill, named"
+else fail "manifest mismatch: rc=$rc $out"; fi
+
 # --- a damaged pack, on one replica of two
 "$IMDR" init "$T/replica" --replica-of "$REPO" >/dev/null
 "$IMDR" copy "$REPO" "$T/replica" --quiet
