@@ -463,16 +463,20 @@ choose(struct drill_ctx *c, const struct snapshot *s)
 	uint64_t budget, sum = 0;
 	int rc;
 
-	rc = cat_walk(c->r, &s->root, "", count_cb, &w);
-	if (rc) {
+	if (c->res->has_manifest) {
+		/* the manifest lists every file but itself, with its size:
+		 * no walk of the tree needed */
+		for (size_t i = 0; i < c->mn; i++) {
+			struct cand *cd = ARRAY_PUSH(w.v, w.n, w.cap);
+
+			cd->key = path_key(c->o->seed, c->mpath[i]);
+			cd->size = c->msize[i];
+		}
+	} else if ((rc = cat_walk(c->r, &s->root, "", count_cb, &w)) != IMDR_OK) {
 		free(w.v);
 		return rc;
 	}
-	c->res->files_total = w.n;
-	c->res->bytes_total = 0;
-	for (size_t i = 0; i < w.n; i++)
-		c->res->bytes_total += w.v[i].size;
-	budget = (uint64_t)((double)c->res->bytes_total * c->o->sample_pct / 100.0);
+	budget = (uint64_t)((double)s->bytes * c->o->sample_pct / 100.0);
 	qsort(w.v, w.n, sizeof(*w.v), cmp_cand);
 	c->chosen = xmalloc((w.n + 1) * sizeof(*c->chosen));
 	for (size_t i = 0; i < w.n && sum < budget; i++) {
@@ -527,20 +531,20 @@ fill_refs(const struct cat_node *node, const struct cat_entry *e, struct vfile *
 	}
 }
 
+/* pick: restore_opts.pick of a sample: a chosen file is restored, and
+ * what verifying it needs is kept. */
 static int
-pick_cb(void *ctx, const char *path, const struct cat_node *node, const struct cat_entry *e)
+pick(void *ctx, const char *path, const struct cat_node *node, const struct cat_entry *e)
 {
 	struct walk_pick *w = ctx;
 	struct vfile *f;
 
-	if (ev_cancelled(&w->c->o->ev))
-		return err_set(IMDR_EINTR, "interrupted");
 	if (e->type != CAT_FILE || !is_chosen(w->c, path))
 		return 0;
 	f = ARRAY_PUSH(w->v, w->n, w->cap);
 	f->path = xstrdup(path);
 	fill_refs(node, e, f);
-	return 0;
+	return 1;
 }
 
 static void
@@ -566,8 +570,6 @@ verify_cb(void *ctx, const char *path, const struct cat_node *node, const struct
 		return err_set(IMDR_EINTR, "interrupted");
 	if (e->type != CAT_FILE)
 		return 0;
-	c->res->files_total++;
-	c->res->bytes_total += e->size;
 	f.path = path;
 	fill_refs(node, e, &f);
 	verify_file(c, &f);
@@ -713,7 +715,6 @@ drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_resul
 	struct restore_opts ro;
 	struct restore_result rr;
 	char *scratch = NULL;
-	const char **inc = NULL;
 	int64_t t0 = time_mono_ns(), t;
 	int rc;
 
@@ -748,14 +749,10 @@ drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_resul
 	res->first_message_secs = secs_since(t0);
 	if (rc == IMDR_OK)
 		rc = load_manifest(&c, s, root);
-	if (rc == IMDR_OK && o->sample_pct > 0) {
+	res->files_total = s->files;
+	res->bytes_total = s->bytes;
+	if (rc == IMDR_OK && o->sample_pct > 0)
 		rc = choose(&c, s);
-		if (rc == IMDR_OK)
-			rc = cat_walk(r, &s->root, "", pick_cb, &picks);
-		inc = xmalloc((picks.n + 1) * sizeof(*inc));
-		for (size_t i = 0; i < picks.n; i++)
-			inc[i] = picks.v[i].path;
-	}
 	if (rc) {
 		snprintf(res->error, sizeof(res->error), "%s", err_msg(rc));
 		goto out;
@@ -769,15 +766,17 @@ drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_resul
 	/* the restore */
 	memset(&ro, 0, sizeof(ro));
 	ro.target = c.target;
-	ro.include = inc;
-	ro.ninclude = o->sample_pct > 0 ? picks.n : 0;
+	if (o->sample_pct > 0) {
+		ro.pick = pick;
+		ro.pick_ctx = &picks;
+	}
 	ro.ev.error = restore_error;
 	ro.ev.warn = restore_warn;
 	ro.ev.advance = restore_advance;
 	ro.ev.ctx = &c;
 	ro.ev.cancel = o->ev.cancel;
 	if (o->sample_pct > 0)
-		ev_total(&o->ev, picks.n, 0);
+		ev_total(&o->ev, c.nchosen, 0);
 	else
 		ev_total(&o->ev, s->files, s->bytes);
 	t = time_mono_ns();
@@ -785,6 +784,9 @@ drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_resul
 	res->restore_secs = secs_since(t);
 	if (rc == IMDR_EAUTH)
 		rc = IMDR_OK;	/* files it could not restore are mismatches, counted */
+	if (rc == IMDR_OK && o->sample_pct > 0 && picks.n < c.nchosen)
+		problem(&c, "manifest.json", "%zu of the %zu files chosen from it are not in the "
+		    "snapshot's tree", c.nchosen - picks.n, c.nchosen);
 	if (rc) {
 		snprintf(res->error, sizeof(res->error), "restore into %s: %s", c.target, err_msg(rc));
 		goto out;
@@ -830,7 +832,6 @@ out:
 	}
 	free(scratch);
 	free(c.target);
-	free(inc);
 	picks_free(&picks);
 	free(c.chosen);
 	free(c.mpath);
