@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +56,17 @@ path_key(uint64_t seed, const char *path)
 
 /* ---- problems ---- */
 
+/* Each verifying thread's buffers. */
+struct vbufs {
+	struct buf chunk;		/* a chunk's bytes read back */
+	struct buf other;		/* the same range of the --against file */
+};
+
 struct drill_ctx {
 	struct repo *r;
 	const struct drill_opts *o;
 	struct drill_replica_result *res;
-	struct buf chunk;		/* a chunk's bytes read back */
-	struct buf other;		/* the same range of the --against file */
+	struct vbufs vb;		/* the walking verifier's (no sample) */
 	char *target;			/* the restore's folder */
 	/* manifest.json: paths and SHA-256s, sorted by path */
 	json_t *manifest;
@@ -68,9 +75,13 @@ struct drill_ctx {
 	uint64_t *msize;
 	size_t mn;
 	int against_source;		/* compare source/... with against/... */
-	/* the sample */
-	uint64_t *chosen;		/* path keys, sorted */
-	size_t nchosen;
+	/* the sample: a file is in it when its key is under threshold and
+	 * it fits what is left of budget */
+	uint64_t threshold, budget, sum;
+	uint64_t passed_over;		/* chosen, but too large for what was left */
+	char *fallback;			/* the fitting file with the lowest key */
+	uint64_t fallback_key;
+	pthread_mutex_t mu;		/* problems and counters, from threads */
 };
 
 static void
@@ -86,9 +97,11 @@ problem(struct drill_ctx *c, const char *what, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	pthread_mutex_lock(&c->mu);
 	c->res->mismatches++;
 	if (c->res->nproblems < DRILL_PROBLEMS_KEPT)
 		c->res->problems[c->res->nproblems++] = xasprintf("%s: %s", what, msg);
+	pthread_mutex_unlock(&c->mu);
 	ev_error(&c->o->ev, what, msg);
 }
 
@@ -99,7 +112,9 @@ restore_error(void *ctx, const char *what, const char *msg)
 {
 	struct drill_ctx *c = ctx;
 
+	pthread_mutex_lock(&c->mu);
 	c->res->unreadable++;
+	pthread_mutex_unlock(&c->mu);
 	problem(c, what ? what : "restore", "could not be restored: %s", msg);
 }
 
@@ -142,13 +157,12 @@ read_file_from_repo(struct repo *r, const struct cat_node *node, const struct ca
 	return rc;
 }
 
-static size_t *sort_order_tmp;
-static struct drill_ctx *sort_ctx;
-
 static int
-cmp_mpath(const void *a, const void *b)
+cmp_mpath(const void *a, const void *b, void *ctx)
 {
-	return strcmp(sort_ctx->mpath[*(const size_t *)a], sort_ctx->mpath[*(const size_t *)b]);
+	const struct drill_ctx *c = ctx;
+
+	return strcmp(c->mpath[*(const size_t *)a], c->mpath[*(const size_t *)b]);
 }
 
 /* load_manifest: manifest.json of the snapshot, read from the repository
@@ -212,9 +226,7 @@ load_manifest(struct drill_ctx *c, const struct snapshot *s, const struct cat_no
 	order = xmalloc((c->mn + 1) * sizeof(*order));
 	for (size_t i = 0; i < c->mn; i++)
 		order[i] = i;
-	sort_ctx = c;
-	sort_order_tmp = order;
-	qsort(order, c->mn, sizeof(*order), cmp_mpath);
+	qsort_r(order, c->mn, sizeof(*order), cmp_mpath, c);
 	p = xmalloc((c->mn + 1) * sizeof(*p));
 	h = xmalloc((c->mn + 1) * sizeof(*h));
 	sz = xmalloc((c->mn + 1) * sizeof(*sz));
@@ -299,11 +311,14 @@ struct vfile {
 	struct blob_ref *refs;
 };
 
+#define VPROB(...) do { problem(c, __VA_ARGS__); nprob++; } while (0)
+
 static void
-verify_file(struct drill_ctx *c, const struct vfile *e)
+verify_file(struct drill_ctx *c, const struct vfile *e, struct vbufs *vb)
 {
 	const char *path = e->path;
-	uint64_t off = 0, mismatches0 = c->res->mismatches;
+	uint64_t off = 0, compared = 0, differ = 0, checked = 0;
+	int nprob = 0;
 	char *full = xasprintf("%s/%s", c->target, path), *apath = against_path(c, path);
 	struct crypto_sha256_ctx *sha = NULL;
 	uint8_t digest[32], id[CRYPTO_ID_LEN];
@@ -315,30 +330,30 @@ verify_file(struct drill_ctx *c, const struct vfile *e)
 	if (fd < 0) {
 		/* a file the restore could not write was reported by it */
 		if (errno != ENOENT)
-			problem(c, path, "cannot open the restored file: %s", strerror(errno));
+			VPROB(path, "cannot open the restored file: %s", strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != e->size) {
-		problem(c, path, "restored with %lld bytes, the snapshot has %llu",
+		VPROB(path, "restored with %lld bytes, the snapshot has %llu",
 		    (long long)st.st_size, (unsigned long long)e->size);
 		goto out;
 	}
 	if (apath) {
 		afd = open(apath, O_RDONLY | O_CLOEXEC);
 		if (afd < 0) {
-			problem(c, path, "not in %s: %s", c->o->against, strerror(errno));
+			VPROB(path, "not in %s: %s", c->o->against, strerror(errno));
 		} else if (fstat(afd, &st) != 0 || (uint64_t)st.st_size != e->size) {
-			problem(c, path, "differs from %s (%lld bytes there, %llu in the snapshot)", apath,
+			VPROB(path, "differs from %s (%lld bytes there, %llu in the snapshot)", apath,
 			    (long long)st.st_size, (unsigned long long)e->size);
 			close(afd);
 			afd = -1;
 		}
-		c->res->against_compared++;
+		compared = 1;
 	}
 	if (c->res->has_manifest && strcmp(path, "manifest.json") != 0) {
 		mi = manifest_find(c, path);
 		if (mi < 0)
-			problem(c, path, "not in the snapshot's manifest.json");
+			VPROB(path, "not in the snapshot's manifest.json");
 		else
 			sha = crypto_sha256_begin();
 	}
@@ -346,9 +361,9 @@ verify_file(struct drill_ctx *c, const struct vfile *e)
 		struct blob_ref ref = e->refs[i];
 		size_t got;
 
-		buf_reserve(&c->chunk, ref.raw_length);
-		if (pread_all(fd, c->chunk.data, ref.raw_length, off, &got) < 0 || got != ref.raw_length) {
-			problem(c, path, "cannot read back bytes %llu..%llu of the restored file: %s",
+		buf_reserve(&vb->chunk, ref.raw_length);
+		if (pread_all(fd, vb->chunk.data, ref.raw_length, off, &got) < 0 || got != ref.raw_length) {
+			VPROB(path, "cannot read back bytes %llu..%llu of the restored file: %s",
 			    (unsigned long long)off, (unsigned long long)(off + ref.raw_length),
 			    got != ref.raw_length ? "short" : strerror(errno));
 			bad = 1;
@@ -357,20 +372,20 @@ verify_file(struct drill_ctx *c, const struct vfile *e)
 		/* a file the manifest lists is held to its SHA-256, which
 		 * says as much as its chunks' ids and costs half */
 		if (sha == NULL)
-			repo_blob_id(c->r, c->chunk.data, got, id);
+			repo_blob_id(c->r, vb->chunk.data, got, id);
 		if (sha == NULL && !crypto_memeq(id, ref.id, CRYPTO_ID_LEN)) {
-			problem(c, path, "bytes %llu..%llu differ from what was backed up (chunk id "
+			VPROB(path, "bytes %llu..%llu differ from what was backed up (chunk id "
 			    "mismatch)", (unsigned long long)off, (unsigned long long)(off + got));
 			bad = 1;
 		}
 		if (sha)
-			crypto_sha256_update(sha, c->chunk.data, got);
+			crypto_sha256_update(sha, vb->chunk.data, got);
 		if (afd >= 0 && !adiff) {
 			size_t agot;
 
-			buf_reserve(&c->other, got);
-			if (pread_all(afd, c->other.data, got, off, &agot) < 0 || agot != got ||
-			    memcmp(c->other.data, c->chunk.data, got) != 0)
+			buf_reserve(&vb->other, got);
+			if (pread_all(afd, vb->other.data, got, off, &agot) < 0 || agot != got ||
+			    memcmp(vb->other.data, vb->chunk.data, got) != 0)
 				adiff = 1;
 		}
 		off += got;
@@ -380,25 +395,30 @@ verify_file(struct drill_ctx *c, const struct vfile *e)
 		sha = NULL;
 		hex_encode(digest, 32, hex);
 		if (!bad && strcmp(hex, c->msha[mi]) != 0) {
-			problem(c, path, "SHA-256 %s, the manifest says %s", hex, c->msha[mi]);
+			VPROB(path, "SHA-256 %s, the manifest says %s", hex, c->msha[mi]);
 			bad = 1;
 		} else if (!bad && c->msize[mi] != e->size) {
-			problem(c, path, "%llu bytes, the manifest says %llu",
+			VPROB(path, "%llu bytes, the manifest says %llu",
 			    (unsigned long long)e->size, (unsigned long long)c->msize[mi]);
 			bad = 1;
 		} else if (!bad) {
-			c->res->manifest_checked++;
+			checked = 1;
 		}
 	}
 	if (adiff) {
-		problem(c, path, "differs from %s", apath);
-		c->res->against_differ++;
+		VPROB(path, "differs from %s", apath);
+		differ = 1;
 	}
-	if (c->res->mismatches == mismatches0) {	/* nothing said against it */
+out:
+	pthread_mutex_lock(&c->mu);
+	c->res->against_compared += compared;
+	c->res->against_differ += differ;
+	c->res->manifest_checked += checked;
+	if (fd >= 0 && nprob == 0) {	/* nothing said against it */
 		c->res->files++;
 		c->res->bytes += e->size;
 	}
-out:
+	pthread_mutex_unlock(&c->mu);
 	if (sha)
 		crypto_sha256_end(sha, digest);
 	if (fd >= 0)
@@ -409,106 +429,15 @@ out:
 	free(apath);
 }
 
-/* ---- choosing the sample ---- */
-
-struct cand {
-	uint64_t key, size;
-};
-
-struct walk_count {
-	struct drill_ctx *c;
-	struct cand *v;
-	size_t n, cap;
-};
-
-static int
-count_cb(void *ctx, const char *path, const struct cat_node *node, const struct cat_entry *e)
-{
-	struct walk_count *w = ctx;
-	struct cand *cd;
-
-	(void)node;
-	if (ev_cancelled(&w->c->o->ev))
-		return err_set(IMDR_EINTR, "interrupted");
-	if (e->type != CAT_FILE)
-		return 0;
-	cd = ARRAY_PUSH(w->v, w->n, w->cap);
-	cd->key = path_key(w->c->o->seed, path);
-	cd->size = e->size;
-	return 0;
-}
-
-static int
-cmp_cand(const void *a, const void *b)
-{
-	const struct cand *x = a, *y = b;
-
-	return x->key < y->key ? -1 : x->key > y->key;
-}
-
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* choose: in the order of their keys (a seeded random permutation),
- * take files while they fit the byte budget. */
-static int
-choose(struct drill_ctx *c, const struct snapshot *s)
-{
-	struct walk_count w = { c, NULL, 0, 0 };
-	uint64_t budget, sum = 0;
-	int rc;
-
-	if (c->res->has_manifest) {
-		/* the manifest lists every file but itself, with its size:
-		 * no walk of the tree needed */
-		for (size_t i = 0; i < c->mn; i++) {
-			struct cand *cd = ARRAY_PUSH(w.v, w.n, w.cap);
-
-			cd->key = path_key(c->o->seed, c->mpath[i]);
-			cd->size = c->msize[i];
-		}
-	} else if ((rc = cat_walk(c->r, &s->root, "", count_cb, &w)) != IMDR_OK) {
-		free(w.v);
-		return rc;
-	}
-	budget = (uint64_t)((double)s->bytes * c->o->sample_pct / 100.0);
-	qsort(w.v, w.n, sizeof(*w.v), cmp_cand);
-	c->chosen = xmalloc((w.n + 1) * sizeof(*c->chosen));
-	for (size_t i = 0; i < w.n && sum < budget; i++) {
-		if (sum + w.v[i].size > budget && c->nchosen > 0)
-			continue;
-		if (sum + w.v[i].size > budget && w.v[i].size > budget) {
-			/* the first file chosen may exceed the budget only
-			 * when no file fits it at all: look for one that does */
-			size_t k;
-
-			for (k = i; k < w.n && w.v[k].size > budget; k++)
-				;
-			if (k < w.n)
-				continue;
-		}
-		c->chosen[c->nchosen++] = w.v[i].key;
-		sum += w.v[i].size;
-	}
-	if (c->nchosen == 0 && w.n > 0)
-		c->chosen[c->nchosen++] = w.v[0].key;
-	qsort(c->chosen, c->nchosen, sizeof(*c->chosen), cmp_u64);
-	free(w.v);
-	return IMDR_OK;
-}
-
-static int
-is_chosen(const struct drill_ctx *c, const char *path)
-{
-	uint64_t k = path_key(c->o->seed, path);
-
-	return bsearch(&k, c->chosen, c->nchosen, sizeof(k), cmp_u64) != NULL;
-}
+/* ---- choosing the sample ----
+ *
+ * A file is chosen when the seeded hash of its path falls under the
+ * sample's share of the hash space (each file with that probability,
+ * the same files for the same seed), unless it is larger than what is left
+ * of the byte budget (the share of the snapshot's bytes): so a sample of
+ * 5 % holds about 5 % of the files and at most 5 % of the bytes, and one
+ * huge file cannot make it a full restore. It happens in the restore's
+ * own walk of the tree. */
 
 /* The chosen files, with what verifying them needs: their paths for the
  * restore, their sizes and chunk references. */
@@ -537,10 +466,25 @@ static int
 pick(void *ctx, const char *path, const struct cat_node *node, const struct cat_entry *e)
 {
 	struct walk_pick *w = ctx;
+	struct drill_ctx *c = w->c;
 	struct vfile *f;
+	uint64_t key;
 
-	if (e->type != CAT_FILE || !is_chosen(w->c, path))
+	if (e->type != CAT_FILE)
 		return 0;
+	key = path_key(c->o->seed, path);
+	if (e->size <= c->budget && (c->fallback == NULL || key < c->fallback_key)) {
+		free(c->fallback);
+		c->fallback = xstrdup(path);
+		c->fallback_key = key;
+	}
+	if (key > c->threshold)
+		return 0;
+	if (c->sum + e->size > c->budget) {
+		c->passed_over++;
+		return 0;
+	}
+	c->sum += e->size;
 	f = ARRAY_PUSH(w->v, w->n, w->cap);
 	f->path = xstrdup(path);
 	fill_refs(node, e, f);
@@ -572,7 +516,7 @@ verify_cb(void *ctx, const char *path, const struct cat_node *node, const struct
 		return 0;
 	f.path = path;
 	fill_refs(node, e, &f);
-	verify_file(c, &f);
+	verify_file(c, &f, &c->vb);
 	free(f.refs);
 	return 0;
 }
@@ -705,6 +649,95 @@ make_scratch(const struct drill_opts *o, struct drill_replica_result *res)
 
 /* ---- one replica ---- */
 
+/* The manifest is read and parsed by a thread of its own while the
+ * sample is restored. */
+struct mload {
+	struct drill_ctx *c;
+	const struct cat_node *root;
+	int rc;
+};
+
+static void *
+manifest_main(void *arg)
+{
+	struct mload *m = arg;
+
+	m->rc = load_manifest(m->c, NULL, m->root);
+	repo_thread_cleanup();
+	return NULL;
+}
+
+/* Verifying a sample: threads take the next file until none is left. */
+#define VERIFY_THREADS 4
+
+struct vpool {
+	struct drill_ctx *c;
+	const struct walk_pick *picks;
+	size_t next;
+};
+
+static void *
+verify_main(void *arg)
+{
+	struct vpool *vp = arg;
+	struct vbufs vb = { BUF_INIT, BUF_INIT };
+
+	for (;;) {
+		size_t i = __atomic_fetch_add(&vp->next, 1, __ATOMIC_RELAXED);
+
+		if (i >= vp->picks->n || ev_cancelled(&vp->c->o->ev))
+			break;
+		verify_file(vp->c, &vp->picks->v[i], &vb);
+	}
+	buf_free(&vb.chunk);
+	buf_free(&vb.other);
+	repo_thread_cleanup();
+	return NULL;
+}
+
+static void
+verify_picks(struct drill_ctx *c, const struct walk_pick *picks)
+{
+	struct vpool vp = { c, picks, 0 };
+	pthread_t th[VERIFY_THREADS];
+	int n = 0;
+
+	for (int i = 0; i < VERIFY_THREADS && (size_t)i < picks->n; i++)
+		if (pthread_create(&th[n], NULL, verify_main, &vp) == 0)
+			n++;
+	if (n == 0)
+		verify_main(&vp);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+}
+
+/* restore_fallback: a sample that chose nothing (a small snapshot, a
+ * small share) restores the fitting file with the lowest key instead. */
+static int
+restore_fallback(struct drill_ctx *c, const struct snapshot *s, struct walk_pick *picks,
+    struct restore_opts *ro, struct restore_result *rr)
+{
+	struct cat_node *node = NULL;
+	const struct cat_entry *e = NULL;
+	const char *inc[1] = { c->fallback };
+	struct vfile *f;
+	int rc = cat_resolve(c->r, &s->root, c->fallback, &node, &e);
+
+	if (rc == IMDR_OK && e) {
+		f = ARRAY_PUSH(picks->v, picks->n, picks->cap);
+		f->path = xstrdup(c->fallback);
+		fill_refs(node, e, f);
+		ro->pick = NULL;
+		ro->include = inc;
+		ro->ninclude = 1;
+		rc = restore_run(c->r, s, ro, rr);
+		ro->include = NULL;
+		ro->ninclude = 0;
+	}
+	cat_node_free(node);
+	return rc;
+}
+
 static int
 drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_result *res)
 {
@@ -714,12 +747,17 @@ drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_resul
 	struct cat_node *root = NULL;
 	struct restore_opts ro;
 	struct restore_result rr;
+	struct mload ml;
+	pthread_t mthread;
+	int mstarted = 0;
 	char *scratch = NULL;
 	int64_t t0 = time_mono_ns(), t;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
 	memset(&picks, 0, sizeof(picks));
+	memset(&rr, 0, sizeof(rr));
+	pthread_mutex_init(&c.mu, NULL);
 	c.r = r;
 	c.o = o;
 	c.res = res;
@@ -737,6 +775,8 @@ drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_resul
 	snprintf(res->snapshot, sizeof(res->snapshot), "%s", s->id);
 	snprintf(res->source, sizeof(res->source), "%s", s->source ? s->source : "");
 	res->snapshot_ns = s->time_ns;
+	res->files_total = s->files;
+	res->bytes_total = s->bytes;
 	res->open_secs = secs_since(t0);
 	{
 		const struct cat_entry *src = cat_node_find(root, "source", 6);
@@ -747,16 +787,17 @@ drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_resul
 
 	rc = first_message(&c, s, root);
 	res->first_message_secs = secs_since(t0);
-	if (rc == IMDR_OK)
-		rc = load_manifest(&c, s, root);
-	res->files_total = s->files;
-	res->bytes_total = s->bytes;
-	if (rc == IMDR_OK && o->sample_pct > 0)
-		rc = choose(&c, s);
 	if (rc) {
 		snprintf(res->error, sizeof(res->error), "%s", err_msg(rc));
 		goto out;
 	}
+	ml.c = &c;
+	ml.root = root;
+	ml.rc = IMDR_OK;
+	if (pthread_create(&mthread, NULL, manifest_main, &ml) == 0)
+		mstarted = 1;
+	else
+		manifest_main(&ml);
 	if ((scratch = make_scratch(o, res)) == NULL) {
 		rc = IMDR_EIO;
 		goto out;
@@ -767,36 +808,45 @@ drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_resul
 	memset(&ro, 0, sizeof(ro));
 	ro.target = c.target;
 	if (o->sample_pct > 0) {
+		c.threshold = o->sample_pct >= 100 ? UINT64_MAX :
+		    (uint64_t)((double)UINT64_MAX * (o->sample_pct / 100.0));
+		c.budget = (uint64_t)((double)s->bytes * o->sample_pct / 100.0);
 		ro.pick = pick;
 		ro.pick_ctx = &picks;
+		ev_total(&o->ev, 0, c.budget);
+	} else {
+		ev_total(&o->ev, s->files, s->bytes);
 	}
 	ro.ev.error = restore_error;
 	ro.ev.warn = restore_warn;
 	ro.ev.advance = restore_advance;
 	ro.ev.ctx = &c;
 	ro.ev.cancel = o->ev.cancel;
-	if (o->sample_pct > 0)
-		ev_total(&o->ev, c.nchosen, 0);
-	else
-		ev_total(&o->ev, s->files, s->bytes);
 	t = time_mono_ns();
 	rc = restore_run(r, s, &ro, &rr);
+	if ((rc == IMDR_OK || rc == IMDR_EAUTH) && o->sample_pct > 0 && picks.n == 0 && c.fallback)
+		rc = restore_fallback(&c, s, &picks, &ro, &rr);
 	res->restore_secs = secs_since(t);
 	if (rc == IMDR_EAUTH)
 		rc = IMDR_OK;	/* files it could not restore are mismatches, counted */
-	if (rc == IMDR_OK && o->sample_pct > 0 && picks.n < c.nchosen)
-		problem(&c, "manifest.json", "%zu of the %zu files chosen from it are not in the "
-		    "snapshot's tree", c.nchosen - picks.n, c.nchosen);
 	if (rc) {
 		snprintf(res->error, sizeof(res->error), "restore into %s: %s", c.target, err_msg(rc));
+		goto out;
+	}
+	if (mstarted) {
+		pthread_join(mthread, NULL);
+		mstarted = 0;
+	}
+	if (ml.rc) {
+		rc = ml.rc;
+		snprintf(res->error, sizeof(res->error), "manifest.json: %s", err_msg(rc));
 		goto out;
 	}
 
 	/* verify */
 	t = time_mono_ns();
 	if (o->sample_pct > 0) {
-		for (size_t i = 0; i < picks.n && !ev_cancelled(&o->ev); i++)
-			verify_file(&c, &picks.v[i]);
+		verify_picks(&c, &picks);
 		if (ev_cancelled(&o->ev))
 			rc = err_set(IMDR_EINTR, "interrupted");
 	} else {
@@ -811,13 +861,11 @@ drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_resul
 	{
 		double scale = 1.0;
 
-		if (o->sample_pct > 0) {
+		if (o->sample_pct > 0 && rr.files > 0) {
 			double by_bytes = rr.bytes ? (double)res->bytes_total / (double)rr.bytes : 1.0;
-			double by_files = rr.files ? (double)res->files_total / (double)rr.files : 1.0;
+			double by_files = (double)res->files_total / (double)rr.files;
 
 			scale = by_bytes > by_files ? by_bytes : by_files;
-			if (rr.files == 0)
-				scale = 1.0;
 		}
 		res->estimate_secs = o->setup_secs + res->open_secs + res->restore_secs * scale;
 	}
@@ -825,6 +873,8 @@ drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_resul
 		res->rto_met = res->estimate_secs <= (double)o->rto_secs;
 	res->ok = res->mismatches == 0;
 out:
+	if (mstarted)
+		pthread_join(mthread, NULL);
 	if (scratch && o->keep) {
 		snprintf(res->restore_dir, sizeof(res->restore_dir), "%s", c.target ? c.target : scratch);
 	} else if (scratch) {
@@ -833,13 +883,14 @@ out:
 	free(scratch);
 	free(c.target);
 	picks_free(&picks);
-	free(c.chosen);
+	free(c.fallback);
 	free(c.mpath);
 	free(c.msha);
 	free(c.msize);
 	json_decref(c.manifest);
-	buf_free(&c.chunk);
-	buf_free(&c.other);
+	buf_free(&c.vb.chunk);
+	buf_free(&c.vb.other);
+	pthread_mutex_destroy(&c.mu);
 	cat_node_free(root);
 	snapshot_free(s);
 	return rc;
