@@ -38,9 +38,11 @@ usage(FILE *f)
 "  --source NAME       that source's snapshots (`latest` and times among them)\n"
 "  --snapshot SPEC     an id prefix, `latest` (default), or a time\n"
 "  --replica N|URL     only this replica (1 is the first of a multi: REPO)\n"
-"  --sample PCT%%       restore files chosen at random until their bytes reach\n"
-"                      PCT%% of the snapshot's (a file larger than what is left\n"
-"                      of that share is passed over); default: every file\n"
+"  --sample PCT%%       restore a sample: each file chosen with probability PCT%%\n"
+"                      (by a seeded hash of its path), passed over when larger\n"
+"                      than what is left of PCT%% of the snapshot's bytes: about\n"
+"                      PCT%% of the files, at most PCT%% of the bytes (default:\n"
+"                      every file)\n"
 "  --seed N            the sample's seed (default: random; the report gives it)\n"
 "  --against DIR       also compare each restored file with DIR: the export as\n"
 "                      it was (the snapshot's source/) for a chat snapshot, else\n"
@@ -77,7 +79,7 @@ print_human(const struct drill_opts *o, const struct drill_result *res, int quie
 			time_format(r->snapshot_ns, 0, when);
 			printf("drill of snapshot %.8s (source %s, %s)", r->snapshot, r->source, when);
 			if (res->sample_pct > 0)
-				printf(", a sample of %g%% of its bytes (seed %llu)", res->sample_pct,
+				printf(", a sample of %g%% of its files, at most as much of its bytes (seed %llu)", res->sample_pct,
 				    (unsigned long long)res->seed);
 			printf("\n");
 		}

@@ -1032,7 +1032,7 @@ drill_report_json(const struct drill_opts *o, const struct drill_result *res)
 	if (o->rto_secs)
 		json_object_set_new(rep, "rto_seconds", json_integer((json_int_t)o->rto_secs));
 	json_object_set_new(rep, "sample", res->sample_pct > 0 ? json_pack("{s:f,s:s,s:I}",
-	    "percent", res->sample_pct, "by", "bytes", "seed", (json_int_t)res->seed) :
+	    "percent", res->sample_pct, "by", "files, at most that share of the bytes", "seed", (json_int_t)res->seed) :
 	    json_null());
 	json_object_set_new(rep, "estimate_seconds", json_real(res->worst_estimate_secs));
 	json_object_set_new(rep, "seconds", json_real(res->seconds));

@@ -43,9 +43,10 @@ struct drill_opts {
 	const char *scratch;		/* a folder to restore below (NULL:
 					 * $TMPDIR, else /var/tmp); the drill
 					 * makes and removes its own folder in it */
-	/* a sample instead of every file: files chosen at random (by seed)
-	 * until their bytes reach this share of the snapshot's bytes; a
-	 * file larger than what is left of that share is passed over */
+	/* a sample instead of every file: each file chosen with this
+	 * probability (a seeded hash of its path), passed over when larger
+	 * than what is left of this share of the snapshot's bytes: about
+	 * this share of the files, at most this share of the bytes */
 	double sample_pct;		/* 0: every file */
 	uint64_t seed;			/* 0: a random one (reported) */
 	/* compare every restored file with the same path below against:

@@ -30,11 +30,11 @@ check "the drill's folder in the scratch folder is gone afterwards" sh -c "test 
 
 "$IMDR" drill "$REPO" --sample 20% --seed 42 --json --scratch "$T/scratch" >"$T/s1.json" 2>/dev/null
 "$IMDR" drill "$REPO" --sample 20% --seed 42 --json --scratch "$T/scratch" >"$T/s2.json" 2>/dev/null
-check "--sample 20% --seed 42: about a fifth of the bytes, the same files twice, scratch emptied" python3 - "$T/s1.json" "$T/s2.json" "$T/scratch" <<'EOF'
+check "--sample 20% --seed 42: at most a fifth of the bytes, the same files twice, scratch emptied" python3 - "$T/s1.json" "$T/s2.json" "$T/scratch" <<'EOF'
 import json, os, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 x, y = a["replicas"][0], b["replicas"][0]
-assert a["sample"] == {"percent": 20.0, "by": "bytes", "seed": 42}, a["sample"]
+assert a["sample"] == {"percent": 20.0, "by": "files, at most that share of the bytes", "seed": 42}, a["sample"]
 assert 0 < x["files_verified"] < x["files_total"], x
 assert x["bytes_verified"] <= 0.2 * x["bytes_total"] + 1, x
 assert (x["files_verified"], x["bytes_verified"]) == (y["files_verified"], y["bytes_verified"]), (x, y)
