@@ -286,6 +286,7 @@ audit_record_free(struct audit_record *a)
 {
 	if (a == NULL)
 		return;
+	free(a->seen);
 	free(a->command);
 	free(a->host);
 	free(a->user);
@@ -301,17 +302,18 @@ audit_parse(const uint8_t *p, size_t n, struct audit_record **ret)
 	struct audit_record *a;
 	struct audit_name pn;
 	json_error_t jerr;
-	json_t *j, *scope, *parents, *v;
+	json_t *j, *scope, *parents, *seen = NULL, *v;
 	const char *cmd, *host, *user, *result;
 	json_int_t t, ver, pid = 0;
 	size_t i;
 
 	j = json_loadb((const char *)p, n, 0, &jerr);
-	if (j == NULL || json_unpack(j, "{s:I, s:I, s:s, s:s, s:s, s:s, s?I, s:o, s:o}",
+	if (j == NULL || json_unpack(j, "{s:I, s:I, s:s, s:s, s:s, s:s, s?I, s:o, s:o, s?o}",
 	    "version", &ver, "time_ns", &t, "command", &cmd, "host", &host, "user", &user,
-	    "result", &result, "pid", &pid, "scope", &scope, "parents", &parents) != 0 ||
+	    "result", &result, "pid", &pid, "scope", &scope, "parents", &parents,
+	    "seen", &seen) != 0 ||
 	    ver != AUDIT_VERSION || !json_is_object(scope) || !json_is_array(parents) ||
-	    !valid_command(cmd)) {
+	    (seen != NULL && !json_is_array(seen)) || !valid_command(cmd)) {
 		json_decref(j);
 		return err_set(IMDR_EFORMAT, "malformed audit record");
 	}
@@ -332,13 +334,24 @@ audit_parse(const uint8_t *p, size_t n, struct audit_record **ret)
 		}
 		snprintf(a->parents[a->nparents++], AUDIT_BASE_MAX, "%s", json_string_value(v));
 	}
+	a->seen = xcalloc(json_array_size(seen) + 1, sizeof(*a->seen));
+	json_array_foreach(seen, i, v) {
+		if (!json_is_string(v) || audit_name_parse(json_string_value(v), &pn) != 0) {
+			audit_record_free(a);
+			json_decref(j);
+			return err_set(IMDR_EFORMAT, "malformed audit record (a seen name is not a record's name)");
+		}
+		snprintf(a->seen[a->nseen++], AUDIT_BASE_MAX, "%s", json_string_value(v));
+	}
 	json_decref(j);
 	*ret = a;
 	return IMDR_OK;
 }
 
-int
-audit_load(struct repo *r, const char *name, struct audit_record **ret)
+/* load_sized: audit_load of a record whose size a listing gave (0: not
+ * known), which spares the request that would ask for it. */
+static int
+load_sized(struct repo *r, const char *name, uint64_t size, struct audit_record **ret)
 {
 	struct audit_name an;
 	struct buf b = BUF_INIT;
@@ -348,7 +361,7 @@ audit_load(struct repo *r, const char *name, struct audit_record **ret)
 
 	if (parse_name(name, &an) != 0)
 		return err_set(IMDR_EINVAL, "%s is not an audit record name", name);
-	rc = repo_get_sealed(r, OBJ_AUDIT, name, &b);
+	rc = repo_get_sealed_sized(r, OBJ_AUDIT, name, size ? size : REPO_SIZE_UNKNOWN, &b);
 	if (rc == IMDR_OK) {
 		crypto_sha256(b.data, b.len, sum);
 		hex_encode(sum, sizeof(sum), hex);
@@ -375,6 +388,12 @@ audit_load(struct repo *r, const char *name, struct audit_record **ret)
 	return rc;
 }
 
+int
+audit_load(struct repo *r, const char *name, struct audit_record **ret)
+{
+	return load_sized(r, name, 0, ret);
+}
+
 struct window {
 	struct repo *r;
 	const struct audit_name *names;
@@ -389,7 +408,7 @@ window_main(void *arg)
 	size_t i;
 
 	while ((i = __atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED)) < w->n) {
-		if (audit_load(w->r, w->names[i].name, &w->rec[i]) != IMDR_OK) {
+		if (load_sized(w->r, w->names[i].name, w->names[i].size, &w->rec[i]) != IMDR_OK) {
 			w->rec[i] = NULL;
 			err_clear();
 		}
@@ -429,22 +448,42 @@ named_by(struct audit_record **recs, size_t n, const char *base)
 	return 0;
 }
 
-/* heads: the base names of the recent records no other recent one names
- * (see audit_append). A recent record that cannot be read is named all the
- * same (check and `imdr audit` report it): it is a head as far as this
- * writer can tell, and naming it hides nothing. */
+/* known_to: whether rec names base as a parent or as seen. */
 static int
-heads(struct repo *r, char (**ret)[AUDIT_BASE_MAX], size_t *ret_n)
+known_to(const struct audit_record *rec, const char *base)
+{
+	for (size_t p = 0; p < rec->nparents; p++)
+		if (strcmp(rec->parents[p], base) == 0)
+			return 1;
+	for (size_t p = 0; p < rec->nseen; p++)
+		if (strcmp(rec->seen[p], base) == 0)
+			return 1;
+	return 0;
+}
+
+/* heads: the base names of the recent records no other recent one names
+ * (see audit_append), and in *ret_seen the other recent ones.
+ *
+ * The newest record is read first: its writer named its window's heads
+ * (parents) and the rest of its window (seen), none of which can be a
+ * head now. When that covers every other recent record, as it does
+ * whenever writers did not overlap, the newest is the one head: one read.
+ * Otherwise the whole window is read. A recent record that cannot be read
+ * is named all the same (check and `imdr audit` report it): it is a head
+ * as far as this writer can tell, and naming it hides nothing. */
+static int
+heads(struct repo *r, char (**ret)[AUDIT_BASE_MAX], size_t *ret_n,
+    char (**ret_seen)[AUDIT_BASE_MAX], size_t *ret_nseen)
 {
 	struct audit_name *v = NULL;
-	struct audit_record **rec;
-	char (*out)[AUDIT_BASE_MAX];
-	size_t n = 0, from, nout = 0;
+	struct audit_record **rec, *newest = NULL;
+	char (*out)[AUDIT_BASE_MAX], (*seen)[AUDIT_BASE_MAX];
+	size_t n = 0, from, nout = 0, nseen = 0, unknown = 0;
 	int64_t edge;
 	int rc = recent(r, &v, &n);
 
-	*ret = NULL;
-	*ret_n = 0;
+	*ret = *ret_seen = NULL;
+	*ret_n = *ret_nseen = 0;
 	if (rc || n == 0) {
 		free(v);
 		return rc;
@@ -453,19 +492,41 @@ heads(struct repo *r, char (**ret)[AUDIT_BASE_MAX], size_t *ret_n)
 	from = n - 1;
 	while (from > 0 && n - from < AUDIT_WINDOW_RECORDS && v[from - 1].time_ns >= edge)
 		from--;
-	/* the oldest of the window can name only older records: unread */
-	rec = xcalloc(n - from, sizeof(*rec));
-	load_window(r, v + from + 1, n - from - 1, rec + 1);
 	out = xcalloc(n - from, sizeof(*out));
-	for (size_t i = from; i < n; i++)
-		if (!named_by(rec, n - from, audit_base(&v[i])))
-			snprintf(out[nout++], AUDIT_BASE_MAX, "%s", audit_base(&v[i]));
-	for (size_t i = 0; i < n - from; i++)
-		audit_record_free(rec[i]);
-	free(rec);
+	seen = xcalloc(n - from, sizeof(*seen));
+	if (from < n - 1 && load_sized(r, v[n - 1].name, v[n - 1].size, &newest) == IMDR_OK) {
+		for (size_t i = from; i < n - 1; i++)
+			unknown += !known_to(newest, audit_base(&v[i]));
+	} else {
+		err_clear();
+		unknown = n - 1 - from;
+	}
+	if (unknown == 0) {
+		snprintf(out[nout++], AUDIT_BASE_MAX, "%s", audit_base(&v[n - 1]));
+		for (size_t i = from; i < n - 1; i++)
+			snprintf(seen[nseen++], AUDIT_BASE_MAX, "%s", audit_base(&v[i]));
+	} else {
+		/* the oldest of the window can name only older records: unread */
+		rec = xcalloc(n - from, sizeof(*rec));
+		load_window(r, v + from + 1, n - from - 2, rec + 1);
+		rec[n - 1 - from] = newest;
+		newest = NULL;
+		for (size_t i = from; i < n; i++) {
+			if (!named_by(rec, n - from, audit_base(&v[i])))
+				snprintf(out[nout++], AUDIT_BASE_MAX, "%s", audit_base(&v[i]));
+			else
+				snprintf(seen[nseen++], AUDIT_BASE_MAX, "%s", audit_base(&v[i]));
+		}
+		for (size_t i = 0; i < n - from; i++)
+			audit_record_free(rec[i]);
+		free(rec);
+	}
+	audit_record_free(newest);
 	free(v);
 	*ret = out;
 	*ret_n = nout;
+	*ret_seen = seen;
+	*ret_nseen = nseen;
 	return IMDR_OK;
 }
 
@@ -498,11 +559,12 @@ writable(struct repo *r)
 
 static int
 put_record(struct repo *r, const struct audit_event *ev, int64_t now,
-    char (*parents)[AUDIT_BASE_MAX], size_t nparents, char *ret_id, char *ret_base)
+    char (*parents)[AUDIT_BASE_MAX], size_t nparents,
+    char (*seen)[AUDIT_BASE_MAX], size_t nseen, char *ret_id, char *ret_base)
 {
 	char host[256] = "", user[320], when[40], tbuf[32], name[AUDIT_DIR_LEN + AUDIT_BASE_MAX];
 	char id[AUDIT_ID_HEX + 1];
-	json_t *j, *scope = NULL, *jp = json_array();
+	json_t *j, *scope = NULL, *jp = json_array(), *js_seen = NULL;
 	json_error_t jerr;
 	uint8_t sum[32];
 	char *js, *result, *hostv, *userv;
@@ -516,6 +578,11 @@ put_record(struct repo *r, const struct audit_event *ev, int64_t now,
 	}
 	for (size_t i = 0; i < nparents; i++)
 		json_array_append_new(jp, json_string(parents[i]));
+	if (nseen > 0) {
+		js_seen = json_array();
+		for (size_t i = 0; i < nseen; i++)
+			json_array_append_new(js_seen, json_string(seen[i]));
+	}
 	gethostname(host, sizeof(host) - 1);
 	who(user, sizeof(user));
 	time_format(now, 9, when);
@@ -527,6 +594,10 @@ put_record(struct repo *r, const struct audit_event *ev, int64_t now,
 	    "command", ev->command, "host", hostv, "user", userv, "pid", (json_int_t)getpid(),
 	    "scope", scope ? scope : json_object(), "result", result,
 	    "parents", jp);
+	if (j != NULL && js_seen != NULL)
+		json_object_set_new(j, "seen", js_seen);
+	else
+		json_decref(js_seen);
 	free(result);
 	free(hostv);
 	free(userv);
@@ -551,8 +622,8 @@ put_record(struct repo *r, const struct audit_event *ev, int64_t now,
 int
 audit_append(struct repo *r, const struct audit_event *ev, char *ret_id)
 {
-	char (*parents)[AUDIT_BASE_MAX] = NULL;
-	size_t n = 0;
+	char (*parents)[AUDIT_BASE_MAX] = NULL, (*seen)[AUDIT_BASE_MAX] = NULL;
+	size_t n = 0, nseen = 0;
 	int64_t now = time_now_ns();
 	int rc;
 
@@ -560,10 +631,11 @@ audit_append(struct repo *r, const struct audit_event *ev, char *ret_id)
 		return err_set(IMDR_EINVAL, "audit: bad command name %s", ev->command);
 	rc = writable(r);
 	if (rc == IMDR_OK)
-		rc = heads(r, &parents, &n);
+		rc = heads(r, &parents, &n, &seen, &nseen);
 	if (rc == IMDR_OK)
-		rc = put_record(r, ev, now, parents, n, ret_id, NULL);
+		rc = put_record(r, ev, now, parents, n, seen, nseen, ret_id, NULL);
 	free(parents);
+	free(seen);
 	return rc;
 }
 
@@ -582,8 +654,8 @@ audit_append_linked(struct repo *r, const struct audit_event *ev,
 			return err_set(IMDR_EINVAL, "audit: %s is not a record's name", parents[i]);
 	rc = writable(r);
 	if (rc == IMDR_OK)
-		rc = put_record(r, ev, time_ns ? time_ns : time_now_ns(), parents, nparents, NULL,
-		    ret_base);
+		rc = put_record(r, ev, time_ns ? time_ns : time_now_ns(), parents, nparents, NULL, 0,
+		    NULL, ret_base);
 	return rc;
 }
 

@@ -62,13 +62,18 @@ struct audit_record {
 	 * the id is the last AUDIT_ID_HEX characters */
 	char (*parents)[AUDIT_BASE_MAX];
 	size_t nparents;
+	/* the rest of its writer's window: records that were no heads then
+	 * (so none now); lets the next writer find the heads with one read */
+	char (*seen)[AUDIT_BASE_MAX];
+	size_t nseen;
 };
 
 /* audit_append: write one record for ev, linked to the current heads: of
  * the records within AUDIT_WINDOW_SECS of the newest (at most the newest
  * AUDIT_WINDOW_RECORDS), those no other of them names. Costs a listing of
- * this month's folder (two near a month's start) and a read of each of
- * those recent records: O(recent), not O(all). *ret_id (may be NULL,
+ * this month's folder (two near a month's start) and a read of the newest
+ * record, whose `seen` covers the rest when writers did not overlap (else
+ * a read of each recent record): O(recent), not O(all). *ret_id (may be NULL,
  * AUDIT_ID_HEX + 1 bytes) gets its id. IMDR_EUNSUP on a read-only
  * repository (https). */
 #define AUDIT_WINDOW_SECS (15 * 60)

@@ -591,6 +591,34 @@ test_audit_heads(void)
 	}
 	repo_free(r);
 	r = NULL;
+	/* writers one after another: each append reads the newest record
+	 * alone (its seen names the rest of the window), yet a record written
+	 * beside the newest, which the newest does not know, is still found */
+	{
+		char *dir3 = new_repo_dir("audit-seen");
+		struct repo_io_stats s0, s1;
+		struct audit_name *v = NULL;
+		char p[1][AUDIT_BASE_MAX];
+
+		EXPECT(repo_init(dir3, pass, strlen(pass), NULL, &r) == IMDR_OK);
+		for (int i = 0; i < 6; i++)
+			EXPECT(audit_append(r, &ev, NULL) == IMDR_OK);
+		repo_io_stats(r, &s0);
+		EXPECT(heads_of(r, hd, 8) == 1);
+		repo_io_stats(r, &s1);
+		/* the append: one record read; heads_of then reads the probe */
+		EXPECT(s1.gets - s0.gets == 2);
+		EXPECT(audit_list(r, &v, &n) == IMDR_OK && n == 7);
+		snprintf(p[0], sizeof(p[0]), "%s", n == 7 ? audit_base(&v[3]) : "");
+		t = n == 7 ? v[6].time_ns - 1000 : 0;	/* just before the newest */
+		free(v);
+		EXPECT(audit_append_linked(r, &ev, p, 1, t, a) == IMDR_OK);
+		n = heads_of(r, hd, 8);
+		EXPECT(n == 2 && (strcmp(hd[0], a) == 0 || strcmp(hd[1], a) == 0));
+		repo_free(r);
+		r = NULL;
+		free(dir3);
+	}
 	/* the window reaches back into last month: a record 5 minutes before
 	 * this month began is still a head beside one just after it (a
 	 * listing of this month alone would miss it) */
