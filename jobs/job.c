@@ -85,7 +85,7 @@ read_line(char *str, int num, void *stream)
 		return NULL;
 	rd->line++;
 	rd->indented = n > 0 && (rd->buf[0] == ' ' || rd->buf[0] == '\t');
-	if (n >= num - 1 && !(n == num - 1 && rd->buf[n - 1] == '\n')) {
+	if (n > num - 1) {	/* getline's line ends with its newline, or the file */
 		problem(rd->probs, rd->file, rd->line,
 		    "line is %zd characters long; at most %d fit (put a long command in a script, "
 		    "or continue it on indented lines)", n, num - 2);

@@ -123,6 +123,17 @@ check "the first run finished all the same" grep -q "job acme: ok" "$T/first.out
 check "the refused run left one 'refused' line and did not touch the state" \
 	sh -c "grep -c '\"result\":\"refused\"' '$STATE/acme/runs.jsonl' | grep -qx 1 && python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))[\"last_run\"][\"ok\"]==1' '$STATE/acme/state.json'"
 
+# --- a run killed with -9 leaves no lock behind: the next run goes
+sed -i "s|^before = .*|before = touch '$T/started2'; sleep 4|" "$JOBS/acme.conf"
+"$IMDR" run acme --jobs-dir "$JOBS" >/dev/null 2>&1 &
+victim=$!
+for i in $(seq 1 100); do [ -e "$T/started2" ] && break; sleep 0.05; done
+kill -9 $victim; wait $victim 2>/dev/null
+sed -i "s|^before = .*|before = true|" "$JOBS/acme.conf"
+out=$("$IMDR" run acme --jobs-dir "$JOBS" 2>&1); rc=$?
+if [ $rc = 0 ] && [[ "$out" == *"job acme: ok"* ]]; then pass "after a run killed with -9 the next one runs (the lock went with the process)"; else fail "after kill -9: rc=$rc $out"; fi
+check "the state stayed whole through the kill" python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$STATE/acme/state.json"
+
 # --- a failing hook
 sed -i "s|^before = .*|before = echo 'the export disk is not mounted' >\&2; exit 3|" "$JOBS/acme.conf"
 rm -f "$T/failure.out"
