@@ -310,3 +310,10 @@ out=bench/results/$(date -u +%Y%m%dT%H%M%SZ)-$mode.json
 	printf '}}\n'
 } >"$out"
 echo "results: $out"
+
+# Retention side by side (200 daily backups; imdr forget + prune against
+# restic forget --prune and borg prune + compact, locally and over a 50 ms
+# link): bench/lifecycle.sh, its own results file. LIFECYCLE=0 skips it.
+if [ "${LIFECYCLE:-1}" = 1 ] && [ -x bench/lifecycle.sh ]; then
+	BUILD=$BUILD bench/lifecycle.sh
+fi

@@ -61,5 +61,9 @@ int cmd_run(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_drill(int argc, char **argv);
+int cmd_forget(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_repair(int argc, char **argv);
 
 #endif

@@ -31,6 +31,10 @@ static const struct command commands[] = {
 	{ "schedule", cmd_schedule, "install, remove or list a job's systemd service and timer" },
 	{ "status", cmd_status, "RPO per source from the jobs' state (--live: a listing); metrics" },
 	{ "drill", cmd_drill, "restore test: restore, verify every file, time it against the RTO" },
+	{ "forget", cmd_forget, "remove snapshots by a retention policy (legal holds always kept)" },
+	{ "prune", cmd_prune, "free the space no snapshot uses; never blocks a backup" },
+	{ "hold", cmd_hold, "place, list and release legal holds on snapshots" },
+	{ "repair", cmd_repair, "after lost packs: mend the index and the snapshots that used them" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -423,12 +423,25 @@ open_store(struct backup *b, const struct backup_opts *o, const char *source_abs
 	struct store_opts so = { 0, 0, 0 };
 	int rc;
 
+	struct index_recover_info ri;
+
 	b->idx = index_new();
 	rc = index_load(b->r, b->idx);
 	if (rc == IMDR_OK)
-		rc = index_recover(b->r, b->idx, &ret->recovered_packs);
+		rc = index_recover(b->r, b->idx, &ri);
 	if (rc)
 		return rc;
+	ret->recovered_packs = ri.recovered;
+	if (ri.missing) {
+		char msg[400];
+
+		snprintf(msg, sizeof(msg), "the index lists %zu pack%s missing from the repository (%s%s): "
+		    "their %llu blobs are stored again where this backup has them; "
+		    "`imdr repair index` and `imdr repair snapshots` mend the rest",
+		    ri.missing, ri.missing == 1 ? "" : "s", ri.first_missing,
+		    ri.missing > 1 ? ", ..." : "", (unsigned long long)ri.missing_blobs);
+		ev_warn(b->ev, NULL, msg);
+	}
 	if (ret->recovered_packs) {
 		char msg[160];
 
@@ -510,13 +523,19 @@ backup_do(struct repo *r, const struct backup_opts *o, struct backup_result *ret
 	if (o->host == NULL)
 		gethostname(hostbuf, sizeof(hostbuf) - 1);
 
-	rc = lock_acquire(r, 0, &lk);
+	rc = lock_acquire(r, LOCK_SHARED, &lk);
 	if (rc == IMDR_OK)
 		rc = open_store(&b, o, source_abs, ret);
 	if (rc == IMDR_OK)
 		rc = ingest_and_store(&b, o, source_abs, S_ISDIR(st.st_mode), &ir, &snap.root, &cs);
 	if (rc == IMDR_OK && cancelled(&b))
 		rc = err_set(IMDR_EINTR, "interrupted; no snapshot written (the packs stored so far will be reused)");
+	/* a prune may have taken a lock not refreshed in time for stale and
+	 * deleted data this backup deduplicated against (FORMAT.md "Locks") */
+	if (rc == IMDR_OK && !lock_fresh(lk))
+		rc = err_set(IMDR_ELOCKED, "the repository lock was not refreshed in time (was this process suspended?): "
+		    "no snapshot written, as data it reused may have been pruned meanwhile; "
+		    "back up again (what was stored is reused)");
 	if (rc == IMDR_OK)
 		rc = snapshot_list(r, &names, &nnames);
 	if (rc)

@@ -6,13 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "catalog/catalog.h"
 #include "lib/array.h"
 #include "lib/err.h"
 #include "lib/hex.h"
 #include "lib/idset.h"
+#include "repo/audit.h"
 #include "repo/index.h"
+#include "repo/moved.h"
 #include "repo/pack.h"
+#include "repo/plan.h"
 #include "repo/snapshot.h"
 
 struct check {
@@ -28,7 +33,16 @@ struct check {
 		uint64_t size;		/* as listed: bounds the read */
 	} *index_names;
 	size_t nindex, index_cap;
+	/* lifecycle (check_lifecycle_* below): */
+	struct idset *forgotten;	/* snapshot ids forget records name */
+	struct idset *planned;		/* packs prune plans hold */
 };
+
+static void problem(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int lifecycle_gap_ok(struct check *c, const char *prev);
+static int lifecycle_chunk_ok(struct check *c, const struct blob_ref *ref);
+static void lifecycle_load(struct check *c);
+static void lifecycle_free(struct check *c);
 
 /* report: one problem (an error) or oddity (a warning), counted and sent
  * to the caller's events. */
@@ -141,7 +155,7 @@ check_pack(void *ctx, const uint8_t id[32], uint64_t size)
 	int rc;
 
 	repo_pack_name(id, name);
-	if (!index_has_pack(c->idx, id))
+	if (!index_has_pack(c->idx, id) && !idset_get(c->planned, id, NULL))
 		oddity(c, "pack %s is in no index (left by an interrupted backup; the next backup indexes it)",
 		    name);
 	if (c->read_data) {
@@ -219,7 +233,7 @@ check_entry(void *ctx, const char *path, const struct cat_node *node,
 
 		cat_chunk(node, e, i, &ref, &off);
 		c->res->chunk_refs++;
-		if (!idset_get(c->packs, ref.pack, NULL)) {
+		if (!idset_get(c->packs, ref.pack, NULL) && !lifecycle_chunk_ok(c, &ref)) {
 			repo_pack_name(ref.pack, pname);
 			problem(c, "snapshot %.8s: %s: chunk %u is in pack %s, which is missing",
 			    w->snap, path, i, pname);
@@ -281,8 +295,8 @@ check_snapshots(struct check *c)
 		if (s->prev[0]) {
 			uint8_t pid[32];
 
-			if (!hex_valid(s->prev, 64) || hex_decode(s->prev, pid, 32) != 0 ||
-			    !idset_get(ids, pid, NULL))
+			if ((!hex_valid(s->prev, 64) || hex_decode(s->prev, pid, 32) != 0 ||
+			    !idset_get(ids, pid, NULL)) && !lifecycle_gap_ok(c, s->prev))
 				problem(c, "snapshot %.8s names %.8s as the one before it, which is missing (deleted or never written)",
 				    s->id, s->prev);
 		}
@@ -358,6 +372,8 @@ check_one(struct repo *r, const struct check_opts *o, struct check_result *ret,
 	}
 	if (rc == IMDR_OK)
 		rc = repo_list(r, "data/", list_pack, &c);
+	if (rc == IMDR_OK)
+		lifecycle_load(&c);
 	if (rc == IMDR_OK) {
 		index_each_pack(c.idx, missing_pack, &c);
 		idset_each(c.packs, sum_pack, &total);
@@ -373,6 +389,7 @@ check_one(struct repo *r, const struct check_opts *o, struct check_result *ret,
 	idset_free(c.packs);
 	idset_free(c.trees);
 	index_free(c.idx);
+	lifecycle_free(&c);
 	return rc;
 }
 
@@ -578,4 +595,118 @@ check_run(struct repo *r, const struct check_opts *o, struct check_result *ret)
 	rc = check_one(r, o, ret, 1);
 	ret->replicas = 1;
 	return rc;
+}
+
+/* ---- lifecycle: what forget and prune leave, which is not damage ----
+ *
+ * forget makes gaps in the snapshots' chain: one is accepted only when an
+ * audit `forget` record names the snapshot removed (records are listed by
+ * name; only forget records are read). prune moves blobs out of packs it
+ * deletes: a chunk whose pack is gone is found through the moved maps.
+ * Packs a prune plan holds await deletion and are in no index on purpose.
+ * Plans and maps are authenticated like every object. */
+
+static int
+collect_forgotten(struct check *c, const char *name)
+{
+	struct audit_record *a = NULL;
+	json_error_t jerr;
+	json_t *j, *rm, *v;
+	size_t i;
+	int rc;
+
+	rc = audit_load(c->r, name, &a);
+	if (rc) {
+		problem(c, "%s", err_msg(rc));
+		err_clear();
+		return 0;
+	}
+	j = json_loads(a->scope_json, 0, &jerr);
+	rm = j ? json_object_get(j, "removed") : NULL;
+	json_array_foreach(rm, i, v) {
+		uint8_t id[32];
+		const char *s = json_string_value(v);
+
+		if (s && hex_valid(s, 64) && hex_decode(s, id, sizeof(id)) == 0)
+			idset_put(c->forgotten, id, 1);
+	}
+	json_decref(j);
+	audit_record_free(a);
+	return 0;
+}
+
+static void
+lifecycle_load(struct check *c)
+{
+	struct audit_name *an = NULL;
+	struct plan_name *pn = NULL;
+	size_t n = 0, np = 0;
+	int rc;
+
+	c->forgotten = idset_new();
+	c->planned = idset_new();
+	rc = audit_list(c->r, &an, &n);
+	for (size_t i = 0; rc == IMDR_OK && i < n; i++)
+		if (strcmp(an[i].command, "forget") == 0)
+			collect_forgotten(c, an[i].name);
+	if (rc) {
+		problem(c, "%s", err_msg(rc));
+		err_clear();
+	}
+	free(an);
+	rc = plan_list(c->r, &pn, &np);
+	for (size_t i = 0; rc == IMDR_OK && i < np; i++) {
+		struct plan *pl = NULL;
+
+		if (!pn[i].body)
+			continue;
+		if (plan_load(c->r, &pn[i], &pl) != IMDR_OK) {
+			problem(c, "%s", err_msg(IMDR_EFORMAT));
+			err_clear();
+			continue;
+		}
+		for (size_t k = 0; k < pl->npacks; k++)
+			idset_put(c->planned, pl->packs[k].id, 1);
+		plan_free(pl);
+	}
+	if (rc) {
+		problem(c, "%s", err_msg(rc));
+		err_clear();
+	}
+	free(pn);
+}
+
+static void
+lifecycle_free(struct check *c)
+{
+	idset_free(c->forgotten);
+	idset_free(c->planned);
+}
+
+static int
+lifecycle_gap_ok(struct check *c, const char *prev)
+{
+	uint8_t id[32];
+
+	return hex_valid(prev, 64) && hex_decode(prev, id, sizeof(id)) == 0 &&
+	    idset_get(c->forgotten, id, NULL);
+}
+
+/* lifecycle_chunk_ok: ref's pack is gone; its blob is where moved maps
+ * lead, in a pack that exists and holds it at that place. */
+static int
+lifecycle_chunk_ok(struct check *c, const struct blob_ref *ref)
+{
+	struct blob_ref cur = *ref, next;
+
+	for (int hop = 0; hop < REPO_MOVED_HOPS; hop++) {
+		if (repo_blob_relocate(c->r, BLOB_DATA, &cur, &next) != IMDR_OK) {
+			err_clear();
+			return 0;
+		}
+		cur = next;
+		if (idset_get(c->packs, cur.pack, NULL))
+			return 1;
+	}
+	return 0;
 }

@@ -4,7 +4,7 @@
  *	gen_corpus --out DIR [--preset tiny|small|full] [--seed N]
  *	    [--users N] [--conversations N] [--messages N] [--attachments N]
  *	    [--attachment-size BYTES] [--large-file BYTES]
- *	    [--format canonical|slack|mattermost] [--mutate PCT]
+ *	    [--format canonical|slack|mattermost] [--mutate PCT [--day N]]
  *
  * Everything (text, threads, edits, reactions, attachment bytes, file times)
  * follows from the seed and the counts, so two runs with the same arguments
@@ -14,7 +14,9 @@
  * --mutate PCT turns a tree made with the same arguments into the next day's
  * export: about PCT % of its files change (new messages in some
  * conversations) and PCT % new files appear (new attachments); nothing else
- * is touched, so a backup's files cache sees exactly that change. */
+ * is touched, so a backup's files cache sees exactly that change. With
+ * --day N it is the Nth next day's export (N mutations, each its own), for
+ * a tree at day N-1: histories of hundreds of backups. */
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -523,7 +525,7 @@ build_model(struct model *md)
  * files*pct/200 conversations get new messages; files*pct/100 new
  * attachments arrive with them. */
 static void
-mutate(struct model *md, double pct, uint64_t nfiles)
+mutate(struct model *md, double pct, uint64_t nfiles, uint64_t day)
 {
 	struct rng r;
 	uint64_t nconv = (uint64_t)((double)nfiles * pct / 200.0 + 0.5);
@@ -535,7 +537,12 @@ mutate(struct model *md, double pct, uint64_t nfiles)
 		nconv = 1;
 	if (nconv > (uint64_t)md->nconvs)
 		nconv = (uint64_t)md->nconvs;
-	rng_seed(&r, md->seed, 99);
+	/* each day its own stream, day 1 the one --mutate always had */
+	rng_seed(&r, md->seed, 98 + day);
+	for (int i = 0; i < md->nconvs; i++)
+		md->convs[i].touched = 0;
+	for (uint64_t i = 0; i < md->na; i++)
+		md->atts[i].is_new = 0;
 	only = calloc(nconv, sizeof(int));
 	for (uint64_t k = 0; k < nconv; k++) {
 		int ci;
@@ -1395,6 +1402,8 @@ usage(FILE *f)
 "  --mutate PCT          turn a tree made with the same options into the\n"
 "                        next day's: PCT %% of its files change and PCT %%\n"
 "                        new files appear; the rest is not touched\n"
+"  --day N               with --mutate: the Nth next day's export, for a\n"
+"                        tree at day N-1 (default 1)\n"
 "  -h, --help            this text\n");
 }
 
@@ -1426,7 +1435,8 @@ main(int argc, char **argv)
 		{ "large-file", required_argument, NULL, 'l' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "mutate", required_argument, NULL, 'x' },
-		{ "dms", required_argument, NULL, 'd' },
+		{ "dms", required_argument, NULL, 'D' },
+		{ "day", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1435,6 +1445,7 @@ main(int argc, char **argv)
 	struct writer w = { 0 };
 	const char *out = NULL, *format = "canonical";
 	double pct = -1;
+	uint64_t day = 1;
 	struct timespec t0, t1;
 	int ch;
 
@@ -1474,7 +1485,7 @@ main(int argc, char **argv)
 		case 's': md.seed = num("--seed", optarg); break;
 		case 'u': md.nusers = (int)num("--users", optarg); break;
 		case 'c': md.nconvs = (int)num("--conversations", optarg); break;
-		case 'd':
+		case 'D':
 			md.dm_pct = (int)num("--dms", optarg);
 			if (md.dm_pct > 100)
 				die("--dms %s: a percentage, 0 to 100", optarg);
@@ -1485,6 +1496,7 @@ main(int argc, char **argv)
 		case 'l': md.large = num("--large-file", optarg); break;
 		case 'f': format = optarg; break;
 		case 'x': pct = (double)num("--mutate", optarg); break;
+		case 'd': day = num("--day", optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1501,6 +1513,8 @@ main(int argc, char **argv)
 		die("attachments need messages");
 	if (pct > 100)
 		die("--mutate: a percentage, 0 to 100");
+	if (day < 1 || day > 100000 || (day > 1 && pct < 0))
+		die("--day: 1 to 100000, with --mutate");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	build_model(&md);
 	if (pct >= 0) {
@@ -1508,7 +1522,8 @@ main(int argc, char **argv)
 
 		if (stat(out, &st) < 0 || !S_ISDIR(st.st_mode))
 			die("--mutate: %s is not a tree made by gen_corpus", out);
-		mutate(&md, pct, md.na + (uint64_t)md.nconvs * 3 + 2);
+		for (uint64_t d = 1; d <= day; d++)
+			mutate(&md, pct, md.na + (uint64_t)md.nconvs * 3 + 2, d);
 		w.mutating = 1;
 	}
 	index_conversations(&md);

@@ -460,17 +460,42 @@ fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+/* window: how many chunks after k to keep coming: prefetch_chunks, but no
+ * more than 3/4 of the chunk cache holds (a window the cache cannot hold
+ * evicts what it fetched before it is read, and fetches it again). */
+static uint32_t
+window(const struct fs *fs, const struct cat_node *n, const struct cat_entry *e,
+    uint32_t k)
+{
+	uint64_t budget = fs->cfg.chunk_cache_bytes / 4 * 3, from = 0, at;
+	uint32_t fit = 0;
+	struct blob_ref r;
+
+	for (uint32_t c = k + 1; c < e->nchunks && fit < (uint32_t)fs->cfg.prefetch_chunks; c++) {
+		cat_chunk(n, e, c, &r, &at);
+		if (c == k + 1)
+			from = at;
+		if (fit > 0 && at - from + r.length > budget)
+			break;
+		fit++;
+	}
+	return fit;
+}
+
 /* keep_coming: a sequential reader of chunk k: keep the chunks after it
- * coming, up to prefetch_chunks ahead. They are scheduled in batches (when
- * half the window is used up), as runs of chunks that lie one after the
- * other in a pack: one request each, not one a chunk. */
+ * coming, up to window() ahead. They are scheduled in batches (when half
+ * the window is used up), as runs of chunks that lie one after the other
+ * in a pack (up to prefetch_run_bytes: over a network, several smaller
+ * requests at once beat one large one). */
 static void
 keep_coming(struct fs *fs, struct fh *fh, const struct cat_node *n,
     const struct cat_entry *e, uint32_t k, off_t off)
 {
-	uint32_t ahead = (uint32_t)fs->cfg.prefetch_chunks, last = k + ahead;
+	uint32_t ahead = fs->cfg.prefetch_chunks > 0 ? window(fs, n, e, k) : 0, last = k + ahead;
 	struct blob_ref run[PREFETCH_RUN];
 	uint32_t nrun = 0;
+	uint64_t run_bytes = 0, cap = fs->cfg.prefetch_run_bytes ?
+	    fs->cfg.prefetch_run_bytes : PREFETCH_RUN_BYTES;
 
 	pthread_mutex_lock(&fs->fhmu);
 	if (ahead > 0 && (fh->sequential || off == 0 || (uint64_t)off == fh->next_off)) {
@@ -484,12 +509,14 @@ keep_coming(struct fs *fs, struct fh *fh, const struct cat_node *n,
 			struct blob_ref pr;
 
 			cat_chunk(n, e, fh->prefetched_to, &pr, NULL);
-			if (nrun > 0 && (nrun == PREFETCH_RUN ||
+			if (nrun > 0 && (nrun == PREFETCH_RUN || run_bytes + pr.length > cap ||
 			    !repo_blobs_adjacent(&run[nrun - 1], &pr))) {
 				prefetch_run(fs, run, nrun);
 				nrun = 0;
+				run_bytes = 0;
 			}
 			run[nrun++] = pr;
+			run_bytes += pr.length;
 		}
 		if (nrun > 0)
 			prefetch_run(fs, run, nrun);

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/forget.h"
 #include "ingest/ingest.h"
 #include "lib/array.h"
 #include "lib/buf.h"
@@ -413,8 +414,17 @@ check_job(struct parse *ps, const char *state_root)
 			break;
 		}
 	}
-	if (j->keep_within)
+	if (j->keep_within) {
+		struct forget_duration d;
+
 		j->has_retention = 1;
+		if (forget_parse_duration(j->keep_within, &d) != IMDR_OK)
+			problem(ps->probs, f, line_of(ps, "retention", "keep-within"), "keep-within = %s: %s",
+			    j->keep_within, err_msg(IMDR_EINVAL));
+	}
+	if (j->retention_tz && forget_tz_check(j->retention_tz) != IMDR_OK)
+		problem(ps->probs, f, line_of(ps, "retention", "tz"), "tz = %s: %s", j->retention_tz,
+		    err_msg(IMDR_EINVAL));
 	if (!j->has_retention) {
 		static const char *const only[] = { "every", "max-unused", "tz" };
 

@@ -14,6 +14,8 @@
 
 #include "engine/check.h"
 #include "engine/copy.h"
+#include "engine/forget.h"
+#include "engine/prune.h"
 #include "jobs/status.h"
 #include "lib/buf.h"
 #include "lib/err.h"
@@ -305,12 +307,65 @@ do_backup(struct run *rn, struct repo *r)
 static int
 do_retention(struct run *rn, struct repo *r)
 {
-	(void)r;
-	step(rn, "retention", NULL);
-	failed(rn, "retention", IMDR_EUNSUP, "[retention] is set, but this build of imdr has no "
-	    "forget and prune yet (issue #14); remove [retention] or update imdr");
-	json_object_set_new(rn->line, "retention", json_pack("{s:s}", "error", rn->ret->error));
-	return IMDR_EUNSUP;
+	const struct job *j = rn->j;
+	struct forget_opts fo;
+	struct forget_result fr;
+	struct prune_opts po;
+	struct prune_result pr;
+	char *policy;
+	int rc;
+
+	memset(&fo, 0, sizeof(fo));
+	for (int i = 0; i < JOB_NKEEP && i < FORGET_NCOUNT; i++)
+		fo.policy.keep[i] = j->keep[i];
+	if (j->keep_within && (rc = forget_parse_duration(j->keep_within, &fo.policy.within)) != IMDR_OK) {
+		failed(rn, "retention", rc, "keep-within = %s: %s", j->keep_within, err_msg(rc));
+		return rc;
+	}
+	fo.policy.tz = j->retention_tz;
+	fo.source = rn->st.source;
+	fo.group_by = FORGET_GROUP_SOURCE | FORGET_GROUP_HOST;
+	fo.ev = rn->o->ev;
+	fo.ev.total = NULL;
+	fo.ev.advance = NULL;
+	policy = forget_policy_text(&fo.policy);
+	step(rn, "retention", "forget: %s", policy);
+	free(policy);
+	rc = forget_run(r, &fo, &fr);
+	rn->ret->retention = 1;
+	if (rc == IMDR_OK) {
+		rn->st.forget_ns = time_now_ns();
+		rn->st.forget_removed = fr.removed;
+		step(rn, "retention", "forget: %zu removed, %zu kept (%zu by a hold)", fr.removed, fr.kept, fr.held);
+	}
+	json_object_set_new(rn->line, "forget", rc ? json_pack("{s:s}", "error", err_msg(rc)) :
+	    json_pack("{s:I,s:I,s:I}", "removed", (json_int_t)fr.removed, "kept", (json_int_t)fr.kept,
+	    "held", (json_int_t)fr.held));
+	forget_result_free(&fr);
+	if (rc) {
+		failed(rn, "retention", rc, "forget: %s", err_msg(rc));
+		return rc;
+	}
+	memset(&po, 0, sizeof(po));
+	po.max_unused = j->max_unused >= 0 ? j->max_unused / 100.0 : 0.05;
+	po.grace_ns = (int64_t)PRUNE_GRACE_DEFAULT_SECS * 1000000000;
+	po.ev = fo.ev;
+	step(rn, "retention", "prune");
+	rc = prune_run(r, &po, &pr);
+	if (rc == IMDR_OK) {
+		rn->st.prune_ns = time_now_ns();
+		rn->st.prune_freed_bytes = pr.bytes_deleted;
+		step(rn, "retention", "prune: %llu packs deleted (%llu bytes), %llu planned, %llu waiting",
+		    (unsigned long long)pr.packs_deleted, (unsigned long long)pr.bytes_deleted,
+		    (unsigned long long)pr.packs_planned, (unsigned long long)pr.packs_waiting);
+	}
+	json_object_set_new(rn->line, "prune", rc ? json_pack("{s:s}", "error", err_msg(rc)) :
+	    json_pack("{s:I,s:I,s:I,s:I}", "packs_deleted", (json_int_t)pr.packs_deleted,
+	    "bytes_deleted", (json_int_t)pr.bytes_deleted, "packs_planned", (json_int_t)pr.packs_planned,
+	    "packs_waiting", (json_int_t)pr.packs_waiting));
+	if (rc)
+		failed(rn, "retention", rc, "prune: %s", err_msg(rc));
+	return rc;
 }
 
 /* replica_slot: the state's entry for url (made when new). */

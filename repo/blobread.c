@@ -26,20 +26,30 @@
  * gave them is told, and the bytes of a good replica are authenticated
  * like any others).
  *
+ * Moved blobs: when a pack is gone (ENOENT), the map prune left for it
+ * (moved/<pack>, repo/moved.h) names where each blob went; the reader
+ * follows up to REPO_MOVED_HOPS maps (a run whose pack is gone fails, and
+ * its caller reads its blobs one by one).
+ *
  * Policy of the segment cache: byte-limited (tree_cache_bytes), least
  * recently used out, single-flight (lib/lru.h). Policy of the buffer pool:
  * at most POOL_MAX buffers of 64 KiB or more, POOL_BYTES in all; what does
- * not fit is freed. Both are bounded in bytes whatever the repository's
+ * not fit is freed. Policy of the map cache: MOVED_N maps (each a sorted
+ * array of entries, under MOVED_MAX_BYTES each, bigger ones are not kept),
+ * the least recently used replaced. All are bounded in bytes whatever the
+ * repository's
  * size. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/err.h"
+#include "lib/hex.h"
 #include "lib/idset.h"
 #include "lib/log.h"
 #include "lib/lru.h"
 #include "repo/diskcache.h"
+#include "repo/moved.h"
 #include "repo/repo_impl.h"
 
 #define SEG_LOCAL (256u << 10)
@@ -49,6 +59,15 @@
 #define TREE_CACHE_REMOTE (16u << 20)
 #define POOL_MAX 16
 #define POOL_BYTES (4u << 20)
+#define MOVED_N 8
+#define MOVED_MAX_BYTES (1u << 20)
+
+struct moved_map {
+	uint8_t pack[CRYPTO_ID_LEN];
+	struct pack_entry *e;	/* NULL: slot empty */
+	size_t n;
+	uint64_t used;
+};
 
 struct blobread {
 	struct repo *r;
@@ -63,6 +82,10 @@ struct blobread {
 	pthread_mutex_t pmu;
 	struct buf pool[POOL_MAX];
 	size_t npool, pool_bytes;
+
+	pthread_mutex_t mmu;
+	struct moved_map moved[MOVED_N];
+	uint64_t mclock;
 };
 
 /* A segment of a tree pack, and the replica it was read from. */
@@ -89,6 +112,7 @@ blobread_new(struct repo *r)
 	pthread_mutex_init(&rd->xmu, NULL);
 	pthread_mutex_init(&rd->pmu, NULL);
 	rd->extent = idset_new();
+	pthread_mutex_init(&rd->mmu, NULL);
 	return rd;
 }
 
@@ -101,9 +125,12 @@ blobread_free(struct blobread *rd)
 	idset_free(rd->extent);
 	for (size_t i = 0; i < rd->npool; i++)
 		buf_free(&rd->pool[i]);
+	for (int k = 0; k < MOVED_N; k++)
+		free(rd->moved[k].e);
 	diskcache_free(rd->dc);
 	pthread_mutex_destroy(&rd->xmu);
 	pthread_mutex_destroy(&rd->pmu);
+	pthread_mutex_destroy(&rd->mmu);
 	free(rd);
 }
 
@@ -396,18 +423,132 @@ read_alone(struct blobread *rd, enum blob_type type, const struct blob_ref *ref,
 	return rc;
 }
 
+/* ---- moved blobs ---- */
+
+/* moved_cached: look id up in the cached map of pack; 1 if the map is
+ * cached (*ret_found says whether it names the blob). */
+static int
+moved_cached(struct blobread *rd, const struct blob_ref *ref, struct pack_entry *ret,
+    int *ret_found)
+{
+	int hit = 0;
+
+	pthread_mutex_lock(&rd->mmu);
+	for (int k = 0; k < MOVED_N; k++) {
+		struct moved_map *m = &rd->moved[k];
+		const struct pack_entry *e;
+
+		if (m->e == NULL || memcmp(m->pack, ref->pack, CRYPTO_ID_LEN) != 0)
+			continue;
+		m->used = ++rd->mclock;
+		e = moved_find(m->e, m->n, ref->id);
+		*ret_found = e != NULL;
+		if (e)
+			*ret = *e;
+		hit = 1;
+		break;
+	}
+	pthread_mutex_unlock(&rd->mmu);
+	return hit;
+}
+
+static void
+moved_keep(struct blobread *rd, const uint8_t pack[CRYPTO_ID_LEN], struct pack_entry *e,
+    size_t n)
+{
+	struct moved_map *m;
+
+	if (n * sizeof(*e) > MOVED_MAX_BYTES) {
+		free(e);
+		return;
+	}
+	pthread_mutex_lock(&rd->mmu);
+	m = &rd->moved[0];
+	for (int k = 1; k < MOVED_N; k++)
+		if (rd->moved[k].used < m->used)
+			m = &rd->moved[k];
+	free(m->e);
+	memcpy(m->pack, pack, CRYPTO_ID_LEN);
+	m->e = e;
+	m->n = n;
+	m->used = ++rd->mclock;
+	pthread_mutex_unlock(&rd->mmu);
+}
+
 int
-repo_blob_read_buf(struct repo *r, enum blob_type type, const struct blob_ref *ref,
+repo_blob_relocate(struct repo *r, enum blob_type type, const struct blob_ref *ref,
+    struct blob_ref *ret)
+{
+	struct blobread *rd = repo_reader(r);
+	struct pack_entry found, *e = NULL;
+	const struct pack_entry *f;
+	char hex[65], pname[80];
+	size_t n = 0;
+	int rc, have = 0;
+
+	if (!moved_cached(rd, ref, &found, &have)) {
+		rc = moved_load(r, ref->pack, &e, &n);
+		if (rc)
+			return rc;
+		f = moved_find(e, n, ref->id);
+		if ((have = f != NULL))
+			found = *f;
+		moved_keep(rd, ref->pack, e, n);
+	}
+	repo_pack_name(ref->pack, pname);
+	hex_encode(ref->id, CRYPTO_ID_LEN, hex);
+	if (!have)
+		return err_set(IMDR_ENOENT, "blob %.16s: pack %s is gone and its moved map does not name the blob",
+		    hex, pname);
+	if (found.type != type)
+		return err_set(IMDR_EFORMAT, "blob %.16s: the moved map of pack %s gives it another type",
+		    hex, pname);
+	*ret = found.ref;
+	return IMDR_OK;
+}
+
+static int read_at(struct blobread *rd, enum blob_type type, const struct blob_ref *ref,
+    struct buf *b, size_t *ret_off);
+
+int
+repo_blob_read_buf(struct repo *r, enum blob_type type, const struct blob_ref *oref,
     struct buf *b, size_t *ret_off)
 {
 	struct blobread *rd = repo_reader(r);
-	int rc, replica;
+	struct blob_ref cur = *oref, next;
+	char *first = NULL;
+	int rc;
 
 	/* a reference is believed only as far as its type allows: no read,
 	 * no buffer larger than the biggest blob of that type */
-	rc = repo_blob_ref_check(r, type, ref);
-	if (rc)
-		return rc;
+	rc = repo_blob_ref_check(r, type, oref);
+	if (rc == IMDR_OK)
+		rc = read_at(rd, type, &cur, b, ret_off);
+	for (int hop = 0; rc == IMDR_ENOENT && hop < REPO_MOVED_HOPS; hop++) {
+		if (first == NULL)
+			first = xstrdup(err_msg(rc));
+		if (repo_blob_relocate(r, type, &cur, &next) != IMDR_OK)
+			break;
+		cur = next;
+		rc = repo_blob_ref_check(r, type, &cur);
+		if (rc == IMDR_OK)
+			rc = read_at(rd, type, &cur, b, ret_off);
+	}
+	if (rc == IMDR_ENOENT && first)
+		rc = err_set(IMDR_ENOENT, "%s", first);	/* the pack itself is what is missing */
+	free(first);
+	return rc;
+}
+
+/* read_at: blob ref from where ref says: a tree blob from the segments
+ * that hold it, a data blob from the disk cache or alone. */
+static int
+read_at(struct blobread *rd, enum blob_type type, const struct blob_ref *ref,
+    struct buf *b, size_t *ret_off)
+{
+	struct repo *r = rd->r;
+	int rc, replica;
+
 	if (type == BLOB_TREE) {
 		rc = tree_sealed(rd, ref, b, &replica);
 		if (rc == IMDR_OK)

@@ -12,11 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/array.h"
 #include "lib/err.h"
-#include "repo/repo_impl.h"
 #include "lib/hex.h"
+#include "lib/idset.h"
 #include "lib/log.h"
 #include "lib/varint.h"
+#include "repo/plan.h"
+#include "repo/repo_impl.h"
 
 #define INDEX_VERSION 1
 
@@ -35,6 +38,7 @@ struct ientry {
 struct ipack {
 	uint8_t id[CRYPTO_ID_LEN];
 	uint64_t size;		/* 0 while only in memory */
+	int dropped;		/* index_drop_pack: its blobs are forgotten */
 };
 
 struct index {
@@ -160,6 +164,7 @@ pack_index(struct index *idx, const uint8_t *id, uint64_t size)
 	}
 	memcpy(idx->packs[idx->npacks].id, id, CRYPTO_ID_LEN);
 	idx->packs[idx->npacks].size = size;
+	idx->packs[idx->npacks].dropped = 0;
 	*ps = (uint32_t)idx->npacks + 1;
 	return (uint32_t)idx->npacks++;
 }
@@ -240,12 +245,44 @@ index_claim(struct index *idx, const uint8_t id[CRYPTO_ID_LEN])
 int
 index_has_pack(struct index *idx, const uint8_t pack[CRYPTO_ID_LEN])
 {
+	uint32_t ps;
 	int has;
 
 	pthread_mutex_lock(&idx->mu);
-	has = *pslot_for(idx->ptab, idx->pcap, idx->packs, pack) != 0;
+	ps = *pslot_for(idx->ptab, idx->pcap, idx->packs, pack);
+	has = ps != 0 && !idx->packs[ps - 1].dropped;
 	pthread_mutex_unlock(&idx->mu);
 	return has;
+}
+
+void
+index_drop_pack(struct index *idx, const uint8_t pack[CRYPTO_ID_LEN])
+{
+	struct ientry *nt;
+	uint32_t ps, pi;
+
+	pthread_mutex_lock(&idx->mu);
+	ps = *pslot_for(idx->ptab, idx->pcap, idx->packs, pack);
+	if (ps == 0 || idx->packs[ps - 1].dropped) {
+		pthread_mutex_unlock(&idx->mu);
+		return;
+	}
+	pi = ps - 1;
+	idx->packs[pi].dropped = 1;
+	/* open addressing: rebuild rather than leave holes in probe chains */
+	nt = xcalloc(idx->cap, sizeof(*nt));
+	idx->used = 0;
+	for (size_t i = 0; i < idx->cap; i++) {
+		struct ientry *e = &idx->tab[i];
+
+		if (e->state == E_EMPTY || (e->state == E_LOCATED && e->pack == pi))
+			continue;
+		*slot_for(nt, idx->cap, e->id) = *e;
+		idx->used++;
+	}
+	free(idx->tab);
+	idx->tab = nt;
+	pthread_mutex_unlock(&idx->mu);
 }
 
 size_t
@@ -287,7 +324,8 @@ index_each_pack(struct index *idx, index_pack_fn fn, void *ctx)
 		pthread_mutex_lock(&idx->mu);
 		p = idx->packs[i];
 		pthread_mutex_unlock(&idx->mu);
-		rc = fn(ctx, p.id, p.size);
+		if (!p.dropped)
+			rc = fn(ctx, p.id, p.size);
 	}
 	return rc;
 }
@@ -298,6 +336,14 @@ int
 index_write(struct repo *r, const uint8_t (*packs)[CRYPTO_ID_LEN],
     const uint64_t *sizes, struct pack_entry *const *entries,
     const size_t *counts, size_t npacks)
+{
+	return index_write_named(r, packs, sizes, entries, counts, npacks, NULL);
+}
+
+int
+index_write_named(struct repo *r, const uint8_t (*packs)[CRYPTO_ID_LEN],
+    const uint64_t *sizes, struct pack_entry *const *entries,
+    const size_t *counts, size_t npacks, char *ret_name)
 {
 	struct buf b = BUF_INIT;
 	uint8_t rid[CRYPTO_ID_LEN];
@@ -331,6 +377,8 @@ index_write(struct repo *r, const uint8_t (*packs)[CRYPTO_ID_LEN],
 	hex_encode(rid, sizeof(rid), hex);
 	snprintf(name, sizeof(name), "index/%s", hex);
 	rc = repo_put_sealed(r, OBJ_INDEX, name, b.data, b.len);
+	if (rc == IMDR_OK && ret_name)
+		memcpy(ret_name, name, strlen(name) + 1);
 	buf_free(&b);
 	if (rc == IMDR_OK && take < npacks)
 		rc = index_write(r, packs + take, sizes + take, entries + take, counts + take,
@@ -338,53 +386,83 @@ index_write(struct repo *r, const uint8_t (*packs)[CRYPTO_ID_LEN],
 	return rc;
 }
 
+/* parse_object: decode an index object, calling fn once per pack. */
 static int
-parse_index(struct index *idx, const char *name, const uint8_t *p, size_t n)
+parse_object(const char *name, const uint8_t *p, size_t n, index_object_fn fn,
+    void *ctx)
 {
 	const uint8_t *end = p + n;
 	uint64_t npacks, size, count, off, len, raw;
-	struct blob_ref ref;
+	struct pack_entry *e = NULL;
+	size_t ecap = 0;
+	uint8_t pack[CRYPTO_ID_LEN];
+	int rc = IMDR_OK;
 
 	if (n < 1 || *p++ != INDEX_VERSION || varint_get(&p, end, &npacks))
 		goto bad;
-	pthread_mutex_lock(&idx->mu);
-	for (uint64_t i = 0; i < npacks; i++) {
-		uint32_t pi;
-
+	for (uint64_t i = 0; i < npacks && rc == IMDR_OK; i++) {
 		if (end - p < CRYPTO_ID_LEN)
-			goto bad_locked;
-		memcpy(ref.pack, p, CRYPTO_ID_LEN);
+			goto bad;
+		memcpy(pack, p, CRYPTO_ID_LEN);
 		p += CRYPTO_ID_LEN;
-		if (varint_get(&p, end, &size) || varint_get(&p, end, &count))
-			goto bad_locked;
-		pi = pack_index(idx, ref.pack, size);
-		(void)pi;
+		if (varint_get(&p, end, &size) || varint_get(&p, end, &count) ||
+		    count > (uint64_t)(end - p) / (1 + CRYPTO_ID_LEN))
+			goto bad;
+		if (count > ecap) {
+			ecap = count;
+			e = xrealloc(e, ecap * sizeof(*e));
+		}
 		for (uint64_t j = 0; j < count; j++) {
-			uint8_t type;
-
 			if (end - p < 1 + CRYPTO_ID_LEN)
-				goto bad_locked;
-			type = *p++;
-			memcpy(ref.id, p, CRYPTO_ID_LEN);
+				goto bad;
+			e[j].type = *p++;
+			memcpy(e[j].ref.id, p, CRYPTO_ID_LEN);
 			p += CRYPTO_ID_LEN;
+			memcpy(e[j].ref.pack, pack, CRYPTO_ID_LEN);
 			if (varint_get(&p, end, &off) || varint_get(&p, end, &len) ||
 			    varint_get(&p, end, &raw) || off > UINT32_MAX ||
-			    len > UINT32_MAX || raw > UINT32_MAX || type > BLOB_TREE)
-				goto bad_locked;
-			ref.offset = off;
-			ref.length = (uint32_t)len;
-			ref.raw_length = (uint32_t)raw;
-			locate(idx, type, &ref);
+			    len > UINT32_MAX || raw > UINT32_MAX || e[j].type > BLOB_TREE)
+				goto bad;
+			e[j].ref.offset = off;
+			e[j].ref.length = (uint32_t)len;
+			e[j].ref.raw_length = (uint32_t)raw;
 		}
+		rc = fn(ctx, pack, size, e, (size_t)count);
 	}
-	pthread_mutex_unlock(&idx->mu);
-	if (p != end)
+	if (rc == IMDR_OK && p != end)
 		goto bad;
-	return IMDR_OK;
-bad_locked:
-	pthread_mutex_unlock(&idx->mu);
+	free(e);
+	return rc;
 bad:
+	free(e);
 	return err_set(IMDR_EFORMAT, "index object %s is malformed", name);
+}
+
+static int
+add_to_index(void *ctx, const uint8_t pack[CRYPTO_ID_LEN], uint64_t size,
+    const struct pack_entry *e, size_t n)
+{
+	index_add_pack(ctx, pack, size, e, n);
+	return IMDR_OK;
+}
+
+static int
+parse_index(struct index *idx, const char *name, const uint8_t *p, size_t n)
+{
+	return parse_object(name, p, n, add_to_index, idx);
+}
+
+int
+index_read_object(struct repo *r, const char *name, index_object_fn fn, void *ctx)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	rc = repo_get_sealed(r, OBJ_INDEX, name, &b);
+	if (rc == IMDR_OK)
+		rc = parse_object(name, b.data, b.len, fn, ctx);
+	buf_free(&b);
+	return rc;
 }
 
 struct load_ctx {
@@ -458,6 +536,7 @@ index_load(struct repo *r, struct index *idx)
 
 struct orphan_ctx {
 	struct index *idx;
+	struct idset *listed;	/* every pack in data/ */
 	uint8_t (*ids)[CRYPTO_ID_LEN];
 	uint64_t *sizes;
 	size_t n, cap;
@@ -473,6 +552,7 @@ find_orphan(void *vctx, const char *name, uint64_t size)
 	base = base ? base + 1 : name;
 	if (!hex_valid(base, 64) || hex_decode(base, id, sizeof(id)) != 0)
 		return 0;	/* not a pack: leave it to check */
+	idset_put(c->listed, id, size);
 	if (index_has_pack(c->idx, id))
 		return 0;
 	if (c->n == c->cap) {
@@ -485,18 +565,81 @@ find_orphan(void *vctx, const char *name, uint64_t size)
 	return 0;
 }
 
-int
-index_recover(struct repo *r, struct index *idx, size_t *ret_recovered)
+struct missing_ctx {
+	struct idset *listed;
+	uint8_t (*ids)[CRYPTO_ID_LEN];
+	size_t n, cap;
+};
+
+static int
+find_missing(void *vctx, const uint8_t pack[CRYPTO_ID_LEN], uint64_t size)
 {
-	struct orphan_ctx c = { idx, NULL, NULL, 0, 0 };
+	struct missing_ctx *m = vctx;
+
+	(void)size;
+	if (!idset_get(m->listed, pack, NULL))
+		memcpy(*ARRAY_PUSH(m->ids, m->n, m->cap), pack, CRYPTO_ID_LEN);
+	return 0;
+}
+
+/* drop_planned: remove from c's orphans those a prune plan holds; 1 if
+ * the plans could be read. */
+static int
+drop_planned(struct repo *r, struct orphan_ctx *c)
+{
+	struct idset *planned = idset_new();
+	size_t k = 0;
+	int rc;
+
+	rc = plan_pack_set(r, planned, NULL);
+	if (rc) {
+		warn0("cannot read the prune plans (%s): not reusing packs no index lists",
+		    err_msg(rc));
+		err_clear();
+		idset_free(planned);
+		c->n = 0;
+		return 0;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		if (idset_get(planned, c->ids[i], NULL))
+			continue;
+		memmove(c->ids[k], c->ids[i], CRYPTO_ID_LEN);
+		c->sizes[k++] = c->sizes[i];
+	}
+	c->n = k;
+	idset_free(planned);
+	return 1;
+}
+
+int
+index_recover(struct repo *r, struct index *idx, struct index_recover_info *ret)
+{
+	struct orphan_ctx c = { idx, idset_new(), NULL, NULL, 0, 0 };
+	struct missing_ctx m = { c.listed, NULL, 0, 0 };
 	struct pack_entry **entries = NULL;
+	struct index_recover_info info;
 	size_t *counts = NULL, good = 0;
 	int rc;
 
-	if (ret_recovered)
-		*ret_recovered = 0;
+	memset(&info, 0, sizeof(info));
 	rc = backend_list(repo_be(r), "data/", find_orphan, &c);
-	if (rc || c.n == 0)
+	if (rc)
+		goto out;
+	/* lost packs: their blobs must be stored again, not deduplicated
+	 * against (a snapshot naming them would be damaged) */
+	index_each_pack(idx, find_missing, &m);
+	for (size_t i = 0; i < m.n; i++) {
+		size_t before = index_blob_count(idx);
+
+		index_drop_pack(idx, m.ids[i]);
+		info.missing_blobs += before - index_blob_count(idx);
+		if (i == 0)
+			repo_pack_name(m.ids[i], info.first_missing);
+	}
+	info.missing = m.n;
+	/* packs a prune plan holds are on their way out: never take them
+	 * back (FORMAT.md "Prune") */
+	if (c.n == 0 || !drop_planned(r, &c) || c.n == 0)
 		goto out;
 	entries = xcalloc(c.n, sizeof(*entries));
 	counts = xcalloc(c.n, sizeof(*counts));
@@ -514,24 +657,43 @@ index_recover(struct repo *r, struct index *idx, size_t *ret_recovered)
 			rc = IMDR_OK;
 			continue;
 		}
-		index_add_pack(idx, c.ids[i], c.sizes[i], entries[good], counts[good]);
 		if (good != i) {
 			memcpy(c.ids[good], c.ids[i], CRYPTO_ID_LEN);
 			c.sizes[good] = c.sizes[i];
 		}
 		good++;
 	}
-	if (good)
-		rc = index_write(r, (const uint8_t (*)[CRYPTO_ID_LEN])c.ids, c.sizes,
-		    entries, counts, good);
-	if (ret_recovered)
-		*ret_recovered = good;
+	if (good == 0)
+		goto out;
+	rc = index_write(r, (const uint8_t (*)[CRYPTO_ID_LEN])c.ids, c.sizes,
+	    entries, counts, good);
+	if (rc)
+		goto out;
+	/* A prune may have planned some of them while we read: the index
+	 * object just written keeps such a pack from deletion only if the
+	 * prune's sweep reads it, so use none the plans now hold. */
+	{
+		struct idset *planned = idset_new();
+
+		rc = plan_pack_set(r, planned, NULL);
+		for (size_t i = 0; rc == IMDR_OK && i < good; i++) {
+			if (idset_get(planned, c.ids[i], NULL))
+				continue;
+			index_add_pack(idx, c.ids[i], c.sizes[i], entries[i], counts[i]);
+			info.recovered++;
+		}
+		idset_free(planned);
+	}
 out:
+	if (ret)
+		*ret = info;
 	for (size_t i = 0; entries && i < c.n; i++)
 		free(entries[i]);
 	free(entries);
 	free(counts);
 	free(c.ids);
 	free(c.sizes);
+	free(m.ids);
+	idset_free(c.listed);
 	return rc;
 }

@@ -62,12 +62,40 @@ size_t index_pack_count(struct index *idx);
 int index_write(struct repo *r, const uint8_t (*packs)[CRYPTO_ID_LEN],
     const uint64_t *sizes, struct pack_entry *const *entries,
     const size_t *counts, size_t npacks);
+/* index_write_named: the same; ret_name (80 bytes, may be NULL) gets the
+ * object's name. */
+int index_write_named(struct repo *r, const uint8_t (*packs)[CRYPTO_ID_LEN],
+    const uint64_t *sizes, struct pack_entry *const *entries,
+    const size_t *counts, size_t npacks, char *ret_name);
 
-/* index_recover: find packs in data/ that no index lists (a backup that was
- * interrupted after uploading them), read their headers, add them to idx and
- * write an index object for them so later runs need not look again.
- * *ret_recovered (may be NULL) counts them. */
-int index_recover(struct repo *r, struct index *idx, size_t *ret_recovered);
+/* What index_recover found. */
+struct index_recover_info {
+	size_t recovered;		/* packs no index listed, now indexed */
+	size_t missing;			/* packs the index lists that data/ lacks */
+	uint64_t missing_blobs;		/* their blobs, now treated as absent */
+	char first_missing[80];		/* the name of one of them */
+};
+
+/* index_recover: compare idx with a listing of data/. Packs that no index
+ * lists (a backup interrupted after uploading them) and no prune plan
+ * holds (repo/plan.h) have their headers read, are added to idx and get an
+ * index object so later runs need not look again. Packs idx lists that are
+ * missing from data/ (lost) are dropped from idx, so their blobs count as
+ * absent and a backup stores them again. ret (may be NULL) says what. */
+int index_recover(struct repo *r, struct index *idx,
+    struct index_recover_info *ret);
+
+/* index_drop_pack: forget every blob idx places in pack (in memory only);
+ * index_has_pack says no afterwards. */
+void index_drop_pack(struct index *idx, const uint8_t pack[CRYPTO_ID_LEN]);
+
+/* index_read_object: decode the index object name, calling fn once per
+ * pack it lists with every entry it gives for that pack (unlike the
+ * in-memory table, which keeps one location per blob). */
+typedef int (*index_object_fn)(void *ctx, const uint8_t pack[CRYPTO_ID_LEN],
+    uint64_t size, const struct pack_entry *e, size_t n);
+int index_read_object(struct repo *r, const char *name, index_object_fn fn,
+    void *ctx);
 
 typedef int (*index_pack_fn)(void *ctx, const uint8_t pack[CRYPTO_ID_LEN],
     uint64_t size);

@@ -601,6 +601,27 @@ repo_pack_read(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], struct buf *out)
 }
 
 int
+repo_pack_read_range(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], uint64_t off,
+    uint64_t n, struct buf *out)
+{
+	char name[80];
+
+	repo_pack_name(id, name);
+	out->len = 0;
+	return backend_get(r->be, name, off, n, out);
+}
+
+int
+repo_pack_write(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], const void *data,
+    size_t n)
+{
+	char name[80];
+
+	repo_pack_name(id, name);
+	return backend_put(r->be, name, data, n);
+}
+
+int
 repo_key_remove(struct repo *r, const char *name)
 {
 	int rc;
@@ -653,6 +674,10 @@ kind_name(enum obj_kind kind)
 	case OBJ_DATA: return "data blob";
 	case OBJ_TREE: return "tree blob";
 	case OBJ_AUDIT: return "audit record";
+	case OBJ_HOLD: return "legal hold";
+	case OBJ_HOLD_RELEASE: return "hold release";
+	case OBJ_PLAN: return "prune plan";
+	case OBJ_MOVED: return "moved map";
 	}
 	return "object";
 }
@@ -681,6 +706,16 @@ repo_object_max(const struct repo *r, enum obj_kind kind)
 		return REPO_SNAPSHOT_MAX;
 	case OBJ_AUDIT:
 		return REPO_AUDIT_MAX;
+	case OBJ_HOLD:
+	case OBJ_HOLD_RELEASE:
+		/* two texts of HOLD_TEXT_MAX, and the snapshot ids it holds */
+		return REPO_SNAPSHOT_MAX;
+	case OBJ_PLAN:
+		/* a pack each, as an index names them */
+		return INDEX_READ_MAX;
+	case OBJ_MOVED:
+		/* a moved map names at most the blobs of one pack */
+		return pack_header_max(r) * 2;
 	case OBJ_INDEX:
 		/* what index_write makes: up to the split, then one pack more */
 		v = REPO_INDEX_SPLIT + pack_header_max(r) + CRYPTO_ID_LEN + 20 +

@@ -27,6 +27,10 @@ enum obj_kind {
 	OBJ_DATA = 'b',		/* data blob (file content) */
 	OBJ_TREE = 't',		/* tree blob (catalog node) */
 	OBJ_AUDIT = 'a',	/* audit record */
+	OBJ_HOLD = 'o',		/* legal hold (repo/hold.h) */
+	OBJ_HOLD_RELEASE = 'r',	/* the release of a hold */
+	OBJ_PLAN = 'p',		/* prune plan and its ready mark (repo/plan.h) */
+	OBJ_MOVED = 'm',	/* where a removed pack's blobs went (repo/moved.h) */
 };
 
 enum blob_type { BLOB_DATA = 0, BLOB_TREE = 1 };
@@ -91,7 +95,10 @@ const struct master_key *repo_keys(const struct repo *r);
  * byte of it is read, and what imdr writes stays within the same bounds.
  * repo_object_max is the most a stored (sealed) object of kind can be:
  *   config, key slot, lock   64 KiB
- *   snapshot, audit record   16 MiB
+ *   snapshot, audit record,  16 MiB
+ *   legal hold, its release
+ *   prune plan               256 MiB (as an index object can be)
+ *   moved map                twice its pack's header bound
  *   index object             REPO_INDEX_SPLIT + one pack header's worth
  *   pack header              its pack's blob count bound, 53 bytes each
  *   data blob                chunk_max + 1 + CRYPTO_OVERHEAD
@@ -198,13 +205,24 @@ int repo_blobs_adjacent(const struct blob_ref *a, const struct blob_ref *b);
  * afterwards. */
 void repo_buf_recycle(struct repo *r, struct buf *b);
 
+/* A pack that prune removed leaves moved/<pack id> naming where each of
+ * its blobs still in use went (repo/moved.h); tree nodes written before
+ * keep the old location. The reader follows such maps, up to
+ * REPO_MOVED_HOPS of them, when a pack is gone, so nothing above repo/
+ * sees the difference. */
+#define REPO_MOVED_HOPS 64
+/* repo_blob_relocate: one step: where ref's blob went when its pack was
+ * removed. IMDR_ENOENT when the pack left no map, or the map lacks it. */
+int repo_blob_relocate(struct repo *r, enum blob_type type,
+    const struct blob_ref *ref, struct blob_ref *ret);
+
 struct repo_reader_config {
 	size_t tree_cache_bytes;	/* tree-pack segments held; 0: default */
 	const char *cache_dir;		/* sealed on-disk cache, or NULL */
 	uint64_t cache_dir_bytes;	/* its bound */
 };
-/* repo_reader_configure: set up the reader (before reads start). Fails
- * only when cache_dir cannot be created. */
+/* repo_reader_configure: set up the reader (once, before reads). Fails only when cache_dir cannot be
+ * created. */
 int repo_reader_configure(struct repo *r, const struct repo_reader_config *c);
 
 /* repo_tree_hint: ref names a tree blob a reader may want soon; the reader
@@ -353,6 +371,12 @@ int repo_object_write(struct repo *r, const char *name, const void *data,
  * object; IMDR_EUNSUP for a folder this version does not know. */
 int repo_object_verify(struct repo *r, const char *name, const uint8_t *data,
     size_t n);
+/* repo_pack_read_range: n bytes of pack id from off (sealed bytes). */
+int repo_pack_read_range(struct repo *r, const uint8_t id[CRYPTO_ID_LEN],
+    uint64_t off, uint64_t n, struct buf *out);
+/* repo_pack_write: store a finished pack (pack_writer_finish) as id. */
+int repo_pack_write(struct repo *r, const uint8_t id[CRYPTO_ID_LEN],
+    const void *data, size_t n);
 
 /* repo_key_add: add a key slot for pass (the repository must be open);
  * *ret_name (64 bytes, may be NULL) gets "keys/<id>". */

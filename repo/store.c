@@ -2,14 +2,17 @@
  *
  * Threads: `workers` take chunks from a queue (bounded in bytes), hash them,
  * claim new ids in the index, compress+seal them and append them to the open
- * pack of their type. A full pack is sealed and queued for `uploaders`
+ * pack of their type, in the order the chunks were added (a file's chunks
+ * lie one after the other in its packs, so a reader fetches a run of them
+ * with one request). A full pack is sealed and queued for `uploaders`
  * (queue bounded in packs). After every INDEX_EVERY uploaded packs an index
  * object lists them, so a backup killed halfway loses at most that many
  * packs' worth of index (and index_recover finds even those).
  *
  * Memory bound: queue_bytes + (uploaders + UPLOAD_QUEUE) finished packs +
- * two open packs + one chunk per worker + POOL_BYTES of free chunk buffers
- * + one spare pack buffer. */
+ * two open packs + one chunk per worker + ORDER_SLOTS sealed chunks waiting
+ * for their turn + POOL_BYTES of free chunk buffers + one spare pack
+ * buffer. */
 #include "repo/store.h"
 
 #include <pthread.h>
@@ -25,6 +28,8 @@
 
 #define INDEX_EVERY 8
 #define UPLOAD_QUEUE 1
+/* sealed chunks that finished before one added earlier, waiting for it */
+#define ORDER_SLOTS 16
 
 /* Chunk buffers come from a pool by size class (256 KiB .. 4 MiB), each
  * with a small header naming its class: a chunk's memory is reused for a
@@ -45,6 +50,7 @@ struct pool {
 
 struct job {
 	struct job *next;
+	uint64_t seq;		/* order of store_add */
 	enum blob_type type;
 	uint8_t *data;
 	size_t n;
@@ -76,6 +82,21 @@ struct store {
 
 	pthread_mutex_t pack_mu;
 	struct pack_writer *open[2];
+
+	/* workers append in the order of seq: a chunk sealed before its turn
+	 * waits in a slot; whoever appends the turn's chunk appends those
+	 * after it too */
+	pthread_mutex_t order_mu;
+	pthread_cond_t cv_turn;
+	uint64_t next_seq;		/* the next store_add's; under mu */
+	uint64_t turn;			/* the next to append */
+	struct order_slot {
+		int ready;		/* sealed (or a duplicate: nothing) */
+		enum blob_type type;
+		uint8_t id[CRYPTO_ID_LEN];
+		struct buf sealed;	/* len 0: a duplicate */
+		uint32_t raw;
+	} slot[ORDER_SLOTS];
 
 	pthread_cond_t cv_upload, cv_uspace, cv_uidle;
 	struct upload *uhead, *utail;
@@ -237,6 +258,48 @@ add_sealed(struct store *s, enum blob_type type, const uint8_t *id,
 		*ret_ref = ref;
 }
 
+/* commit: job seq's sealed blob (sealed->len 0: a duplicate, nothing to
+ * append) into its pack when its turn comes; a blob ahead of its turn is
+ * parked (its buffer swapped for an empty one) and appended by whoever
+ * appends the one before it. Waits only when ORDER_SLOTS are parked. */
+static void
+commit(struct store *s, uint64_t seq, enum blob_type type, const uint8_t *id,
+    struct buf *sealed, uint32_t raw)
+{
+	struct order_slot *sl;
+
+	pthread_mutex_lock(&s->order_mu);
+	while (seq - s->turn >= ORDER_SLOTS)
+		pthread_cond_wait(&s->cv_turn, &s->order_mu);
+	if (seq != s->turn) {
+		sl = &s->slot[seq % ORDER_SLOTS];
+		sl->type = type;
+		memcpy(sl->id, id, CRYPTO_ID_LEN);
+		sl->raw = raw;
+		sl->sealed = (struct buf)BUF_INIT;
+		if (sealed->len > 0) {	/* the worker gets a new buffer */
+			sl->sealed = *sealed;
+			*sealed = (struct buf)BUF_INIT;
+		}
+		sl->ready = 1;
+		pthread_mutex_unlock(&s->order_mu);
+		return;
+	}
+	/* appends stay under order_mu: they are one at a time anyway */
+	if (sealed->len > 0)
+		add_sealed(s, type, id, sealed, raw, NULL);
+	s->turn++;
+	while ((sl = &s->slot[s->turn % ORDER_SLOTS])->ready) {
+		if (sl->sealed.len > 0)
+			add_sealed(s, sl->type, sl->id, &sl->sealed, sl->raw, NULL);
+		buf_free(&sl->sealed);
+		sl->ready = 0;
+		s->turn++;
+	}
+	pthread_cond_broadcast(&s->cv_turn);
+	pthread_mutex_unlock(&s->order_mu);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -265,15 +328,15 @@ worker_main(void *arg)
 
 		repo_blob_id(s->r, j->data, j->n, id);
 		memcpy(j->slot, id, CRYPTO_ID_LEN);
+		sealed.len = 0;
 		if (index_claim(s->idx, id)) {
-			sealed.len = 0;
 			repo_blob_seal(s->r, j->type, id, j->data, j->n, &sealed);
-			add_sealed(s, j->type, id, &sealed, (uint32_t)j->n, NULL);
 		} else {
 			pthread_mutex_lock(&s->mu);
 			s->st.blobs_dup++;
 			pthread_mutex_unlock(&s->mu);
 		}
+		commit(s, j->seq, j->type, id, &sealed, (uint32_t)j->n);
 		store_release(s, j->data);
 		free(j);
 
@@ -422,6 +485,8 @@ store_new(struct repo *r, struct index *idx, const struct store_opts *opts,
 	pthread_mutex_init(&s->pool.mu, NULL);
 	pthread_mutex_init(&s->pack_mu, NULL);
 	pthread_mutex_init(&s->index_mu, NULL);
+	pthread_mutex_init(&s->order_mu, NULL);
+	pthread_cond_init(&s->cv_turn, NULL);
 	pthread_cond_init(&s->cv_job, NULL);
 	pthread_cond_init(&s->cv_space, NULL);
 	pthread_cond_init(&s->cv_idle, NULL);
@@ -459,6 +524,7 @@ store_add(struct store *s, enum blob_type type, uint8_t *data, size_t n,
 	/* Admit one oversized job into an empty queue so progress continues. */
 	while (s->queued_bytes > 0 && s->queued_bytes + n > s->queue_cap)
 		pthread_cond_wait(&s->cv_space, &s->mu);
+	j->seq = s->next_seq++;
 	if (s->tail)
 		s->tail->next = j;
 	else
@@ -570,6 +636,10 @@ store_free(struct store *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->pack_mu);
 	pthread_mutex_destroy(&s->index_mu);
+	pthread_mutex_destroy(&s->order_mu);
+	pthread_cond_destroy(&s->cv_turn);
+	for (int i = 0; i < ORDER_SLOTS; i++)
+		buf_free(&s->slot[i].sealed);
 	for (int c = 0; c < POOL_CLASSES; c++)
 		while (s->pool.n[c] > 0)
 			free(s->pool.free[c][--s->pool.n[c]]);

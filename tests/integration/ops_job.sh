@@ -179,3 +179,27 @@ check "status answers with the repository gone (no repository read)" \
 mv "$REPO.gone" "$REPO"
 out=$("$IMDR" status --state-dir "$T/nothing" 2>&1); rc=$?
 if [ $rc = 3 ] && [[ "$out" == UNKNOWN:* ]]; then pass "status with no state: UNKNOWN (exit 3)"; else fail "no state: rc=$rc $out"; fi
+
+# --- retention: forget and prune when due (--retention: now)
+sed -i "s|^password-file = .*|password-file = $IMDR_PASSWORD_FILE|" "$JOBS/acme.conf"
+printf '\n[retention]\nkeep-last = 1\n' >>"$JOBS/acme.conf"
+before=$("$IMDR" snapshots "$REPO" --source acme --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+out=$("$IMDR" run acme --jobs-dir "$JOBS" --retention 2>&1); rc=$?
+check "a run with [retention] keep-last = 1 forgets all but the newest ($before before) and prunes" python3 - "$rc" "$STATE/acme" "$REPO" "$IMDR" <<'PY'
+import json, subprocess, sys
+assert sys.argv[1] == "0", sys.argv[1]
+l = json.loads(open(sys.argv[2] + "/runs.jsonl").read().splitlines()[-1])
+assert l["result"] == "ok" and l["forget"]["removed"] >= 2 and "packs_deleted" in l["prune"], l
+s = json.load(open(sys.argv[2] + "/state.json"))
+assert s["retention"]["forget_ns"] > 0 and s["retention"]["prune_ns"] > 0, s
+snaps = json.loads(subprocess.run([sys.argv[4], "snapshots", sys.argv[3], "--source", "acme", "--json"], capture_output=True, text=True).stdout)
+assert len(snaps) == 1, snaps
+PY
+check "the repository checks clean after the job's retention" "$IMDR" check "$REPO"
+cat >>"$JOBS/acme.conf" <<EOF2
+keep-within = 3 fortnights
+tz = Mars/Olympus
+EOF2
+out=$("$IMDR" run acme --jobs-dir "$JOBS" --check-config 2>&1); rc=$?
+if [ $rc = 2 ] && [[ "$out" == *"acme.conf:"*": keep-within = 3 fortnights:"* ]] && [[ "$out" == *": tz = Mars/Olympus:"* ]]; then
+	pass "--check-config checks keep-within and tz as forget would"; else fail "retention config: rc=$rc $out"; fi

@@ -262,7 +262,7 @@ test_store_index_recover(void)
 	struct store_opts so = { 2, 2, 1 << 20 };
 	struct store_stats ss;
 	static uint8_t slots[200][32];
-	size_t rec = 0;
+	struct index_recover_info rec;
 
 	EXPECT(repo_init(dir, pass, strlen(pass), NULL, &r) == IMDR_OK);
 	EXPECT(store_new(r, idx, &so, &st) == IMDR_OK);
@@ -297,7 +297,7 @@ test_store_index_recover(void)
 	EXPECT(index_load(r, idx2) == IMDR_OK);
 	EXPECT(index_blob_count(idx2) == 100);
 	EXPECT(index_recover(r, idx2, &rec) == IMDR_OK);
-	EXPECT(rec == 0);
+	EXPECT(rec.recovered == 0 && rec.missing == 0);
 	/* remove the index objects: recover rebuilds from pack headers */
 	{
 		char *cmd = xasprintf("rm -rf %s/index", dir);
@@ -309,7 +309,7 @@ test_store_index_recover(void)
 	EXPECT(index_load(r, idx3) == IMDR_OK);
 	EXPECT(index_blob_count(idx3) == 0);
 	EXPECT(index_recover(r, idx3, &rec) == IMDR_OK);
-	EXPECT(rec >= 1);
+	EXPECT(rec.recovered >= 1);
 	EXPECT(index_blob_count(idx3) == 100);
 	index_free(idx);
 	index_free(idx2);
