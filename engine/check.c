@@ -437,7 +437,7 @@ re_error(void *ctx, const char *what, const char *msg)
 	free(m);
 }
 
-static const char *const content[] = { "keys/", "data/", "index/", "snapshots/" };
+static const char *const content[] = { "keys/", "data/", "index/", "holds/", "moved/", "snapshots/" };
 #define NCONTENT (sizeof(content) / sizeof(content[0]))
 
 struct holders {

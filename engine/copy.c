@@ -8,8 +8,9 @@
  * lacks it. Tasks run on `threads` workers, their bytes in flight bounded
  * by INFLIGHT_BYTES.
  *
- * Phases, each finished before the next starts: key slots, packs and
- * audit records; index objects; snapshots. The destination's lock is
+ * Phases, each finished before the next starts: key slots, packs, audit
+ * records and legal holds; index objects and moved maps (where prune put
+ * the blobs of packs it deleted, which older trees still name); snapshots. The destination's lock is
  * taken while the first phase runs (a no-op copy takes none). When every
  * pack was copied and
  * all snapshots are wanted, index objects and snapshots go as they are.
@@ -42,9 +43,9 @@
 
 /* The folders copied, in the order of the phases. Locks are the writer's
  * own; the config is the same on both sides by construction. */
-enum { F_KEYS, F_DATA, F_INDEX, F_AUDIT, F_SNAPS, NFOLDERS };
+enum { F_KEYS, F_DATA, F_INDEX, F_AUDIT, F_HOLDS, F_MOVED, F_SNAPS, NFOLDERS };
 static const char *const folders[NFOLDERS] = {
-	"keys/", "data/", "index/", "audit/", "snapshots/",
+	"keys/", "data/", "index/", "audit/", "holds/", "moved/", "snapshots/",
 };
 
 struct objs {
@@ -791,6 +792,10 @@ copy_run(struct repo *src, struct repo *dst, const struct copy_opts *o,
 		add_task(&c, &ph[1], &nph[1], &cap[1], F_INDEX, j, NULL);
 	for (size_t j = 0; j < c.src_objs[F_AUDIT].n; j++)
 		add_task(&c, &ph[0], &nph[0], &cap[0], F_AUDIT, j, NULL);
+	for (size_t j = 0; j < c.src_objs[F_HOLDS].n; j++)
+		add_task(&c, &ph[0], &nph[0], &cap[0], F_HOLDS, j, NULL);
+	for (size_t j = 0; j < c.src_objs[F_MOVED].n; j++)
+		add_task(&c, &ph[1], &nph[1], &cap[1], F_MOVED, j, NULL);
 	/* snapshots oldest first: their names begin with the time */
 	if (nph[2])
 		qsort(ph[2], nph[2], sizeof(*ph[2]), cmp_task_name);

@@ -17,8 +17,8 @@
 #include "lib/idset.h"
 #include "lib/timefmt.h"
 
-enum { F_KEYS, F_DATA, F_INDEX, F_SNAPS, NFOLDERS };
-static const char *const folders[NFOLDERS] = { "keys/", "data/", "index/", "snapshots/" };
+enum { F_KEYS, F_DATA, F_INDEX, F_HOLDS, F_MOVED, F_SNAPS, NFOLDERS };
+static const char *const folders[NFOLDERS] = { "keys/", "data/", "index/", "holds/", "moved/", "snapshots/" };
 
 struct probe {
 	pthread_t th;

@@ -1033,6 +1033,7 @@ repo_object_verify(struct repo *r, const char *name, const uint8_t *data, size_t
 	static const struct { const char *prefix; char kind; } sealed[] = {
 		{ "snapshots/", OBJ_SNAPSHOT }, { "index/", OBJ_INDEX },
 		{ "locks/", OBJ_LOCK }, { "audit/", OBJ_AUDIT },
+		{ "moved/", OBJ_MOVED }, { "prune/", OBJ_PLAN },
 	};
 	struct buf b = BUF_INIT;
 	int rc;
@@ -1040,6 +1041,16 @@ repo_object_verify(struct repo *r, const char *name, const uint8_t *data, size_t
 	if (strncmp(name, "data/", 5) == 0)
 		return verify_pack(r, name, data, n);
 	buf_append(&b, data, n);
+	if (strncmp(name, "holds/", 6) == 0) {
+		/* a hold and its release differ in kind by their name */
+		size_t len = strlen(name);
+		int rel = len > 8 && strcmp(name + len - 8, ".release") == 0;
+		struct sealed_ctx c = { r, rel ? OBJ_HOLD_RELEASE : OBJ_HOLD, name, NULL };
+
+		rc = verify_sealed(&c, &b);
+		buf_free(&b);
+		return rc;
+	}
 	if (strncmp(name, "keys/", 5) == 0) {
 		rc = verify_slot((void *)name, &b);
 	} else if (strcmp(name, "config") == 0) {
