@@ -56,14 +56,19 @@ state_mkdir(const char *dir)
 	char *p = xstrdup(dir);
 	int e;
 
+	/* what is made is 0755 whatever the umask: a monitoring agent running
+	 * as another user reads the state */
 	for (char *s = p + 1; *s; s++) {
 		if (*s != '/')
 			continue;
 		*s = '\0';
-		mkdir(p, 0755);
+		if (mkdir(p, 0755) == 0)
+			chmod(p, 0755);
 		*s = '/';
 	}
-	if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(p, 0755) == 0) {
+		chmod(p, 0755);
+	} else if (errno != EEXIST) {
 		e = errno;
 		free(p);
 		return err_set(err_from_errno(e), "cannot make the state folder %s: %s", dir, strerror(e));
@@ -392,6 +397,8 @@ state_log_append(const char *dir, json_t *line)
 		free(old);
 	}
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd >= 0)
+		fchmod(fd, 0644);	/* whatever the umask, as state.json */
 	if (fd < 0 || write_full(fd, text, strlen(text)) < 0 || write_full(fd, "\n", 1) < 0 ||
 	    fsync(fd) < 0)
 		rc = err_set(err_from_errno(errno), "cannot append to %s: %s", path, strerror(errno));

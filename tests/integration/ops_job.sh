@@ -203,3 +203,17 @@ EOF2
 out=$("$IMDR" run acme --jobs-dir "$JOBS" --check-config 2>&1); rc=$?
 if [ $rc = 2 ] && [[ "$out" == *"acme.conf:"*": keep-within = 3 fortnights:"* ]] && [[ "$out" == *": tz = Mars/Olympus:"* ]]; then
 	pass "--check-config checks keep-within and tz as forget would"; else fail "retention config: rc=$rc $out"; fi
+
+# --- the state is readable by a monitoring agent whatever the umask
+out=$(umask 077; cat >"$JOBS/umask.conf" <<EOF2
+[job]
+repository = $REPO
+password-file = $IMDR_PASSWORD_FILE
+state-dir = $T/ustate/deep/umask
+[source]
+path = $T/export
+name = umask
+EOF2
+"$IMDR" run umask --jobs-dir "$JOBS" --quiet 2>&1); rc=$?
+check "under umask 077 the state folders are 0755 and its files 0644" \
+	sh -c "test $rc = 0 && test \$(stat -c %a '$T/ustate') = 755 && test \$(stat -c %a '$T/ustate/deep/umask') = 755 && test \$(stat -c %a '$T/ustate/deep/umask/state.json') = 644 && test \$(stat -c %a '$T/ustate/deep/umask/runs.jsonl') = 644"
