@@ -220,8 +220,10 @@ cmd_status(int argc, char **argv)
 	} else if (json || zabbix) {
 		json_t *out = zabbix ? status_zabbix_discovery(&res) : status_json(&res);
 
-		if (live && !zabbix)
+		if (live && !zabbix) {
 			json_object_set_new(out, "listings", json_integer((json_int_t)res.listings));
+			json_object_set_new(out, "listing_reads", json_integer((json_int_t)res.live_reads));
+		}
 		json_dumpf(out, stdout, JSON_INDENT(zabbix ? 0 : 2) | JSON_SORT_KEYS);
 		printf("\n");
 		json_decref(out);

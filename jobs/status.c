@@ -220,6 +220,7 @@ live_listing(const struct status_opts *o, struct status_result *res, size_t *cap
 		lrc = snapshot_list(rr, &names, &n);
 		repo_io_stats(rr, &io1);
 		res->listings += io1.lists - io0.lists;
+		res->live_reads += io1.gets - io0.gets;
 		if (rr != r)
 			repo_free(rr);
 		if (lrc) {

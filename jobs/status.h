@@ -63,7 +63,8 @@ struct status_result {
 	size_t n;
 	int level;			/* the worst */
 	int64_t now_ns;
-	uint64_t listings;		/* live: LIST requests made */
+	uint64_t listings;		/* live: listings made */
+	uint64_t live_reads;		/* live: objects read meanwhile (0) */
 	double seconds;
 };
 

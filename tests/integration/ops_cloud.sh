@@ -42,10 +42,10 @@ assert s["source"].startswith("mattermost-"), s["source"]
 assert r["role"] == "copy" and r["ok"] and r["lag_snapshots"] == 0 and r["last_success_ns"] > 0, r
 EOF
 out=$("$IMDR" status "$URL" --live --state-dir "$T/state" --json 2>&1); rc=$?
-check "status --live on s3rver: one LIST request, the job's source by name, OK" python3 - "$out" "$rc" <<'EOF'
+check "status --live on s3rver: one listing and no object read, the job's source by name, OK" python3 - "$out" "$rc" <<'EOF'
 import json, sys
 d = json.loads(sys.argv[1])
-assert int(sys.argv[2]) == 0 and d["listings"] == 1, (sys.argv[2], d.get("listings"))
+assert int(sys.argv[2]) == 0 and d["listings"] == 1 and d["listing_reads"] == 0, (sys.argv[2], d.get("listings"), d.get("listing_reads"))
 (row,) = d["sources"]
 assert row["job"] == "cloud" and row["snapshots"] == 1 and row["rpo_met"] == 1, row
 EOF
