@@ -48,7 +48,8 @@ usage(FILE *f)
 "\n"
 "Exit status: 0 every step succeeded; 1 a step failed (named, with why), or\n"
 "another run of the job holds its lock; 2 usage or a job file with mistakes;\n"
-"3 done, but a replica was left behind or an audit record was not written.\n");
+"3 done, but a replica or copy is still behind after the copies, or an audit\n"
+"record was not written.\n");
 }
 
 /* the events' context: cli_events first, so its callbacks find theirs */

@@ -276,7 +276,9 @@ do_backup(struct run *rn, struct repo *r)
 	}
 	rn->ret->backed_up = 1;
 	rn->ret->full = full;
-	if (br->replicas_lagging || (br->audit_rc != IMDR_OK && br->audit_rc != IMDR_EUNSUP))
+	/* a replica left behind is for the copy step to mend; a record not
+	 * written stays something to put right (exit status 3) */
+	if (br->audit_rc != IMDR_OK && br->audit_rc != IMDR_EUNSUP)
 		rn->ret->exit_hint = 3;
 	rn->st.backup_ns = br->time_ns;
 	snprintf(rn->st.snapshot, sizeof(rn->st.snapshot), "%s", br->id);
@@ -455,8 +457,9 @@ do_copies(struct run *rn, struct repo *r)
 			}
 			continue;
 		}
-		step(rn, "copy", "replica %s is behind (%s): bringing it up to date", info.url,
-		    info.why[0] ? info.why : "after the last run");
+		step(rn, "copy", "replica %s %s: bringing it up to date", info.url,
+		    info.lagging ? info.why : sr->last_success_ns == 0 ? "is new to this job" :
+		    "was behind after the last run");
 		if (info.state != REPO_REPLICA_OK) {
 			sr->ok = 0;
 			snprintf(sr->why, sizeof(sr->why), "%.255s", info.why);
@@ -802,6 +805,9 @@ job_run(const struct job *j, const struct job_run_opts *o, struct job_run_result
 		json_object_set_new(rn.line, "on_failure", json_string(frc ? err_msg(frc) : "ok"));
 	}
 	ret->ok = rn.rc == IMDR_OK;
+	for (size_t i = 0; i < rn.st.nreplicas; i++)
+		if (!rn.st.replicas[i].ok)
+			ret->exit_hint = 3;	/* still behind (a failed copy also fails the run) */
 	ret->seconds = (double)(time_mono_ns() - t0) / 1e9;
 	rn.st.run_end_ns = time_now_ns();
 	rn.st.run_ok = ret->ok;

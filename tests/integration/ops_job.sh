@@ -217,3 +217,29 @@ EOF2
 "$IMDR" run umask --jobs-dir "$JOBS" --quiet 2>&1); rc=$?
 check "under umask 077 the state folders are 0755 and its files 0644" \
 	sh -c "test $rc = 0 && test \$(stat -c %a '$T/ustate') = 755 && test \$(stat -c %a '$T/ustate/deep/umask') = 755 && test \$(stat -c %a '$T/ustate/deep/umask/state.json') = 644 && test \$(stat -c %a '$T/ustate/deep/umask/runs.jsonl') = 644"
+
+# --- a multi: repository whose second replica is behind: the run brings it up
+"$IMDR" init "$T/rep2" --replica-of "$REPO" >/dev/null	# keys and config only
+cat >"$JOBS/multi.conf" <<EOF2
+[job]
+repository = multi:$REPO|$T/rep2
+password-file = $IMDR_PASSWORD_FILE
+state-dir = $STATE/multi
+[source]
+path = $T/export
+name = multi
+EOF2
+out=$("$IMDR" run multi --jobs-dir "$JOBS" 2>&1); rc=$?
+check "a run into multi: brings the replica that lacked everything up to date" python3 - "$rc" "$out" "$STATE/multi" "$REPO" "$T/rep2" "$IMDR" <<'PY'
+import json, subprocess, sys
+rc, out, st, a, b, imdr = sys.argv[1:]
+assert rc == "0", (rc, out)
+n = lambda u: len(json.loads(subprocess.run([imdr, "snapshots", u, "--json"], capture_output=True, text=True).stdout))
+assert n(a) == n(b) > 1, (n(a), n(b))
+s = json.load(open(st + "/state.json"))
+reps = {r["url"]: r for r in s["replicas"]}
+assert len(reps) == 2 and all(r["ok"] and r["lag_snapshots"] == 0 for r in reps.values()), reps
+l = json.loads(open(st + "/runs.jsonl").read().splitlines()[-1])
+assert any(c.get("snapshots", 0) >= 1 for c in l["copy"]), l
+PY
+check "the replica checks clean" "$IMDR" check "$T/rep2"
