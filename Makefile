@@ -6,7 +6,7 @@
 
 PREFIX   ?= /usr/local
 SBINDIR  ?= /sbin
-PKGS      = fuse3 libarchive libzstd libcrypto libcurl jansson sqlite3
+PKGS      = fuse3 libarchive libzstd libcrypto libcurl jansson sqlite3 inih
 PKG_CONFIG ?= pkg-config
 
 ifeq ($(FUZZ),1)
@@ -37,8 +37,9 @@ FLAGS_catalog  =
 FLAGS_ingest   = $(call pc,libarchive jansson libcrypto)
 FLAGS_engine   = $(call pc,libarchive jansson)
 FLAGS_search   = $(call pc,sqlite3 jansson)
+FLAGS_jobs     = $(call pc,inih jansson)
 FLAGS_fs       = $(call pc,fuse3)
-FLAGS_cli      = $(call pc,fuse3 jansson)
+FLAGS_cli      = $(call pc,fuse3 jansson inih)
 FLAGS_tests    = $(call pc,$(PKGS))
 FLAGS_examples = $(call pc,$(PKGS))
 folder_flags = $(FLAGS_$(firstword $(subst /, ,$(1))))
@@ -49,7 +50,7 @@ LDLIBS   += $(PKG_LIBS) -lm
 
 # Every .c in a library folder is part of libimdr.a; in cli/, files named
 # cmd_*.c, imdr.c and mount_imdr.c are the programs, the rest is shared.
-LIB_DIRS = lib backends repo catalog ingest search engine fs
+LIB_DIRS = lib backends repo catalog ingest search engine jobs fs
 LIB_SRC  = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)) \
            $(filter-out cli/imdr.c cli/mount_imdr.c cli/cmd_%.c,$(wildcard cli/*.c))
 IMDR_SRC = cli/imdr.c $(wildcard cli/cmd_*.c)

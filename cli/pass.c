@@ -115,11 +115,11 @@ from_command(const char *cmd, struct secbuf *b)
 	if (read_fd_all(pfd[0], b) < 0) {
 		close(pfd[0]);
 		waitpid(pid, &status, 0);
-		return err_set(IMDR_EINVAL, "IMDR_PASSWORD_COMMAND: cannot read its output");
+		return err_set(IMDR_EINVAL, "the password command (IMDR_PASSWORD_COMMAND, or a job's password-command): cannot read its output");
 	}
 	close(pfd[0]);
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return err_set(IMDR_EINVAL, "IMDR_PASSWORD_COMMAND failed (exit status %d)",
+		return err_set(IMDR_EINVAL, "the password command (IMDR_PASSWORD_COMMAND, or a job's password-command) failed (exit status %d)",
 		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	return IMDR_OK;
 }
@@ -187,6 +187,35 @@ pass_get(const char *file_opt, int confirm, char **ret, size_t *ret_len)
 		chomp(&b);
 		if (b.len == 0)
 			rc = err_set(IMDR_EINVAL, "empty passphrase");
+	}
+	if (rc) {
+		sb_free(&b);
+		return rc;
+	}
+	*ret_len = b.len;
+	*ret = b.p;
+	return IMDR_OK;
+}
+
+int
+pass_get_from(const char *file, const char *command, char **ret, size_t *ret_len)
+{
+	struct secbuf b;
+	int rc;
+
+	sb_init(&b);
+	if (file)
+		rc = from_file(file, &b);
+	else if (command)
+		rc = from_command(command, &b);
+	else
+		rc = err_set(IMDR_EINVAL, "no password-file or password-command");
+	if (rc == IMDR_OK && b.len > PASS_MAX)
+		rc = err_set(IMDR_EINVAL, "passphrase longer than %d bytes", PASS_MAX);
+	if (rc == IMDR_OK) {
+		chomp(&b);
+		if (b.len == 0)
+			rc = err_set(IMDR_EINVAL, "empty passphrase from %s", file ? file : "password-command");
 	}
 	if (rc) {
 		sb_free(&b);

@@ -12,4 +12,9 @@
 int pass_get(const char *file_opt, int confirm, char **ret, size_t *ret_len);
 void pass_free(char *p, size_t len);
 
+/* pass_get_from: the passphrase from exactly the file or the command given
+ * (a job's password-file or password-command), never the terminal or the
+ * environment; as pass_get otherwise. */
+int pass_get_from(const char *file, const char *command, char **ret, size_t *ret_len);
+
 #endif

@@ -1108,7 +1108,7 @@ hash_fd(int fd, uint64_t *ret_size, uint8_t sum[32])
 			errno = e;
 			return -1;
 		}
-		crypto_sha256_add(h, buf, (size_t)k);
+		crypto_sha256_update(h, buf, (size_t)k);
 		*ret_size += (uint64_t)k;
 	}
 	crypto_sha256_end(h, sum);
@@ -1207,7 +1207,7 @@ verify_zip(struct verifier *v, const char *path, struct buf *custody)
 		int is_custody = name && strcmp(name, "custody.json") == 0;
 
 		while ((k = archive_read_data(a, buf, sizeof(buf))) > 0) {
-			crypto_sha256_add(h, buf, (size_t)k);
+			crypto_sha256_update(h, buf, (size_t)k);
 			size += (uint64_t)k;
 			if (is_custody && custody->len + (size_t)k <= (256u << 20))
 				buf_append(custody, buf, (size_t)k);

@@ -262,7 +262,7 @@ outw_write(struct outw *w, const void *p, size_t n)
 {
 	const uint8_t *b = p;
 
-	crypto_sha256_add(w->h, p, n);
+	crypto_sha256_update(w->h, p, n);
 	w->size += n;
 	if (w->a) {
 		if (n > 0 && archive_write_data(w->a, p, n) != (la_ssize_t)n)

@@ -802,6 +802,21 @@ walk_cb(void *ctx, const char *path, const struct cat_node *node,
 	return restore_entry(rs, path, node, e);
 }
 
+/* pick_cb: a picked restore's walk: into every folder, restoring only
+ * what o->pick chooses (folders are made as those need them). */
+static int
+pick_cb(void *ctx, const char *path, const struct cat_node *node,
+    const struct cat_entry *e)
+{
+	struct restore *rs = ctx;
+
+	if (ev_cancelled(rs->ev))
+		return err_set(IMDR_EINTR, "interrupted");
+	if (e->type == CAT_DIR || !rs->o->pick(rs->o->pick_ctx, path, node, e))
+		return 0;
+	return restore_entry(rs, path, node, e);
+}
+
 /* finish_dirs: modes and mtimes of the folders restored, the last made
  * first (children were made after their parents), so a parent's mtime is
  * set after every change inside it. */
@@ -885,7 +900,9 @@ restore_do(struct repo *r, const struct snapshot *s, const struct restore_opts *
 	pool = xmalloc(sizeof(*pool));
 	rs.pool = pool;
 	pool_start(pool, &rs);
-	if (o->ninclude == 0) {
+	if (o->pick) {
+		rc = cat_walk(r, &s->root, "", pick_cb, &rs);
+	} else if (o->ninclude == 0) {
 		ev_total(rs.ev, s->files, s->bytes);
 		rc = cat_walk(r, &s->root, "", walk_cb, &rs);
 	}
@@ -898,7 +915,7 @@ restore_do(struct repo *r, const struct snapshot *s, const struct restore_opts *
 	if (rc == IMDR_OK)
 		rc = finish_dirs(&rs);
 	close(rs.cur_fd);
-	if (rc == IMDR_OK && o->ninclude == 0) {
+	if (rc == IMDR_OK && o->ninclude == 0 && o->pick == NULL) {
 		struct timespec times[2];
 
 		times[0] = times[1] = ts_of(s->root_mtime_ns);
@@ -941,6 +958,8 @@ restore_run(struct repo *r, const struct snapshot *s, const struct restore_opts 
 		free(t);
 	}
 	json_object_set_new(scope, "include", inc);
+	if (o->pick)
+		json_object_set_new(scope, "picked", json_true());
 	json_object_set_new(scope, "files", json_integer((json_int_t)ret->files));
 	json_object_set_new(scope, "bytes", json_integer((json_int_t)ret->bytes));
 	json_object_set_new(scope, "failed", json_integer((json_int_t)ret->failed));

@@ -18,10 +18,21 @@
 #include "repo/repo.h"
 #include "repo/snapshot.h"
 
+struct cat_node;
+struct cat_entry;
+
 struct restore_opts {
 	const char *target;		/* created (0700) when missing */
 	const char *const *include;	/* paths of the snapshot, or none: all */
 	size_t ninclude;
+	/* pick: restore only the files and symlinks for which it returns
+	 * non-zero, in one walk of the tree, making their folders as they need
+	 * them (a sample: many scattered files without resolving each path
+	 * from the root); NULL: everything, or include. Called from the
+	 * walking thread, node and e valid during the call only. */
+	int (*pick)(void *ctx, const char *path, const struct cat_node *node,
+	    const struct cat_entry *e);
+	void *pick_ctx;
 	int force;			/* replace existing files (symlinks are replaced always) */
 	int keep_setuid;		/* restore setuid/setgid bits too */
 	struct engine_events ev;	/* error(): a file that could not be restored */

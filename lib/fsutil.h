@@ -14,4 +14,9 @@ int mkdir_p(const char *dir);
 int write_full(int fd, const void *p, size_t n);
 int pwrite_full(int fd, const void *p, size_t n, uint64_t off);
 
+/* write_file_atomic: path holds exactly n bytes of data, mode mode, or
+ * is as it was: written to a temporary file beside it, fsynced, renamed
+ * over path, and the folder fsynced. 0, or -1 with errno set. */
+int write_file_atomic(const char *path, const void *data, size_t n, unsigned mode);
+
 #endif

@@ -229,3 +229,69 @@ time_parse_rfc3339(const char *s, int64_t *ret_ns)
 	}
 	return time_parse(s, ret_ns, NULL);
 }
+
+static const struct { char unit; int64_t secs; } duration_units[] = {
+	{ 'w', 604800 }, { 'd', 86400 }, { 'h', 3600 }, { 'm', 60 }, { 's', 1 },
+};
+#define NDURATION_UNITS (sizeof(duration_units) / sizeof(duration_units[0]))
+
+int
+duration_parse(const char *s, int64_t *ret_secs)
+{
+	int64_t total = 0;
+	size_t next_unit = 0;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	while (*s) {
+		int64_t v = 0;
+		size_t u;
+
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		while (isdigit((unsigned char)*s)) {
+			if (v > (INT64_MAX - 9) / 10)
+				return -1;
+			v = v * 10 + (*s++ - '0');
+		}
+		if (*s == '\0' && next_unit == 0) {	/* bare seconds */
+			*ret_secs = v;
+			return 0;
+		}
+		for (u = next_unit; u < NDURATION_UNITS; u++)
+			if (duration_units[u].unit == *s)
+				break;
+		if (u == NDURATION_UNITS || v > (INT64_MAX - total) / duration_units[u].secs)
+			return -1;
+		total += v * duration_units[u].secs;
+		next_unit = u + 1;
+		s++;
+	}
+	*ret_secs = total;
+	return 0;
+}
+
+void
+duration_format(int64_t secs, char *out)
+{
+	size_t n = 0;
+
+	if (secs == 0) {
+		snprintf(out, 32, "0s");
+		return;
+	}
+	out[0] = '\0';
+	if (secs < 0) {
+		out[n++] = '-';
+		out[n] = '\0';
+		secs = secs == INT64_MIN ? INT64_MAX : -secs;
+	}
+	for (size_t u = 0; u < NDURATION_UNITS && n < 28; u++) {
+		int64_t v = secs / duration_units[u].secs;
+
+		if (v == 0)
+			continue;
+		n += (size_t)snprintf(out + n, 32 - n, "%lld%c", (long long)v, duration_units[u].unit);
+		secs -= v * duration_units[u].secs;
+	}
+}

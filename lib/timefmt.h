@@ -34,4 +34,12 @@ int time_parse(const char *s, int64_t *ret_ns, int64_t *ret_end_ns);
  * 0, or -1 if s is anything else. */
 int time_parse_rfc3339(const char *s, int64_t *ret_ns);
 
+/* duration_parse: a span as people write it in job files and options:
+ * "90" or "90s", "15m", "1h", "1h30m", "2d", "1w" (s, m, h, d, w; parts
+ * largest first, each once). 0, or -1 if s is not such a span. */
+int duration_parse(const char *s, int64_t *ret_secs);
+/* duration_format: the same form, largest units first ("1h30m", "2d",
+ * "0s"); out must hold 32 bytes. */
+void duration_format(int64_t secs, char *out);
+
 #endif

@@ -225,7 +225,7 @@ crypto_sha256_begin(void)
 }
 
 void
-crypto_sha256_add(struct crypto_sha256_ctx *c, const void *p, size_t n)
+crypto_sha256_update(struct crypto_sha256_ctx *c, const void *p, size_t n)
 {
 	if (n > 0 && EVP_DigestUpdate(c->md, p, n) != 1)
 		fatal("SHA-256");

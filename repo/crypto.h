@@ -34,13 +34,13 @@ int crypto_open(const uint8_t key[CRYPTO_KEY_LEN], const void *aad,
 void crypto_hmac(const uint8_t key[CRYPTO_KEY_LEN], const void *p, size_t n,
     uint8_t out[32]);
 void crypto_sha256(const void *p, size_t n, uint8_t out[32]);
-
-/* A SHA-256 over bytes given in pieces (files hashed as they are written). */
+/* SHA-256 over data given in pieces: begin, update as often as needed,
+ * end (which frees the context). */
 struct crypto_sha256_ctx;
 struct crypto_sha256_ctx *crypto_sha256_begin(void);
-void crypto_sha256_add(struct crypto_sha256_ctx *c, const void *p, size_t n);
-/* crypto_sha256_end: the digest; frees c. */
+void crypto_sha256_update(struct crypto_sha256_ctx *c, const void *p, size_t n);
 void crypto_sha256_end(struct crypto_sha256_ctx *c, uint8_t out[32]);
+
 
 /* crypto_scrypt: derive outlen bytes; IMDR_OK or IMDR_ENOMEM/IMDR_EINVAL. */
 int crypto_scrypt(const char *pass, size_t passlen, const uint8_t *salt,

@@ -14,6 +14,7 @@ declare -A MAY=(
 	[catalog]="lib repo catalog|"
 	[ingest]="lib ingest|archive archive_entry jansson openssl/"
 	[engine]="lib repo catalog ingest search engine|jansson archive archive_entry"
+	[jobs]="lib repo catalog ingest engine jobs|ini jansson"
 	[search]="lib repo catalog search|sqlite3 jansson"
 	[fs]="lib repo catalog fs|fuse"
 	[cli]="*|*"

@@ -1,0 +1,1086 @@
+/* drill — see drill.h.
+ *
+ * One replica's drill: resolve and open the snapshot (timed as `open`),
+ * read the first bytes of a conversation (`first message`), choose the
+ * sample (a walk of the tree noting each file's size and a seeded hash of
+ * its path: 16 bytes a file, then a second walk that keeps the paths and
+ * chunk lists of the files chosen), restore it with restore_run into a
+ * folder of our own below the scratch folder, verify what landed there,
+ * and remove it. Without a sample the whole snapshot is restored and the
+ * tree walked once more to verify, holding one folder at a time. */
+#include "engine/drill.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "engine/restore.h"
+#include "engine/trail.h"
+#include "lib/array.h"
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "lib/fsutil.h"
+#include "lib/hash.h"
+#include "lib/hex.h"
+#include "lib/timefmt.h"
+#include "repo/crypto.h"
+
+static double
+secs_since(int64_t t0)
+{
+	return (double)(time_mono_ns() - t0) / 1e9;
+}
+
+static uint64_t
+mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t
+path_key(uint64_t seed, const char *path)
+{
+	return mix64(hash_fnv_str(path) ^ mix64(seed));
+}
+
+/* ---- problems ---- */
+
+/* Each verifying thread's buffers. */
+struct vbufs {
+	struct buf chunk;		/* a chunk's bytes read back */
+	struct buf other;		/* the same range of the --against file */
+};
+
+struct drill_ctx {
+	struct repo *r;
+	const struct drill_opts *o;
+	struct drill_replica_result *res;
+	struct vbufs vb;		/* the walking verifier's (no sample) */
+	char *target;			/* the restore's folder */
+	/* manifest.json: paths and SHA-256s, sorted by path */
+	json_t *manifest;
+	const char **mpath;
+	const char **msha;
+	uint64_t *msize;
+	size_t mn;
+	int against_source;		/* compare source/... with against/... */
+	/* the sample: a file is in it when its key is under threshold and
+	 * it fits what is left of budget */
+	uint64_t threshold, budget, sum;
+	uint64_t passed_over;		/* chosen, but too large for what was left */
+	char *fallback;			/* the fitting file with the lowest key */
+	uint64_t fallback_key;
+	pthread_mutex_t mu;		/* problems and counters, from threads */
+};
+
+static void
+problem(struct drill_ctx *c, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+problem(struct drill_ctx *c, const char *what, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&c->mu);
+	c->res->mismatches++;
+	if (c->res->nproblems < DRILL_PROBLEMS_KEPT)
+		c->res->problems[c->res->nproblems++] = xasprintf("%s: %s", what, msg);
+	pthread_mutex_unlock(&c->mu);
+	ev_error(&c->o->ev, what, msg);
+}
+
+/* The restore's own errors (a file it could not restore, naming the blob
+ * and the pack) are the drill's mismatches. */
+static void
+restore_error(void *ctx, const char *what, const char *msg)
+{
+	struct drill_ctx *c = ctx;
+
+	pthread_mutex_lock(&c->mu);
+	c->res->unreadable++;
+	pthread_mutex_unlock(&c->mu);
+	problem(c, what ? what : "restore", "could not be restored: %s", msg);
+}
+
+static void
+restore_warn(void *ctx, const char *what, const char *msg)
+{
+	struct drill_ctx *c = ctx;
+
+	ev_warn(&c->o->ev, what, msg);
+}
+
+static void
+restore_advance(void *ctx, uint64_t files, uint64_t bytes)
+{
+	struct drill_ctx *c = ctx;
+
+	ev_advance(&c->o->ev, files, bytes);
+}
+
+/* ---- the manifest ---- */
+
+static int
+read_file_from_repo(struct repo *r, const struct cat_node *node, const struct cat_entry *e,
+    struct buf *out)
+{
+	struct buf b = BUF_INIT;
+	int rc = IMDR_OK;
+
+	out->len = 0;
+	for (uint32_t i = 0; i < e->nchunks && rc == IMDR_OK; i++) {
+		struct blob_ref ref;
+		uint64_t off;
+
+		cat_chunk(node, e, i, &ref, &off);
+		rc = repo_blob_read(r, BLOB_DATA, &ref, &b);
+		if (rc == IMDR_OK)
+			buf_append(out, b.data, b.len);
+	}
+	buf_free(&b);
+	return rc;
+}
+
+static int
+cmp_mpath(const void *a, const void *b, void *ctx)
+{
+	const struct drill_ctx *c = ctx;
+
+	return strcmp(c->mpath[*(const size_t *)a], c->mpath[*(const size_t *)b]);
+}
+
+/* load_manifest: manifest.json of the snapshot, read from the repository
+ * (not from the restore: it is what the files are checked against). */
+static int
+load_manifest(struct drill_ctx *c, const struct snapshot *s, const struct cat_node *root)
+{
+	const struct cat_entry *e = cat_node_find(root, "manifest.json", 13);
+	struct buf b = BUF_INIT;
+	json_error_t je;
+	json_t *files;
+	size_t n, *order;
+	const char **p, **h;
+	uint64_t *sz;
+	int rc;
+
+	(void)s;
+	if (e == NULL || e->type != CAT_FILE)
+		return IMDR_OK;
+	rc = read_file_from_repo(c->r, root, e, &b);
+	if (rc) {
+		problem(c, "manifest.json", "cannot be read: %s", err_msg(rc));
+		buf_free(&b);
+		return IMDR_OK;
+	}
+	c->manifest = json_loadb((const char *)b.data, b.len, 0, &je);
+	buf_free(&b);
+	files = json_object_get(c->manifest, "files");
+	if (!json_is_array(files)) {
+		problem(c, "manifest.json", "not a manifest: %s", c->manifest ? "no files list" : je.text);
+		return IMDR_OK;
+	}
+	n = json_array_size(files);
+	{
+		size_t bad = 0, first_bad = 0;
+
+	c->mpath = xcalloc(n + 1, sizeof(*c->mpath));
+	c->msha = xcalloc(n + 1, sizeof(*c->msha));
+	c->msize = xcalloc(n + 1, sizeof(*c->msize));
+	for (size_t i = 0; i < n; i++) {
+		json_t *f = json_array_get(files, i);
+		const char *path = json_string_value(json_object_get(f, "path"));
+		const char *sha = json_string_value(json_object_get(f, "sha256"));
+		json_t *size = json_object_get(f, "size");
+
+		if (path == NULL || sha == NULL || !hex_valid(sha, 64) || !json_is_integer(size)) {
+			if (bad++ == 0)
+				first_bad = i;
+			continue;
+		}
+		c->mpath[c->mn] = path;
+		c->msha[c->mn] = sha;
+		c->msize[c->mn] = (uint64_t)json_integer_value(size);
+		c->mn++;
+	}
+	if (bad)
+		problem(c, "manifest.json", "%zu entr%s not {path, size, sha256} (the first: entry %zu)",
+		    bad, bad == 1 ? "y is" : "ies are", first_bad);
+	}
+	/* sort the three arrays by path */
+	order = xmalloc((c->mn + 1) * sizeof(*order));
+	for (size_t i = 0; i < c->mn; i++)
+		order[i] = i;
+	qsort_r(order, c->mn, sizeof(*order), cmp_mpath, c);
+	p = xmalloc((c->mn + 1) * sizeof(*p));
+	h = xmalloc((c->mn + 1) * sizeof(*h));
+	sz = xmalloc((c->mn + 1) * sizeof(*sz));
+	for (size_t i = 0; i < c->mn; i++) {
+		p[i] = c->mpath[order[i]];
+		h[i] = c->msha[order[i]];
+		sz[i] = c->msize[order[i]];
+	}
+	free(c->mpath);
+	free(c->msha);
+	free(c->msize);
+	free(order);
+	c->mpath = p;
+	c->msha = h;
+	c->msize = sz;
+	c->res->has_manifest = 1;
+	return IMDR_OK;
+}
+
+/* manifest_find: the index of path, or -1. */
+static long
+manifest_find(const struct drill_ctx *c, const char *path)
+{
+	size_t lo = 0, hi = c->mn;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = strcmp(c->mpath[mid], path);
+
+		if (d == 0)
+			return (long)mid;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* ---- verifying one restored file ---- */
+
+static int
+pread_all(int fd, void *p, size_t n, uint64_t off, size_t *ret_n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = pread(fd, (char *)p + got, n - got, (off_t)(off + got));
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	*ret_n = got;
+	return 0;
+}
+
+/* against_path: the file below --against that path corresponds to, or
+ * NULL when it is not compared (outside source/ of a chat snapshot). */
+static char *
+against_path(const struct drill_ctx *c, const char *path)
+{
+	if (c->o->against == NULL)
+		return NULL;
+	if (c->against_source) {
+		if (strncmp(path, "source/", 7) != 0)
+			return NULL;
+		path += 7;
+	}
+	return xasprintf("%s/%s", c->o->against, path);
+}
+
+/* A file to verify: its size and chunks (in order, back to back). */
+struct vfile {
+	const char *path;
+	uint64_t size;
+	uint32_t nchunks;
+	struct blob_ref *refs;
+};
+
+#define VPROB(...) do { problem(c, __VA_ARGS__); nprob++; } while (0)
+
+static void
+verify_file(struct drill_ctx *c, const struct vfile *e, struct vbufs *vb)
+{
+	const char *path = e->path;
+	uint64_t off = 0, compared = 0, differ = 0, checked = 0;
+	int nprob = 0;
+	char *full = xasprintf("%s/%s", c->target, path), *apath = against_path(c, path);
+	struct crypto_sha256_ctx *sha = NULL;
+	uint8_t digest[32], id[CRYPTO_ID_LEN];
+	char hex[65];
+	struct stat st;
+	int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), afd = -1, bad = 0, adiff = 0;
+	long mi = -1;
+
+	if (fd < 0) {
+		/* a file the restore could not write was reported by it */
+		if (errno != ENOENT)
+			VPROB(path, "cannot open the restored file: %s", strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != e->size) {
+		VPROB(path, "restored with %lld bytes, the snapshot has %llu",
+		    (long long)st.st_size, (unsigned long long)e->size);
+		goto out;
+	}
+	if (apath) {
+		afd = open(apath, O_RDONLY | O_CLOEXEC);
+		if (afd < 0) {
+			VPROB(path, "not in %s: %s", c->o->against, strerror(errno));
+		} else if (fstat(afd, &st) != 0 || (uint64_t)st.st_size != e->size) {
+			VPROB(path, "differs from %s (%lld bytes there, %llu in the snapshot)", apath,
+			    (long long)st.st_size, (unsigned long long)e->size);
+			close(afd);
+			afd = -1;
+		}
+		compared = 1;
+	}
+	if (c->res->has_manifest && strcmp(path, "manifest.json") != 0) {
+		mi = manifest_find(c, path);
+		if (mi < 0)
+			VPROB(path, "not in the snapshot's manifest.json");
+		else
+			sha = crypto_sha256_begin();
+	}
+	for (uint32_t i = 0; i < e->nchunks && !bad; i++) {
+		struct blob_ref ref = e->refs[i];
+		size_t got;
+
+		buf_reserve(&vb->chunk, ref.raw_length);
+		if (pread_all(fd, vb->chunk.data, ref.raw_length, off, &got) < 0 || got != ref.raw_length) {
+			VPROB(path, "cannot read back bytes %llu..%llu of the restored file: %s",
+			    (unsigned long long)off, (unsigned long long)(off + ref.raw_length),
+			    got != ref.raw_length ? "short" : strerror(errno));
+			bad = 1;
+			break;
+		}
+		/* a file the manifest lists is held to its SHA-256, which
+		 * says as much as its chunks' ids and costs half */
+		if (sha == NULL)
+			repo_blob_id(c->r, vb->chunk.data, got, id);
+		if (sha == NULL && !crypto_memeq(id, ref.id, CRYPTO_ID_LEN)) {
+			VPROB(path, "bytes %llu..%llu differ from what was backed up (chunk id "
+			    "mismatch)", (unsigned long long)off, (unsigned long long)(off + got));
+			bad = 1;
+		}
+		if (sha)
+			crypto_sha256_update(sha, vb->chunk.data, got);
+		if (afd >= 0 && !adiff) {
+			size_t agot;
+
+			buf_reserve(&vb->other, got);
+			if (pread_all(afd, vb->other.data, got, off, &agot) < 0 || agot != got ||
+			    memcmp(vb->other.data, vb->chunk.data, got) != 0)
+				adiff = 1;
+		}
+		off += got;
+	}
+	if (sha) {
+		crypto_sha256_end(sha, digest);
+		sha = NULL;
+		hex_encode(digest, 32, hex);
+		if (!bad && strcmp(hex, c->msha[mi]) != 0) {
+			VPROB(path, "SHA-256 %s, the manifest says %s", hex, c->msha[mi]);
+			bad = 1;
+		} else if (!bad && c->msize[mi] != e->size) {
+			VPROB(path, "%llu bytes, the manifest says %llu",
+			    (unsigned long long)e->size, (unsigned long long)c->msize[mi]);
+			bad = 1;
+		} else if (!bad) {
+			checked = 1;
+		}
+	}
+	if (adiff) {
+		VPROB(path, "differs from %s", apath);
+		differ = 1;
+	}
+out:
+	pthread_mutex_lock(&c->mu);
+	c->res->against_compared += compared;
+	c->res->against_differ += differ;
+	c->res->manifest_checked += checked;
+	if (fd >= 0 && nprob == 0) {	/* nothing said against it */
+		c->res->files++;
+		c->res->bytes += e->size;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (sha)
+		crypto_sha256_end(sha, digest);
+	if (fd >= 0)
+		close(fd);
+	if (afd >= 0)
+		close(afd);
+	free(full);
+	free(apath);
+}
+
+/* ---- choosing the sample ----
+ *
+ * A file is chosen when the seeded hash of its path falls under the
+ * sample's share of the hash space (each file with that probability,
+ * the same files for the same seed), unless it is larger than what is left
+ * of the byte budget (the share of the snapshot's bytes): so a sample of
+ * 5 % holds about 5 % of the files and at most 5 % of the bytes, and one
+ * huge file cannot make it a full restore. It happens in the restore's
+ * own walk of the tree. */
+
+/* The chosen files, with what verifying them needs: their paths for the
+ * restore, their sizes and chunk references. */
+struct walk_pick {
+	struct drill_ctx *c;
+	struct vfile *v;
+	size_t n, cap;
+};
+
+static void
+fill_refs(const struct cat_node *node, const struct cat_entry *e, struct vfile *f)
+{
+	f->size = e->size;
+	f->nchunks = e->nchunks;
+	f->refs = xmalloc(((size_t)e->nchunks + 1) * sizeof(*f->refs));
+	for (uint32_t i = 0; i < e->nchunks; i++) {
+		uint64_t off;
+
+		cat_chunk(node, e, i, &f->refs[i], &off);
+	}
+}
+
+/* pick: restore_opts.pick of a sample: a chosen file is restored, and
+ * what verifying it needs is kept. */
+static int
+pick(void *ctx, const char *path, const struct cat_node *node, const struct cat_entry *e)
+{
+	struct walk_pick *w = ctx;
+	struct drill_ctx *c = w->c;
+	struct vfile *f;
+	uint64_t key;
+
+	if (e->type != CAT_FILE)
+		return 0;
+	key = path_key(c->o->seed, path);
+	if (e->size <= c->budget && (c->fallback == NULL || key < c->fallback_key)) {
+		free(c->fallback);
+		c->fallback = xstrdup(path);
+		c->fallback_key = key;
+	}
+	if (key > c->threshold)
+		return 0;
+	if (c->sum + e->size > c->budget) {
+		c->passed_over++;
+		return 0;
+	}
+	c->sum += e->size;
+	f = ARRAY_PUSH(w->v, w->n, w->cap);
+	f->path = xstrdup(path);
+	fill_refs(node, e, f);
+	return 1;
+}
+
+static void
+picks_free(struct walk_pick *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		free((char *)w->v[i].path);
+		free(w->v[i].refs);
+	}
+	free(w->v);
+	w->v = NULL;
+	w->n = w->cap = 0;
+}
+
+/* Without a sample: every file, verified as the walk meets it. */
+static int
+verify_cb(void *ctx, const char *path, const struct cat_node *node, const struct cat_entry *e)
+{
+	struct drill_ctx *c = ctx;
+	struct vfile f;
+
+	if (ev_cancelled(&c->o->ev))
+		return err_set(IMDR_EINTR, "interrupted");
+	if (e->type != CAT_FILE)
+		return 0;
+	f.path = path;
+	fill_refs(node, e, &f);
+	verify_file(c, &f, &c->vb);
+	free(f.refs);
+	return 0;
+}
+
+/* ---- first message ---- */
+
+struct first_file {
+	char path[512];
+	struct blob_ref ref;
+	int found;
+};
+
+static int
+first_cb(void *ctx, const char *path, const struct cat_node *node, const struct cat_entry *e)
+{
+	struct first_file *ff = ctx;
+	uint64_t off;
+
+	if (e->type != CAT_FILE || e->nchunks == 0)
+		return 0;
+	snprintf(ff->path, sizeof(ff->path), "%s", path);
+	cat_chunk(node, e, 0, &ff->ref, &off);
+	ff->found = 1;
+	return 1;
+}
+
+/* first_message: the first chunk of the first conversation's
+ * messages.jsonl (else of the first file of the snapshot), read from the
+ * repository as a mount would. */
+static int
+first_message(struct drill_ctx *c, const struct snapshot *s, const struct cat_node *root)
+{
+	const struct cat_entry *conv = cat_node_find(root, "conversations", 13);
+	struct first_file ff;
+	struct buf b = BUF_INIT;
+	int rc = IMDR_OK;
+
+	memset(&ff, 0, sizeof(ff));
+	if (conv && conv->type == CAT_DIR) {
+		struct cat_node *cn = NULL, *mn = NULL;
+
+		rc = cat_node_load(c->r, &conv->subtree, &cn);
+		for (uint32_t i = 0; rc == IMDR_OK && i < cat_node_count(cn) && !ff.found; i++) {
+			const struct cat_entry *d = cat_node_entry(cn, i), *m;
+
+			if (d->type != CAT_DIR)
+				continue;
+			rc = cat_node_load(c->r, &d->subtree, &mn);
+			if (rc == IMDR_OK && (m = cat_node_find(mn, "messages.jsonl", 14)) != NULL &&
+			    m->type == CAT_FILE && m->nchunks > 0) {
+				uint64_t off;
+
+				snprintf(ff.path, sizeof(ff.path), "conversations/%s/messages.jsonl", d->name);
+				cat_chunk(mn, m, 0, &ff.ref, &off);
+				ff.found = 1;
+			}
+			cat_node_free(mn);
+			mn = NULL;
+		}
+		cat_node_free(cn);
+	}
+	if (rc == IMDR_OK && !ff.found) {
+		rc = cat_walk(c->r, &s->root, "", first_cb, &ff);
+		if (rc == 1)
+			rc = IMDR_OK;
+	}
+	if (rc == IMDR_OK && ff.found) {
+		rc = repo_blob_read(c->r, BLOB_DATA, &ff.ref, &b);
+		if (rc)
+			problem(c, ff.path, "its first chunk cannot be read: %s", err_msg(rc));
+		snprintf(c->res->first_path, sizeof(c->res->first_path), "%s", ff.path);
+	}
+	buf_free(&b);
+	return rc == IMDR_OK || ff.found ? IMDR_OK : rc;
+}
+
+/* ---- scratch ---- */
+
+static int
+chmod_dirs(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (flag == FTW_D && (st->st_mode & 0700) != 0700)
+		chmod(path, 0700);
+	return 0;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+static void
+remove_tree(const char *dir)
+{
+	/* restored folders may be read-only: open them up first */
+	nftw(dir, chmod_dirs, 16, FTW_PHYS);
+	nftw(dir, rm_one, 16, FTW_PHYS | FTW_DEPTH);
+}
+
+static char *
+make_scratch(const struct drill_opts *o, struct drill_replica_result *res)
+{
+	const char *base = o->scratch;
+	char *dir;
+
+	if (base == NULL && ((base = getenv("TMPDIR")) == NULL || *base == '\0'))
+		base = "/var/tmp";
+	if (mkdir_p(base) < 0) {
+		snprintf(res->error, sizeof(res->error), "cannot make the scratch folder %s: %s", base,
+		    strerror(errno));
+		return NULL;
+	}
+	dir = xasprintf("%s/imdr-drill-XXXXXX", base);
+	if (mkdtemp(dir) == NULL) {
+		snprintf(res->error, sizeof(res->error), "cannot make a folder in %s: %s", base,
+		    strerror(errno));
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+/* ---- one replica ---- */
+
+/* The manifest is read and parsed by a thread of its own while the
+ * sample is restored. */
+struct mload {
+	struct drill_ctx *c;
+	const struct cat_node *root;
+	int rc;
+};
+
+static void *
+manifest_main(void *arg)
+{
+	struct mload *m = arg;
+
+	m->rc = load_manifest(m->c, NULL, m->root);
+	repo_thread_cleanup();
+	return NULL;
+}
+
+/* Verifying a sample: threads take the next file until none is left. */
+#define VERIFY_THREADS 4
+
+struct vpool {
+	struct drill_ctx *c;
+	const struct walk_pick *picks;
+	size_t next;
+};
+
+static void *
+verify_main(void *arg)
+{
+	struct vpool *vp = arg;
+	struct vbufs vb = { BUF_INIT, BUF_INIT };
+
+	for (;;) {
+		size_t i = __atomic_fetch_add(&vp->next, 1, __ATOMIC_RELAXED);
+
+		if (i >= vp->picks->n || ev_cancelled(&vp->c->o->ev))
+			break;
+		verify_file(vp->c, &vp->picks->v[i], &vb);
+	}
+	buf_free(&vb.chunk);
+	buf_free(&vb.other);
+	repo_thread_cleanup();
+	return NULL;
+}
+
+static void
+verify_picks(struct drill_ctx *c, const struct walk_pick *picks)
+{
+	struct vpool vp = { c, picks, 0 };
+	pthread_t th[VERIFY_THREADS];
+	int n = 0;
+
+	for (int i = 0; i < VERIFY_THREADS && (size_t)i < picks->n; i++)
+		if (pthread_create(&th[n], NULL, verify_main, &vp) == 0)
+			n++;
+	if (n == 0)
+		verify_main(&vp);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+}
+
+/* restore_fallback: a sample that chose nothing (a small snapshot, a
+ * small share) restores the fitting file with the lowest key instead. */
+static int
+restore_fallback(struct drill_ctx *c, const struct snapshot *s, struct walk_pick *picks,
+    struct restore_opts *ro, struct restore_result *rr)
+{
+	struct cat_node *node = NULL;
+	const struct cat_entry *e = NULL;
+	const char *inc[1] = { c->fallback };
+	struct vfile *f;
+	int rc = cat_resolve(c->r, &s->root, c->fallback, &node, &e);
+
+	if (rc == IMDR_OK && e) {
+		f = ARRAY_PUSH(picks->v, picks->n, picks->cap);
+		f->path = xstrdup(c->fallback);
+		fill_refs(node, e, f);
+		ro->pick = NULL;
+		ro->include = inc;
+		ro->ninclude = 1;
+		rc = restore_run(c->r, s, ro, rr);
+		ro->include = NULL;
+		ro->ninclude = 0;
+	}
+	cat_node_free(node);
+	return rc;
+}
+
+static int
+drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_result *res)
+{
+	struct drill_ctx c;
+	struct walk_pick picks;
+	struct snapshot *s = NULL;
+	struct cat_node *root = NULL;
+	struct restore_opts ro;
+	struct restore_result rr;
+	struct mload ml;
+	pthread_t mthread;
+	int mstarted = 0;
+	char *scratch = NULL;
+	int64_t t0 = time_mono_ns(), t;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	memset(&picks, 0, sizeof(picks));
+	memset(&rr, 0, sizeof(rr));
+	pthread_mutex_init(&c.mu, NULL);
+	c.r = r;
+	c.o = o;
+	c.res = res;
+	picks.c = &c;
+	res->rto_met = -1;
+
+	/* open: what a mount does before it answers */
+	rc = snapshot_resolve(r, o->source, o->snapshot ? o->snapshot : "latest", &s);
+	if (rc == IMDR_OK)
+		rc = cat_node_load(r, &s->root, &root);
+	if (rc) {
+		snprintf(res->error, sizeof(res->error), "%s", err_msg(rc));
+		goto out;
+	}
+	snprintf(res->snapshot, sizeof(res->snapshot), "%s", s->id);
+	snprintf(res->source, sizeof(res->source), "%s", s->source ? s->source : "");
+	res->snapshot_ns = s->time_ns;
+	res->files_total = s->files;
+	res->bytes_total = s->bytes;
+	res->open_secs = secs_since(t0);
+	{
+		const struct cat_entry *src = cat_node_find(root, "source", 6);
+
+		c.against_source = src && src->type == CAT_DIR && s->format &&
+		    strcmp(s->format, "files") != 0 && strcmp(s->format, "canonical") != 0;
+	}
+
+	rc = first_message(&c, s, root);
+	res->first_message_secs = secs_since(t0);
+	if (rc) {
+		snprintf(res->error, sizeof(res->error), "%s", err_msg(rc));
+		goto out;
+	}
+	ml.c = &c;
+	ml.root = root;
+	ml.rc = IMDR_OK;
+	if (pthread_create(&mthread, NULL, manifest_main, &ml) == 0)
+		mstarted = 1;
+	else
+		manifest_main(&ml);
+	if ((scratch = make_scratch(o, res)) == NULL) {
+		rc = IMDR_EIO;
+		goto out;
+	}
+	c.target = xasprintf("%s/restore", scratch);
+
+	/* the restore */
+	memset(&ro, 0, sizeof(ro));
+	ro.target = c.target;
+	if (o->sample_pct > 0) {
+		c.threshold = o->sample_pct >= 100 ? UINT64_MAX :
+		    (uint64_t)((double)UINT64_MAX * (o->sample_pct / 100.0));
+		c.budget = (uint64_t)((double)s->bytes * o->sample_pct / 100.0);
+		ro.pick = pick;
+		ro.pick_ctx = &picks;
+		ev_total(&o->ev, 0, c.budget);
+	} else {
+		ev_total(&o->ev, s->files, s->bytes);
+	}
+	ro.ev.error = restore_error;
+	ro.ev.warn = restore_warn;
+	ro.ev.advance = restore_advance;
+	ro.ev.ctx = &c;
+	ro.ev.cancel = o->ev.cancel;
+	t = time_mono_ns();
+	rc = restore_run(r, s, &ro, &rr);
+	if ((rc == IMDR_OK || rc == IMDR_EAUTH) && o->sample_pct > 0 && picks.n == 0 && c.fallback)
+		rc = restore_fallback(&c, s, &picks, &ro, &rr);
+	res->restore_secs = secs_since(t);
+	if (rc == IMDR_EAUTH)
+		rc = IMDR_OK;	/* files it could not restore are mismatches, counted */
+	if (rc) {
+		snprintf(res->error, sizeof(res->error), "restore into %s: %s", c.target, err_msg(rc));
+		goto out;
+	}
+	if (mstarted) {
+		pthread_join(mthread, NULL);
+		mstarted = 0;
+	}
+	if (ml.rc) {
+		rc = ml.rc;
+		snprintf(res->error, sizeof(res->error), "manifest.json: %s", err_msg(rc));
+		goto out;
+	}
+
+	/* verify */
+	t = time_mono_ns();
+	if (o->sample_pct > 0) {
+		verify_picks(&c, &picks);
+		if (ev_cancelled(&o->ev))
+			rc = err_set(IMDR_EINTR, "interrupted");
+	} else {
+		rc = cat_walk(r, &s->root, "", verify_cb, &c);
+	}
+	res->verify_secs = secs_since(t);
+	if (rc) {
+		snprintf(res->error, sizeof(res->error), "%s", err_msg(rc));
+		goto out;
+	}
+	res->throughput = res->restore_secs > 0 ? (double)rr.bytes / res->restore_secs : 0;
+	{
+		double scale = 1.0;
+
+		if (o->sample_pct > 0 && rr.files > 0) {
+			double by_bytes = rr.bytes ? (double)res->bytes_total / (double)rr.bytes : 1.0;
+			double by_files = (double)res->files_total / (double)rr.files;
+
+			scale = by_bytes > by_files ? by_bytes : by_files;
+		}
+		res->estimate_secs = o->setup_secs + res->open_secs + res->restore_secs * scale;
+	}
+	if (o->rto_secs > 0)
+		res->rto_met = res->estimate_secs <= (double)o->rto_secs;
+	res->ok = res->mismatches == 0;
+out:
+	if (mstarted)
+		pthread_join(mthread, NULL);
+	if (scratch && o->keep) {
+		snprintf(res->restore_dir, sizeof(res->restore_dir), "%s", c.target ? c.target : scratch);
+	} else if (scratch) {
+		remove_tree(scratch);
+	}
+	free(scratch);
+	free(c.target);
+	picks_free(&picks);
+	free(c.fallback);
+	free(c.mpath);
+	free(c.msha);
+	free(c.msize);
+	json_decref(c.manifest);
+	buf_free(&c.vb.chunk);
+	buf_free(&c.vb.other);
+	pthread_mutex_destroy(&c.mu);
+	cat_node_free(root);
+	snapshot_free(s);
+	return rc;
+}
+
+/* ---- all replicas ---- */
+
+int
+drill_run(struct repo *r, const struct drill_opts *o0, struct drill_result *ret)
+{
+	struct drill_opts o = *o0;
+	int n = repo_replica_count(r), first = 0, last = n - 1, rc = IMDR_OK;
+	int64_t t0 = time_mono_ns();
+	json_t *scope, *reps;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->time_ns = time_now_ns();
+	ret->rto_met = -1;
+	if (o.sample_pct < 0 || o.sample_pct > 100)
+		return err_set(IMDR_EINVAL, "--sample %g%%: a share from 0 to 100", o.sample_pct);
+	if (o.sample_pct >= 100)
+		o.sample_pct = 0;
+	while (o.sample_pct > 0 && o.seed == 0) {
+		crypto_random(&o.seed, sizeof(o.seed));
+		o.seed &= (uint64_t)INT64_MAX;	/* a JSON integer, to give back */
+	}
+	ret->sample_pct = o.sample_pct;
+	ret->seed = o.seed;
+	if (o.replica >= n)
+		return err_set(IMDR_EINVAL, "replica %d: %s has %d replica%s", o.replica + 1, repo_url(r),
+		    n, n == 1 ? "" : "s");
+	if (o.replica >= 0)
+		first = last = o.replica;
+	ret->ok = 1;
+	for (int i = first; i <= last && !ev_cancelled(&o.ev); i++) {
+		struct drill_replica_result *res = &ret->v[ret->n++];
+		struct repo *rr = r;
+		struct repo_replica info;
+		int orc;
+
+		repo_replica_info(r, i, &info);
+		snprintf(res->url, sizeof(res->url), "%s", info.url);
+		snprintf(res->kind, sizeof(res->kind), "%s", info.kind);
+		if (n > 1 && (orc = repo_replica_open(r, i, &rr)) != IMDR_OK) {
+			snprintf(res->error, sizeof(res->error), "%s", err_msg(orc));
+			res->rto_met = -1;
+			ret->ok = 0;
+			ev_error(&o.ev, info.url, res->error);
+			if (rc == IMDR_OK)
+				rc = orc;
+			continue;
+		}
+		orc = drill_one(rr, &o, res);
+		if (rr != r)
+			repo_free(rr);
+		if (orc) {
+			ev_error(&o.ev, res->url, res->error);
+			if (rc == IMDR_OK)
+				rc = err_set(orc, "%s: %s", res->url, res->error);
+		}
+		if (!res->ok)
+			ret->ok = 0;
+		if (res->estimate_secs > ret->worst_estimate_secs)
+			ret->worst_estimate_secs = res->estimate_secs;
+		if (res->rto_met >= 0)
+			ret->rto_met = ret->rto_met == 0 ? 0 : res->rto_met;
+	}
+	if (ev_cancelled(&o.ev) && rc == IMDR_OK)
+		rc = err_set(IMDR_EINTR, "interrupted");
+	if (rc == IMDR_OK && !ret->ok) {
+		uint64_t m = 0;
+
+		for (int i = 0; i < ret->n; i++)
+			m += ret->v[i].mismatches;
+		rc = err_set(IMDR_EAUTH, "the drill found %llu file%s damaged, missing or different "
+		    "(named above)", (unsigned long long)m, m == 1 ? "" : "s");
+	}
+	if (rc == IMDR_OK && ret->rto_met == 0) {
+		char want[32];
+
+		duration_format(o.rto_secs, want);
+		rc = err_set(IMDR_ETIMEDOUT, "a full restore would take about %.0f s, more than the "
+		    "RTO of %s", ret->worst_estimate_secs, want);
+	}
+	ret->seconds = secs_since(t0);
+
+	scope = json_object();
+	reps = json_array();
+	for (int i = 0; i < ret->n; i++) {
+		const struct drill_replica_result *res = &ret->v[i];
+		json_t *ro = json_object();
+
+		json_object_set_new(ro, "replica", json_string(res->url));
+		json_object_set_new(ro, "ok", json_boolean(res->ok));
+		json_object_set_new(ro, "files", json_integer((json_int_t)res->files));
+		json_object_set_new(ro, "bytes", json_integer((json_int_t)res->bytes));
+		json_object_set_new(ro, "mismatches", json_integer((json_int_t)res->mismatches));
+		json_object_set_new(ro, "estimate_seconds", json_real(res->estimate_secs));
+		json_array_append_new(reps, ro);
+		if (i == 0 && res->snapshot[0]) {
+			char when[40];
+
+			time_format(res->snapshot_ns, 0, when);
+			json_object_set_new(scope, "snapshot", json_string(res->snapshot));
+			json_object_set_new(scope, "source", json_string(res->source));
+			json_object_set_new(scope, "snapshot_time", json_string(when));
+		}
+	}
+	json_object_set_new(scope, "replicas", reps);
+	json_object_set_new(scope, "sample_pct", json_real(ret->sample_pct));
+	if (o.rto_secs)
+		json_object_set_new(scope, "rto_seconds", json_integer((json_int_t)o.rto_secs));
+	json_object_set_new(scope, "estimate_seconds", json_real(ret->worst_estimate_secs));
+	ret->audit_rc = trail_record(r, &o.ev, "drill", scope, rc, ret->audit_id);
+	return rc;
+}
+
+void
+drill_result_free(struct drill_result *ret)
+{
+	for (int i = 0; i < ret->n; i++)
+		for (size_t k = 0; k < ret->v[i].nproblems; k++)
+			free(ret->v[i].problems[k]);
+	memset(ret, 0, sizeof(*ret));
+}
+
+json_t *
+drill_report_json(const struct drill_opts *o, const struct drill_result *res)
+{
+	json_t *rep = json_object(), *reps = json_array();
+	char when[40];
+
+	time_format(res->time_ns, 0, when);
+	json_object_set_new(rep, "version", json_integer(1));
+	json_object_set_new(rep, "time", json_string(when));
+	json_object_set_new(rep, "ok", json_boolean(res->ok && res->rto_met != 0));
+	json_object_set_new(rep, "verified_ok", json_boolean(res->ok));
+	json_object_set_new(rep, "rto_met", res->rto_met < 0 ? json_null() : json_boolean(res->rto_met));
+	if (o->rto_secs)
+		json_object_set_new(rep, "rto_seconds", json_integer((json_int_t)o->rto_secs));
+	json_object_set_new(rep, "sample", res->sample_pct > 0 ? json_pack("{s:f,s:s,s:I}",
+	    "percent", res->sample_pct, "by", "files, at most that share of the bytes", "seed", (json_int_t)res->seed) :
+	    json_null());
+	json_object_set_new(rep, "estimate_seconds", json_real(res->worst_estimate_secs));
+	json_object_set_new(rep, "seconds", json_real(res->seconds));
+	if (o->against)
+		json_object_set_new(rep, "against", json_string(o->against));
+	json_object_set_new(rep, "audit_record", json_string(res->audit_id));
+	for (int i = 0; i < res->n; i++) {
+		const struct drill_replica_result *r = &res->v[i];
+		json_t *ro = json_object(), *probs = json_array();
+
+		json_object_set_new(ro, "replica", json_string(r->url));
+		json_object_set_new(ro, "kind", json_string(r->kind));
+		json_object_set_new(ro, "ok", json_boolean(r->ok));
+		if (r->error[0])
+			json_object_set_new(ro, "error", json_string(r->error));
+		if (r->snapshot[0]) {
+			time_format(r->snapshot_ns, 0, when);
+			json_object_set_new(ro, "snapshot", json_string(r->snapshot));
+			json_object_set_new(ro, "source", json_string(r->source));
+			json_object_set_new(ro, "snapshot_time", json_string(when));
+		}
+		json_object_set_new(ro, "files_total", json_integer((json_int_t)r->files_total));
+		json_object_set_new(ro, "bytes_total", json_integer((json_int_t)r->bytes_total));
+		json_object_set_new(ro, "files_verified", json_integer((json_int_t)r->files));
+		json_object_set_new(ro, "bytes_verified", json_integer((json_int_t)r->bytes));
+		json_object_set_new(ro, "manifest", json_boolean(r->has_manifest));
+		json_object_set_new(ro, "manifest_checked", json_integer((json_int_t)r->manifest_checked));
+		json_object_set_new(ro, "mismatches", json_integer((json_int_t)r->mismatches));
+		json_object_set_new(ro, "unreadable", json_integer((json_int_t)r->unreadable));
+		if (o->against) {
+			json_object_set_new(ro, "against_compared", json_integer((json_int_t)r->against_compared));
+			json_object_set_new(ro, "against_differ", json_integer((json_int_t)r->against_differ));
+		}
+		for (size_t k = 0; k < r->nproblems; k++)
+			json_array_append_new(probs, json_string(r->problems[k]));
+		json_object_set_new(ro, "problems", probs);
+		json_object_set_new(ro, "first_message_path", json_string(r->first_path));
+		json_object_set_new(ro, "open_seconds", json_real(r->open_secs));
+		json_object_set_new(ro, "first_message_seconds", json_real(r->first_message_secs));
+		json_object_set_new(ro, "restore_seconds", json_real(r->restore_secs));
+		json_object_set_new(ro, "verify_seconds", json_real(r->verify_secs));
+		json_object_set_new(ro, "throughput_bytes_per_second", json_real(r->throughput));
+		json_object_set_new(ro, "estimate_seconds", json_real(r->estimate_secs));
+		json_object_set_new(ro, "rto_met", r->rto_met < 0 ? json_null() : json_boolean(r->rto_met));
+		if (r->restore_dir[0])
+			json_object_set_new(ro, "restore_dir", json_string(r->restore_dir));
+		json_array_append_new(reps, ro);
+	}
+	json_object_set_new(rep, "replicas", reps);
+	return rep;
+}
