@@ -172,40 +172,46 @@ struct graph {
 	void *ctx;
 };
 
+/* note: an error (the log is not what it should be) or, when error is 0,
+ * an oddity worth a warning; counted in g. */
 static void
-problem(struct graph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+note(struct graph *g, int error, const char *fmt, va_list ap)
+{
+	char *msg;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	if (error) {
+		g->errors++;
+		ev_error(g->ev, NULL, msg ? msg : fmt);
+	} else {
+		g->warnings++;
+		ev_warn(g->ev, NULL, msg ? msg : fmt);
+	}
+	free(msg);
+}
+
+static void problem(struct graph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void oddity(struct graph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 problem(struct graph *g, const char *fmt, ...)
 {
-	char *msg;
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	note(g, 1, fmt, ap);
 	va_end(ap);
-	g->errors++;
-	ev_error(g->ev, NULL, msg ? msg : fmt);
-	free(msg);
 }
-
-static void
-oddity(struct graph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 oddity(struct graph *g, const char *fmt, ...)
 {
-	char *msg;
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	note(g, 0, fmt, ap);
 	va_end(ap);
-	g->warnings++;
-	ev_warn(g->ev, NULL, msg ? msg : fmt);
-	free(msg);
 }
 
 /* describe: "the backup record of 2026-11-24T10:00:00Z (audit/…)". */
