@@ -70,7 +70,7 @@ rehash(struct bnode *d)
 	d->htab = xcalloc(cap, sizeof(*d->htab));
 	d->hcap = cap;
 	for (uint32_t i = 0; i < d->nkids; i++) {
-		uint32_t j = (uint32_t)hash_fnv(d->kids[i]->name, d->kids[i]->name_len) & (cap - 1);
+		uint32_t j = (uint32_t)hash_keyed(d->kids[i]->name, d->kids[i]->name_len) & (cap - 1);
 
 		while (d->htab[j])
 			j = (j + 1) & (cap - 1);
@@ -90,7 +90,7 @@ find_kid(struct bnode *d, const char *name, size_t len)
 		}
 		return NULL;
 	}
-	for (uint32_t j = (uint32_t)hash_fnv(name, len) & (d->hcap - 1); d->htab[j];
+	for (uint32_t j = (uint32_t)hash_keyed(name, len) & (d->hcap - 1); d->htab[j];
 	    j = (j + 1) & (d->hcap - 1)) {
 		struct bnode *k = d->kids[d->htab[j] - 1];
 
@@ -118,7 +118,7 @@ add_kid(struct bnode *d, const char *name, size_t len, uint8_t type)
 	if (d->nkids > SCAN_LIMIT && (d->htab == NULL || d->nkids * 2 > d->hcap))
 		rehash(d);
 	else if (d->htab) {
-		uint32_t j = (uint32_t)hash_fnv(name, len) & (d->hcap - 1);
+		uint32_t j = (uint32_t)hash_keyed(name, len) & (d->hcap - 1);
 
 		while (d->htab[j])
 			j = (j + 1) & (d->hcap - 1);

@@ -180,7 +180,7 @@ amap_find(struct amap *m, const char *id)
 {
 	if (m->nslot == 0)
 		return NULL;
-	for (size_t j = (size_t)hash_fnv_str(id) & (m->nslot - 1); m->slot[j];
+	for (size_t j = (size_t)hash_keyed_str(id) & (m->nslot - 1); m->slot[j];
 	    j = (j + 1) & (m->nslot - 1))
 		if (strcmp(m->v[m->slot[j] - 1].id, id) == 0)
 			return &m->v[m->slot[j] - 1];
@@ -195,7 +195,7 @@ amap_index(struct amap *m)
 		m->nslot *= 2;
 	m->slot = xcalloc(m->nslot, sizeof(*m->slot));
 	for (size_t i = 0; i < m->n; i++) {
-		size_t j = (size_t)hash_fnv_str(m->v[i].id) & (m->nslot - 1);
+		size_t j = (size_t)hash_keyed_str(m->v[i].id) & (m->nslot - 1);
 
 		while (m->slot[j])
 			j = (j + 1) & (m->nslot - 1);

@@ -111,7 +111,7 @@ parse_old(struct fcache *fc)
 		fc->tcap *= 2;
 	fc->tab = xcalloc(fc->tcap, sizeof(*fc->tab));
 	for (size_t i = 0; i < fc->nrecs; i++) {
-		size_t j = hash_fnv_str(fc->recs[i].path) & (fc->tcap - 1);
+		size_t j = hash_keyed_str(fc->recs[i].path) & (fc->tcap - 1);
 
 		while (fc->tab[j])
 			j = (j + 1) & (fc->tcap - 1);
@@ -186,7 +186,7 @@ fcache_lookup(struct fcache *fc, const struct fcache_key *k,
 
 	if (fc->tcap == 0)
 		return 0;
-	j = hash_fnv_str(k->path) & (fc->tcap - 1);
+	j = hash_keyed_str(k->path) & (fc->tcap - 1);
 	for (; fc->tab[j]; j = (j + 1) & (fc->tcap - 1)) {
 		struct old_rec *r = &fc->recs[fc->tab[j] - 1];
 

@@ -17,6 +17,7 @@
 #include "lib/err.h"
 #include "lib/hex.h"
 #include "lib/text.h"
+#include "lib/timefmt.h"
 
 struct cuser {
 	char *id, *name, *real, *email;
@@ -74,15 +75,6 @@ struct canon {
 /* Times from exports are any number at all: clamped to years 1..9999
  * (what RFC 3339 can write) and converted with saturation, never an
  * overflow. */
-#define MS_MIN (-62135596800000LL)	/* 0001-01-01T00:00:00.000Z */
-#define MS_MAX 253402300799999LL	/* 9999-12-31T23:59:59.999Z */
-
-int64_t
-ts_clamp_ms(int64_t ms)
-{
-	return ms < MS_MIN ? MS_MIN : ms > MS_MAX ? MS_MAX : ms;
-}
-
 int64_t
 ts_scale(int64_t v, int64_t mul, int64_t add)
 {
@@ -134,7 +126,7 @@ ts_parse_slack(const char *s)
 	if (s == NULL || *s < '0' || *s > '9')
 		return -1;	/* strtoll would take leading blanks and signs */
 	sec = strtoll(s, &end, 10);
-	if (end == s || sec < 0 || sec > MS_MAX / 1000)
+	if (end == s || sec < 0 || sec > TIME_MS_MAX / 1000)
 		return -1;
 	if (*end == '.') {
 		for (end++; *end >= '0' && *end <= '9'; end++) {
@@ -150,72 +142,6 @@ ts_parse_slack(const char *s)
 	if (*end != '\0')
 		return -1;
 	return (int64_t)sec * 1000 + ms;
-}
-
-void
-ts_rfc3339(int64_t ms, char *out)
-{
-	time_t t;
-
-	ms = ts_clamp_ms(ms);
-	t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-	int frac = (int)(ms - (int64_t)t * 1000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
-	    (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-	    tm.tm_sec % 100, frac % 1000);
-}
-
-int64_t
-ts_parse_rfc3339(const char *s)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec, n = 0, frac = 0, digits = 0;
-	const char *p;
-	int64_t t;
-
-	if (s == NULL || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
-		return -1;
-	p = s + n;
-	if (*p == '.') {
-		for (p++; *p >= '0' && *p <= '9'; p++) {
-			if (digits < 3)
-				frac = frac * 10 + (*p - '0');
-			digits++;
-		}
-		if (digits == 0)
-			return -1;
-		while (digits < 3) {
-			frac *= 10;
-			digits++;
-		}
-	}
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return -1;
-	t = (int64_t)timegm(&tm);
-	if (*p == 'Z' || *p == 'z')
-		p++;
-	else if (*p == '+' || *p == '-') {
-		int oh, om;
-
-		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
-			return -1;
-		t -= (*p == '+' ? 1 : -1) * (int64_t)(oh * 3600 + om * 60);
-		p += 6;
-	} else
-		return -1;
-	if (*p != '\0')
-		return -1;
-	return t * 1000 + frac;
 }
 
 /* name_char_ok: a non-ASCII character that may stand in a file name made
@@ -780,7 +706,7 @@ canon_msg(struct canon *cn, size_t conv, const struct canon_msg *m)
 	x->thread = m->thread && strcmp(m->thread, m->id) != 0 ? xstrdup(m->thread) : NULL;
 	x->edited = m->edited_ms != 0;
 	x->deleted = m->deleted;
-	ts_rfc3339(m->ts_ms, ts);
+	time_format_ms(m->ts_ms, ts);
 	json_object_set_new(o, "id", jstr(m->id));
 	json_object_set_new(o, "ts", jstr(ts));
 	json_object_set_new(o, "user", jstr(x->user));
@@ -788,7 +714,7 @@ canon_msg(struct canon *cn, size_t conv, const struct canon_msg *m)
 	if (x->thread)
 		json_object_set_new(o, "thread", jstr(x->thread));
 	if (m->edited_ms) {
-		ts_rfc3339(m->edited_ms, ts);
+		time_format_ms(m->edited_ms, ts);
 		json_object_set_new(o, "edited", jstr(ts));
 	}
 	if (m->deleted)
@@ -888,7 +814,7 @@ transcript_line(struct canon *cn, struct buf *t, const struct cmsg *m, int inden
 	char ts[32];
 	const char *pad = indent ? "    " : "";
 
-	ts_rfc3339(m->ts, ts);
+	time_format_ms(m->ts, ts);
 	/* [2026-11-24 10:01:02Z]: drop the T, the milliseconds */
 	ts[10] = ' ';
 	ts[19] = 'Z';
@@ -930,7 +856,7 @@ meta_json(struct canon *cn, struct cconv *c, struct buf *out)
 		json_array_append_new(mem, jstr(c->members[i]));
 	json_object_set_new(o, "members", mem);
 	if (c->created > 0) {
-		ts_rfc3339(c->created, ts);
+		time_format_ms(c->created, ts);
 		json_object_set_new(o, "created", jstr(ts));
 	}
 	if (c->topic)
@@ -1096,8 +1022,8 @@ canon_finish(struct canon *cn, char **ret_summary_json)
 		buf_free(&b);
 		return rc;
 	}
-	ts_rfc3339(cn->tmin == INT64_MAX ? 0 : cn->tmin, from);
-	ts_rfc3339(cn->tmax, to);
+	time_format_ms(cn->tmin == INT64_MAX ? 0 : cn->tmin, from);
+	time_format_ms(cn->tmax, to);
 	sum = json_pack("{s:s, s:{s:s, s:s}, s:{s:I, s:I, s:I, s:I, s:I}}",
 	    "source", cn->kind, "span", "from", from, "to", to,
 	    "counts", "users", (json_int_t)cn->nu, "conversations", (json_int_t)cn->nc,

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "ingest/ingest_impl.h"
+#include "lib/timefmt.h"
 #include "lib/err.h"
 
 enum doc { DOC_OTHER, DOC_USERS, DOC_META, DOC_MESSAGES };
@@ -109,6 +110,8 @@ check_line(struct check_rd *c, const char *p, size_t len, int newline)
 			goto out;
 		}
 	if (c->doc == DOC_MESSAGES) {
+		int64_t ms;
+
 		ts = json_object_get(o, "ts");
 		if (json_is_number(ts)) {
 			/* epoch seconds: the snapshot holds RFC 3339 */
@@ -118,7 +121,7 @@ check_line(struct check_rd *c, const char *p, size_t len, int newline)
 			/* clamped before the conversion, which is undefined
 			 * outside int64 */
 			v = v < -1e14 ? -1e14 : v > 1e14 ? 1e14 : v;
-			ts_rfc3339((int64_t)(v * 1000 + (v >= 0 ? 0.5 : -0.5)), buf);
+			time_format_ms((int64_t)(v * 1000 + (v >= 0 ? 0.5 : -0.5)), buf);
 			json_object_set_new(o, "ts", json_string(buf));
 			s = json_dumps(o, JSON_COMPACT);
 			buf_puts(&c->out, s);
@@ -127,7 +130,7 @@ check_line(struct check_rd *c, const char *p, size_t len, int newline)
 				buf_putc(&c->out, '\n');
 			goto out;
 		}
-		if (!json_is_string(ts) || ts_parse_rfc3339(json_string_value(ts)) < 0) {
+		if (!json_is_string(ts) || time_parse_rfc3339_ms(json_string_value(ts), &ms) != 0) {
 			rc = err_set(IMDR_EFORMAT, "%s:%zu: \"ts\" is neither RFC 3339 nor epoch seconds",
 			    c->path, c->lineno);
 			goto out;

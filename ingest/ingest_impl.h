@@ -186,16 +186,10 @@ void slug_of(const char *name, char *out, size_t cap);
  * bytes, line separators and bidi overrides as "_"; at most cap - 1 bytes,
  * cut at a character boundary; "unnamed" for "", "." and "..". */
 void canon_file_name(const char *name, char *out, size_t cap);
-/* ts_clamp_ms: ms clamped to years 1..9999. ts_scale: v * mul + add,
- * saturating at the int64 bounds (mul > 0): times from exports are any
- * number, and overflow is undefined. */
-int64_t ts_clamp_ms(int64_t ms);
+/* ts_scale: v * mul + add, saturating at the int64 bounds (mul > 0):
+ * times from exports are any number, and overflow is undefined. Times are
+ * written and read with lib/timefmt's time_format_ms and
+ * time_parse_rfc3339_ms (years 1..9999). */
 int64_t ts_scale(int64_t v, int64_t mul, int64_t add);
-/* ts_rfc3339: ms since the epoch (clamped to years 1..9999) as
- * 2026-11-24T10:01:02.123Z (out: 32). */
-void ts_rfc3339(int64_t ms, char *out);
-/* ts_parse_rfc3339: the reverse (Z or +hh:mm, fraction optional); -1 if
- * bad. */
-int64_t ts_parse_rfc3339(const char *s);
 
 #endif

@@ -11,7 +11,9 @@
 #include <archive_entry.h>
 
 #include "ingest/ingest_impl.h"
+#include "lib/array.h"
 #include "lib/err.h"
+#include "lib/smap.h"
 
 struct fd_rd {
 	int fd;
@@ -470,30 +472,18 @@ src_read_all(const struct ingest_reader *rd, const char *what, size_t max,
 
 /* ---- strmap ---- */
 
+/* Keys index values through an smap (keyed hash: an export cannot make
+ * the table slow with names chosen to collide). */
 struct strmap {
-	char **k, **v;
-	size_t n, cap;		/* cap: a power of two */
+	struct smap idx;
+	char **v;
+	size_t n, cap;
 };
-
-static uint64_t
-fnv(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
 
 struct strmap *
 strmap_new(void)
 {
-	struct strmap *m = xcalloc(1, sizeof(*m));
-
-	m->cap = 64;
-	m->k = xcalloc(m->cap, sizeof(char *));
-	m->v = xcalloc(m->cap, sizeof(char *));
-	return m;
+	return xcalloc(1, sizeof(struct strmap));
 }
 
 void
@@ -501,51 +491,20 @@ strmap_free(struct strmap *m)
 {
 	if (m == NULL)
 		return;
-	for (size_t i = 0; i < m->cap; i++) {
-		free(m->k[i]);
+	for (size_t i = 0; i < m->n; i++)
 		free(m->v[i]);
-	}
-	free(m->k);
 	free(m->v);
+	smap_free(&m->idx);
 	free(m);
-}
-
-static size_t
-slot_of(const struct strmap *m, const char *key)
-{
-	size_t i = fnv(key) & (m->cap - 1);
-
-	while (m->k[i] && strcmp(m->k[i], key) != 0)
-		i = (i + 1) & (m->cap - 1);
-	return i;
 }
 
 int
 strmap_put(struct strmap *m, const char *key, const char *val)
 {
-	size_t i;
-
-	if ((m->n + 1) * 2 > m->cap) {
-		struct strmap big = { xcalloc(m->cap * 2, sizeof(char *)),
-		    xcalloc(m->cap * 2, sizeof(char *)), m->n, m->cap * 2 };
-
-		for (size_t j = 0; j < m->cap; j++) {
-			if (m->k[j] == NULL)
-				continue;
-			i = slot_of(&big, m->k[j]);
-			big.k[i] = m->k[j];
-			big.v[i] = m->v[j];
-		}
-		free(m->k);
-		free(m->v);
-		*m = big;
-	}
-	i = slot_of(m, key);
-	if (m->k[i])
+	if (smap_get(&m->idx, key, NULL))
 		return 0;
-	m->k[i] = xstrdup(key);
-	m->v[i] = xstrdup(val);
-	m->n++;
+	*ARRAY_PUSH(m->v, m->n, m->cap) = xstrdup(val);
+	smap_put(&m->idx, key, m->n - 1);
 	return 1;
 }
 
@@ -554,17 +513,18 @@ strmap_set(struct strmap *m, const char *key, const char *val)
 {
 	size_t i;
 
-	if (strmap_put(m, key, val))
-		return;
-	i = slot_of(m, key);
-	free(m->v[i]);
-	m->v[i] = xstrdup(val);
+	if (smap_get(&m->idx, key, &i)) {
+		free(m->v[i]);
+		m->v[i] = xstrdup(val);
+	} else {
+		strmap_put(m, key, val);
+	}
 }
 
 const char *
 strmap_get(const struct strmap *m, const char *key)
 {
-	size_t i = slot_of(m, key);
+	size_t i;
 
-	return m->k[i] ? m->v[i] : NULL;
+	return smap_get(&m->idx, key, &i) ? m->v[i] : NULL;
 }

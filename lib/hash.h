@@ -1,6 +1,13 @@
-/* hash — the one non-cryptographic string hash (64-bit FNV-1a), for hash
- * tables of names. Not for anything an attacker chooses to collide with in
- * bulk where that matters: ids are hashed by their own (uniform) bytes. */
+/* hash — the string hashes of hash tables and stable numbers.
+ *
+ * hash_fnv*: 64-bit FNV-1a, the same in every process: for numbers that
+ * must be stable (inode numbers, a drill's seeded sample) and tables of
+ * names the program made itself. Anyone can compute collisions for it.
+ *
+ * hash_keyed*: SipHash-1-3 under a key drawn at random once per process:
+ * for hash tables whose keys come from outside (names and ids in an
+ * export, paths of a source folder), so that an export full of chosen
+ * collisions cannot make a table quadratic (hash flooding). */
 #ifndef IMDR_HASH_H
 #define IMDR_HASH_H
 
@@ -37,5 +44,15 @@ hash_fnv_str(const char *s)
 		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
 	return h;
 }
+
+/* hash_keyed: SipHash-1-3 of n bytes under this process's random key. */
+uint64_t hash_keyed(const void *p, size_t n);
+
+/* hash_keyed_str: hash_keyed of a NUL-terminated string. */
+uint64_t hash_keyed_str(const char *s);
+
+/* hash_siphash13: SipHash-1-3 of n bytes under key (16 bytes); the
+ * reference function behind hash_keyed, for tests. */
+uint64_t hash_siphash13(const uint8_t key[16], const void *p, size_t n);
 
 #endif

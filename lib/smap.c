@@ -10,7 +10,7 @@
 static size_t
 slot_of(const struct smap *m, const char *k)
 {
-	size_t i = (size_t)hash_fnv_str(k) & (m->cap - 1);
+	size_t i = (size_t)hash_keyed_str(k) & (m->cap - 1);
 
 	while (m->k[i] && strcmp(m->k[i], k) != 0)
 		i = (i + 1) & (m->cap - 1);

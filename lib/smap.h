@@ -1,7 +1,7 @@
 /* smap — a map from strings (copied) to size_t: open addressing on the
- * FNV-1a hash (lib/hash.h), doubling at half full. For names, keys and
- * message ids, typically to an index into the caller's array. Not for
- * keys an attacker picks in bulk where that matters. */
+ * keyed hash (lib/hash.h: SipHash-1-3, a random key per process), doubling
+ * at half full. For names, keys and message ids, typically to an index into
+ * the caller's array; keys from an export cannot be chosen to collide. */
 #ifndef IMDR_SMAP_H
 #define IMDR_SMAP_H
 

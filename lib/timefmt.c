@@ -126,12 +126,19 @@ time_parse_compact(const char *s, int64_t *ret_ns)
 	return 0;
 }
 
-int
-time_parse(const char *s, int64_t *ret_ns, int64_t *ret_end_ns)
+/* A parsed time: seconds since the epoch with the zone applied, the
+ * fraction in nanoseconds, and the nanoseconds the precision given covers.
+ * Years 0..9999: seconds never overflow, nanoseconds may (time_ns_of). */
+struct tparts {
+	int64_t sec, frac, span;
+};
+
+static int
+parse_parts(const char *s, struct tparts *ret)
 {
 	const char *p = s;
 	int Y, M, D, h = 0, m = 0, sec = 0;
-	int64_t frac = 0, span = 86400LL * 1000000000, off = 0, t;
+	int64_t frac = 0, span = 86400LL * 1000000000, off = 0;
 
 	while (isspace((unsigned char)*p))
 		p++;
@@ -190,21 +197,45 @@ time_parse(const char *s, int64_t *ret_ns, int64_t *ret_end_ns)
 		p++;
 	if (*p != '\0')
 		return -1;
-	t = (days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + sec - off) *
-	    (int64_t)1000000000 + frac;
-	*ret_ns = t;
-	if (ret_end_ns)
-		*ret_end_ns = t + span - 1;
+	ret->sec = days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + sec - off;
+	ret->frac = frac;
+	ret->span = span;
+	return 0;
+}
+
+/* time_ns_of: the parts as nanoseconds; -1 outside what int64 holds
+ * (years 1678 to 2262). */
+static int
+time_ns_of(const struct tparts *t, int64_t *ret)
+{
+	if (t->sec > INT64_MAX / 1000000000 - 1 || t->sec < INT64_MIN / 1000000000 + 1)
+		return -1;
+	*ret = t->sec * 1000000000 + t->frac;
 	return 0;
 }
 
 int
-time_parse_rfc3339(const char *s, int64_t *ret_ns)
+time_parse(const char *s, int64_t *ret_ns, int64_t *ret_end_ns)
+{
+	struct tparts t;
+	int64_t ns;
+
+	if (parse_parts(s, &t) || time_ns_of(&t, &ns))
+		return -1;
+	*ret_ns = ns;
+	if (ret_end_ns)
+		*ret_end_ns = ns + t.span - 1;
+	return 0;
+}
+
+/* rfc3339_shape: exactly an RFC 3339 date-time: the date, 'T', seconds and
+ * the zone required, a fraction allowed. */
+static int
+rfc3339_shape(const char *s)
 {
 	const char *p = s;
 	size_t n = strlen(s);
 
-	/* the strict shape first; time_parse then does the arithmetic */
 	if (n < 20 || p[4] != '-' || p[7] != '-' || (p[10] != 'T' && p[10] != 't') ||
 	    p[13] != ':' || p[16] != ':')
 		return -1;
@@ -216,18 +247,56 @@ time_parse_rfc3339(const char *s, int64_t *ret_ns)
 		while (isdigit((unsigned char)*p))
 			p++;
 	}
-	if (*p == 'Z' || *p == 'z') {
-		if (p[1] != '\0')
-			return -1;
-	} else if (*p == '+' || *p == '-') {
-		if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) ||
-		    p[3] != ':' || !isdigit((unsigned char)p[4]) ||
-		    !isdigit((unsigned char)p[5]) || p[6] != '\0')
-			return -1;
-	} else {
+	if (*p == 'Z' || *p == 'z')
+		return p[1] == '\0' ? 0 : -1;
+	if (*p == '+' || *p == '-')
+		return isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) &&
+		    p[3] == ':' && isdigit((unsigned char)p[4]) &&
+		    isdigit((unsigned char)p[5]) && p[6] == '\0' ? 0 : -1;
+	return -1;
+}
+
+int
+time_parse_rfc3339(const char *s, int64_t *ret_ns)
+{
+	struct tparts t;
+
+	if (rfc3339_shape(s) || parse_parts(s, &t))
 		return -1;
-	}
-	return time_parse(s, ret_ns, NULL);
+	return time_ns_of(&t, ret_ns);
+}
+
+int
+time_parse_rfc3339_ms(const char *s, int64_t *ret_ms)
+{
+	struct tparts t;
+
+	if (rfc3339_shape(s) || parse_parts(s, &t))
+		return -1;
+	*ret_ms = t.sec * 1000 + t.frac / 1000000;
+	return 0;
+}
+
+int64_t
+time_clamp_ms(int64_t ms)
+{
+	return ms < TIME_MS_MIN ? TIME_MS_MIN : ms > TIME_MS_MAX ? TIME_MS_MAX : ms;
+}
+
+void
+time_format_ms(int64_t ms, char *out)
+{
+	struct tm tm;
+	time_t t;
+	int frac;
+
+	ms = time_clamp_ms(ms);
+	t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	frac = (int)(ms - (int64_t)t * 1000);
+	gmtime_r(&t, &tm);
+	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
+	    (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
+	    tm.tm_sec % 100, frac % 1000);
 }
 
 static const struct { char unit; int64_t secs; } duration_units[] = {

@@ -34,6 +34,16 @@ int time_parse(const char *s, int64_t *ret_ns, int64_t *ret_end_ns);
  * 0, or -1 if s is anything else. */
 int time_parse_rfc3339(const char *s, int64_t *ret_ns);
 
+/* Milliseconds, for times in exports: any year RFC 3339 can write.
+ * time_parse_rfc3339_ms: as time_parse_rfc3339, in ms; 0 or -1.
+ * time_clamp_ms: ms clamped to years 1..9999 (TIME_MS_MIN..TIME_MS_MAX).
+ * time_format_ms: "2026-11-24T10:01:02.123Z", clamped; out holds 32. */
+#define TIME_MS_MIN (-62135596800000LL)	/* 0001-01-01T00:00:00.000Z */
+#define TIME_MS_MAX 253402300799999LL	/* 9999-12-31T23:59:59.999Z */
+int time_parse_rfc3339_ms(const char *s, int64_t *ret_ms);
+int64_t time_clamp_ms(int64_t ms);
+void time_format_ms(int64_t ms, char *out);
+
 /* duration_parse: a span as people write it in job files and options:
  * "90" or "90s", "15m", "1h", "1h30m", "2d", "1w" (s, m, h, d, w; parts
  * largest first, each once). 0, or -1 if s is not such a span. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ingest/ingest_impl.h"
+#include "lib/timefmt.h"
 #include "tests/unit/test.h"
 
 static void
@@ -87,6 +88,7 @@ static void
 test_ts(void)
 {
 	char out[32];
+	int64_t ms;
 
 	EXPECT(ts_parse_slack("1795424460.000200") == 1795424460000LL);
 	EXPECT(ts_parse_slack("1795424460.123456") == 1795424460123LL);
@@ -101,21 +103,26 @@ test_ts(void)
 	EXPECT(ts_parse_slack("17955072005000100.5") == -1);
 	EXPECT(ts_parse_slack("99999999999999999999") == -1);
 	/* any number of milliseconds prints as a time of years 1..9999 */
-	ts_rfc3339(INT64_MIN, out);
+	time_format_ms(INT64_MIN, out);
 	EXPECT(strcmp(out, "0001-01-01T00:00:00.000Z") == 0);
-	ts_rfc3339(INT64_MAX, out);
+	time_format_ms(INT64_MAX, out);
 	EXPECT(strcmp(out, "9999-12-31T23:59:59.999Z") == 0);
 	EXPECT(ts_scale(INT64_MAX / 1000, 1000000, 5) == INT64_MAX);
 	EXPECT(ts_scale(INT64_MIN / 1000, 1000000, -5) == INT64_MIN);
 	EXPECT(ts_scale(-2, 1000000000, 999999999) == -1000000001);
-	ts_rfc3339(1795424460123LL, out);
+	time_format_ms(1795424460123LL, out);
 	EXPECT(strcmp(out, "2026-11-23T09:01:00.123Z") == 0);
-	EXPECT(ts_parse_rfc3339("2026-11-23T09:01:00.123Z") == 1795424460123LL);
-	EXPECT(ts_parse_rfc3339("2026-11-23T09:01:00Z") == 1795424460000LL);
-	EXPECT(ts_parse_rfc3339("2026-11-23T10:01:00+01:00") == 1795424460000LL);
-	EXPECT(ts_parse_rfc3339("2026-11-23 09:01:00") == -1);
-	EXPECT(ts_parse_rfc3339("yesterday") == -1);
-	EXPECT(ts_parse_rfc3339("2026-13-01T00:00:00Z") == -1);
+	EXPECT(time_parse_rfc3339_ms("2026-11-23T09:01:00.123Z", &ms) == 0 && ms == 1795424460123LL);
+	EXPECT(time_parse_rfc3339_ms("2026-11-23T09:01:00Z", &ms) == 0 && ms == 1795424460000LL);
+	EXPECT(time_parse_rfc3339_ms("2026-11-23T10:01:00+01:00", &ms) == 0 && ms == 1795424460000LL);
+	EXPECT(time_parse_rfc3339_ms("2026-11-23 09:01:00", &ms) == -1);
+	EXPECT(time_parse_rfc3339_ms("yesterday", &ms) == -1);
+	EXPECT(time_parse_rfc3339_ms("2026-13-01T00:00:00Z", &ms) == -1);
+	/* a millisecond before the epoch is a time, not an error; years past
+	 * what nanoseconds hold still parse in milliseconds */
+	EXPECT(time_parse_rfc3339_ms("1969-12-31T23:59:59.999Z", &ms) == 0 && ms == -1);
+	EXPECT(time_parse_rfc3339_ms("9999-12-31T23:59:59.999Z", &ms) == 0 && ms == TIME_MS_MAX);
+	EXPECT(time_parse_rfc3339("9999-12-31T23:59:59.999Z", &ms) == -1);
 }
 
 static void

@@ -1,5 +1,6 @@
-/* Unit tests of lib/text (UTF-8, terminal escaping, base64) and
- * lib/beneath (opening untrusted paths inside a folder). */
+/* Unit tests of lib/text (UTF-8, terminal escaping, base64),
+ * lib/beneath (opening untrusted paths inside a folder), lib/hash (keyed
+ * hashing) and lib/smap (string maps). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 
 #include "lib/beneath.h"
 #include "lib/buf.h"
+#include "lib/hash.h"
+#include "lib/smap.h"
 #include "lib/text.h"
 #include "tests/unit/test.h"
 
@@ -156,6 +159,36 @@ test_beneath(void)
 	EXPECT(system(p) == 0);
 }
 
+/* SipHash-1-3 against published vectors (all-zero key), and a keyed table
+ * that still finds every key among many that share an FNV-1a hash. */
+static void
+test_hash(void)
+{
+	static const uint8_t zero[16];
+	struct smap m = SMAP_INIT;
+	char k[32];
+	size_t v, found = 0;
+
+	EXPECT(hash_siphash13(zero, "", 0) == 0xd1fba762150c532cULL);
+	EXPECT(hash_siphash13(zero, "siphash", 7) == 0x8264ceeccb16bcbeULL);
+	EXPECT(hash_keyed_str("a") != hash_keyed_str("b"));
+	EXPECT(hash_keyed("abc", 3) == hash_keyed_str("abc"));
+	for (size_t i = 0; i < 5000; i++) {
+		snprintf(k, sizeof(k), "user%zu", i);
+		smap_put(&m, k, i);
+	}
+	for (size_t i = 0; i < 5000; i++) {
+		snprintf(k, sizeof(k), "user%zu", i);
+		found += smap_get(&m, k, &v) && v == i;
+	}
+	EXPECT(found == 5000);
+	EXPECT(!smap_get(&m, "user5000", NULL));
+	smap_put(&m, "user7", 70);
+	EXPECT(smap_get(&m, "user7", &v) && v == 70);
+	EXPECT(m.n == 5000);
+	smap_free(&m);
+}
+
 int
 main(void)
 {
@@ -163,5 +196,6 @@ main(void)
 	RUN(test_term);
 	RUN(test_base64);
 	RUN(test_beneath);
+	RUN(test_hash);
 	TEST_EXIT();
 }
