@@ -281,7 +281,6 @@ main(int argc, char **argv)
 	struct fs_config cfg = { 0 };
 	struct mount_record mrec = { NULL, NULL, NULL };
 	uint64_t chunk_bytes = 16u << 20, node_bytes = 8u << 20;
-	size_t run_bytes = 0;
 	uint64_t dc_bytes = 1ull << 30;
 	char mp[PATH_MAX];
 	struct repo *r = NULL;
@@ -388,10 +387,6 @@ main(int argc, char **argv)
 		/* what is read ahead must fit the cache with room to spare */
 		if (o.cache_size == NULL && remote)
 			chunk_bytes = 32u << 20;
-		/* a round trip hides behind many requests at once, not behind
-		 * large ones: a chunk or so each */
-		if (remote)
-			run_bytes = 1u << 20;
 	}
 	cfg.single = o.snapshot ? o.snapshot : o.at;
 	cfg.chunk_cache_bytes = (size_t)chunk_bytes;
@@ -399,7 +394,6 @@ main(int argc, char **argv)
 	cfg.refresh_secs = o.refresh;
 	cfg.prefetch_chunks = o.prefetch;
 	cfg.prefetch_threads = o.prefetch ? o.threads : 0;
-	cfg.prefetch_run_bytes = run_bytes;
 	cfg.cache_dir = o.cache_dir;
 	cfg.cache_dir_bytes = dc_bytes;
 	mrec.mountpoint = mp;

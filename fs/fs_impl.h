@@ -99,7 +99,7 @@ struct source {
 };
 
 #define PREFETCH_RUN 8	/* chunks one job reads with one request, at most */
-#define PREFETCH_RUN_BYTES (8u << 20)	/* and bytes, unless configured */
+#define PREFETCH_RUN_BYTES (1u << 20)	/* and bytes, unless configured */
 
 struct job {
 	struct job *next;

@@ -18,7 +18,7 @@ struct fs_config {
 	int refresh_secs;		/* how stale the snapshot list may get */
 	int prefetch_chunks;		/* chunks read ahead of a sequential reader */
 	int prefetch_threads;
-	size_t prefetch_run_bytes;	/* one request's bytes at most; 0: 8 MiB */
+	size_t prefetch_run_bytes;	/* one request's bytes at most; 0: 1 MiB */
 	const char *cache_dir;		/* on-disk cache of sealed blobs, or NULL */
 	uint64_t cache_dir_bytes;
 	/* mounted: called once the filesystem is mounted (after daemonizing),

@@ -485,8 +485,11 @@ window(const struct fs *fs, const struct cat_node *n, const struct cat_entry *e,
 /* keep_coming: a sequential reader of chunk k: keep the chunks after it
  * coming, up to window() ahead. They are scheduled in batches (when half
  * the window is used up), as runs of chunks that lie one after the other
- * in a pack (up to prefetch_run_bytes: over a network, several smaller
- * requests at once beat one large one). */
+ * in a pack (up to prefetch_run_bytes, 1 MiB: several smaller requests at
+ * once beat one large one, over a network for the round trips, and on a
+ * local disk too, where each fetcher reads and decrypts a chunk while the
+ * others do: a cold 512 MiB file went from ~570 to ~800 MiB/s against
+ * 8 MiB runs, and the daemon's peak fell by 6 MB). */
 static void
 keep_coming(struct fs *fs, struct fh *fh, const struct cat_node *n,
     const struct cat_entry *e, uint32_t k, off_t off)
