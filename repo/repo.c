@@ -1313,8 +1313,8 @@ worth_compressing(const void *data, size_t n, void *scratch, size_t cap)
 }
 
 void
-repo_blob_seal(const struct repo *r, enum blob_type type,
-    const uint8_t id[CRYPTO_ID_LEN], const void *data, size_t n,
+repo_blob_seal_level(const struct repo *r, enum blob_type type,
+    const uint8_t id[CRYPTO_ID_LEN], const void *data, size_t n, int level,
     struct buf *out)
 {
 	uint8_t aad[AAD_MAX];
@@ -1328,9 +1328,9 @@ repo_blob_seal(const struct repo *r, enum blob_type type,
 		cctx = ZSTD_createCCtx();
 	}
 	buf_reserve(&zscratch, bound);
-	if (cctx && worth_compressing(data, n, zscratch.data, bound)) {
+	if (cctx && (level != 0 ? n >= 128 : worth_compressing(data, n, zscratch.data, bound))) {
 		c = ZSTD_compressCCtx(cctx, zscratch.data, bound, data, n,
-		    r->cfg.zstd_level);
+		    level != 0 ? level : r->cfg.zstd_level);
 		if (!ZSTD_isError(c) && c < n) {
 			enc = 1;
 			body = zscratch.data;
@@ -1340,6 +1340,14 @@ repo_blob_seal(const struct repo *r, enum blob_type type,
 	buf_reserve(out, n + 1 + CRYPTO_OVERHEAD);
 	crypto_seal2(r->key->enc, aad, aadlen, enc, body, n, out->data + out->len);
 	out->len += n + 1 + CRYPTO_OVERHEAD;
+}
+
+void
+repo_blob_seal(const struct repo *r, enum blob_type type,
+    const uint8_t id[CRYPTO_ID_LEN], const void *data, size_t n,
+    struct buf *out)
+{
+	repo_blob_seal_level(r, type, id, data, n, 0, out);
 }
 
 /* check_tree_id: a tree blob's id is the MAC of its plaintext; check it, so

@@ -158,6 +158,12 @@ void repo_blob_id(const struct repo *r, const void *data, size_t n,
 void repo_blob_seal(const struct repo *r, enum blob_type type,
     const uint8_t id[CRYPTO_ID_LEN], const void *data, size_t n,
     struct buf *out);
+/* repo_blob_seal_level: the same at zstd level `level` without first
+ * probing whether the blob compresses (level 0: repo_blob_seal), for blobs
+ * known to compress whose sealing time counts (the message index). */
+void repo_blob_seal_level(const struct repo *r, enum blob_type type,
+    const uint8_t id[CRYPTO_ID_LEN], const void *data, size_t n, int level,
+    struct buf *out);
 
 /* repo_blob_unseal: authenticate, decrypt and decompress sealed bytes of a
  * blob whose ref is given; out gets exactly ref->raw_length bytes.
