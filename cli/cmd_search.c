@@ -47,9 +47,13 @@ usage(FILE *f)
 "                      user, snippet ([ ] around matches), mount_path, ...\n"
 "  --limit N           print at most N hits (the count says how many matched)\n"
 "  --stats             on stderr: time to open the repository (the passphrase's\n"
-"                      key derivation) and to search, segments, index pieces\n"
-"                      and bytes read\n"
+"                      key derivation, or the cached key) and to search,\n"
+"                      segments, index pieces and bytes read\n"
 "  --password-file F   read the passphrase from F\n"
+"\n"
+"Searching again and again: `imdr --key-cache 15m search ...` (or\n"
+"IMDR_KEY_CACHE=15m) keeps the unlocked key in the session's kernel keyring, so\n"
+"the next searches skip the passphrase and its key derivation (imdr(1)).\n"
 "\n"
 "A hit's mount path is where mount.imdr shows its conversation. Snapshots made\n"
 "before imdr indexed messages are searched by reading their messages.jsonl\n"
@@ -266,9 +270,10 @@ cmd_search(int argc, char **argv)
 		struct repo_io_stats io;
 
 		repo_io_stats(r, &io);
-		fprintf(stderr, "search stats: open %.1f ms, search %.1f ms, %zu hits, %llu snapshots,"
-		    " %llu segments, %llu index pieces, %llu requests, %llu bytes read\n",
-		    (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6, res.n,
+		fprintf(stderr, "search stats: open %.1f ms (the key %s), search %.1f ms, %zu hits,"
+		    " %llu snapshots, %llu segments, %llu index pieces, %llu requests, %llu bytes read\n",
+		    (double)(t1 - t0) / 1e6, cli_unlock_info.key_cached ? "from the kernel keyring" :
+		    "derived from the passphrase", (double)(t2 - t1) / 1e6, res.n,
 		    (unsigned long long)res.snapshots, (unsigned long long)res.segments,
 		    (unsigned long long)res.pieces, (unsigned long long)(io.gets + io.lists),
 		    (unsigned long long)io.bytes_in);

@@ -83,6 +83,37 @@ int repo_open(const char *url, const char *pass, size_t passlen,
 int repo_open_backend(struct backend *be, const char *pass, size_t passlen,
     struct repo **ret);
 
+/* How repo_open_with gets the master key. */
+struct repo_unlock {
+	/* the passphrase, asked for only when no cached key opens the
+	 * repository: get_pass fills *ret (secmem) and *ret_len, or returns
+	 * an error; put_pass releases it */
+	int (*get_pass)(void *ctx, char **ret, size_t *ret_len);
+	void (*put_pass)(void *ctx, char *pass, size_t len);
+	void *ctx;
+	/* > 0: take the key from the kernel keyring when it is cached there
+	 * (repo/keycache.h), else put it there for this many seconds once
+	 * the passphrase opened the repository; 0: neither */
+	int64_t key_cache_secs;
+};
+
+struct repo_unlock_info {
+	int key_cached;			/* opened with the cached key: no KDF */
+	int key_stored;			/* the key was put into the cache */
+	int64_t unlock_ns;		/* time to get the key */
+	char cache_note[256];		/* why the cache was not used, or "" */
+};
+
+/* repo_open_with: repo_open with the passphrase asked for only when
+ * needed, and the key cache. *ret_info (may be NULL) says how it went. */
+int repo_open_with(const char *url, const struct repo_unlock *u, struct repo **ret,
+    struct repo_unlock_info *ret_info);
+
+/* repo_key_cache_drop: forget the key of the repository at url cached in
+ * the kernel keyring (no passphrase needed: its config names the entry);
+ * *ret_dropped says whether there was one. */
+int repo_key_cache_drop(const char *url, int *ret_dropped);
+
 void repo_free(struct repo *r);
 
 const struct repo_config *repo_config(const struct repo *r);
