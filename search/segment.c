@@ -7,11 +7,11 @@
  * it touches the disk.
  *
  * Reading: a read-only VFS ("imdr-seg") whose files are stored segments.
- * A read at an offset maps onto the SEG_PIECE-sized blob holding it,
- * fetched through the repository's blob reader (so authenticated before
- * SQLite sees a byte) into a small cache. Policy of that cache: SEG_SLOTS
- * pieces per open segment (1 MiB), least recently used replaced, freed
- * with the segment. The database is opened immutable: no locks, no
+ * A read at an offset maps onto the piece (blob) holding it, fetched
+ * through the repository's blob reader (so authenticated before SQLite
+ * sees a byte) into a small cache. Policy of that cache: SEG_SLOTS pieces
+ * per open segment (1 MiB of 16 KiB pieces), least recently used
+ * replaced, freed with the segment. The database is opened immutable: no locks, no
  * journal, no writes. */
 #include <pthread.h>
 #include <stdio.h>
@@ -24,7 +24,7 @@
 #include "repo/crypto.h"
 #include "search/search_impl.h"
 
-#define SEG_SLOTS 16
+#define SEG_SLOTS 64
 /* remote repositories: a segment up to this size is fetched whole, sealed,
  * in a few large ranged reads at open (a lazy read per piece would cost a
  * round trip each); pieces are still opened only when SQLite reads them */
@@ -383,6 +383,7 @@ struct seg {
 	struct repo *r;
 	struct blob_ref *pieces;
 	size_t npieces;
+	size_t piece_size;		/* of every piece but the last */
 	uint64_t size;
 	char *what;			/* names it in messages */
 	char name[48];			/* its file name in the VFS */
@@ -456,7 +457,7 @@ f_read(sqlite3_file *f, void *out, int amt, sqlite3_int64 off)
 	uint64_t pos = (uint64_t)off;
 
 	while (left > 0 && pos < s->size) {
-		size_t idx = (size_t)(pos / SEG_PIECE), in = (size_t)(pos % SEG_PIECE), len, n;
+		size_t idx = (size_t)(pos / s->piece_size), in = (size_t)(pos % s->piece_size), len, n;
 		const uint8_t *p;
 
 		if (idx >= s->npieces)
@@ -698,14 +699,19 @@ seg_open(struct repo *r, const struct blob_ref *pieces, size_t n, uint64_t size,
 {
 	struct seg *s;
 	uint64_t total = 0;
+	size_t psize;
 	char uri[80];
 	int rc = seg_init();
 
 	if (rc)
 		return rc;
+	/* every piece but the last of one size, a power of two */
+	psize = n > 1 ? pieces[0].raw_length : SEG_PIECE_MAX;
+	if (psize < SEG_PIECE_MIN || psize > SEG_PIECE_MAX || (psize & (psize - 1)) != 0)
+		return err_set(IMDR_EFORMAT, "%s: pieces of %zu bytes", what, psize);
 	for (size_t i = 0; i < n; i++) {
-		if ((i + 1 < n && pieces[i].raw_length != SEG_PIECE) ||
-		    pieces[i].raw_length > SEG_PIECE || pieces[i].raw_length == 0)
+		if ((i + 1 < n && pieces[i].raw_length != psize) ||
+		    pieces[i].raw_length > psize || pieces[i].raw_length == 0)
 			return err_set(IMDR_EFORMAT, "%s: piece %zu of %zu has %u bytes", what, i + 1,
 			    n, pieces[i].raw_length);
 		total += pieces[i].raw_length;
@@ -718,6 +724,7 @@ seg_open(struct repo *r, const struct blob_ref *pieces, size_t n, uint64_t size,
 	s->pieces = xmalloc((n ? n : 1) * sizeof(*s->pieces));
 	memcpy(s->pieces, pieces, n * sizeof(*pieces));
 	s->npieces = n;
+	s->piece_size = psize;
 	s->size = size;
 	s->what = xstrdup(what);
 	pthread_mutex_lock(&reg_mu);
