@@ -834,6 +834,7 @@ search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx
 {
 	char *match = NULL;
 	int rc = IMDR_OK;
+	int64_t t0 = time_mono_ns(), t1 = t0, t2 = t0, t3 = t0, t4 = t0;
 
 	ru->sx = xcalloc(n, sizeof(*ru->sx));
 	for (size_t i = 0; i < n && rc == IMDR_OK; i++) {
@@ -869,13 +870,16 @@ search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx
 				c->fb_dseg = add_dseg(ru, NULL, NULL, c->fb, c, 0);
 		}
 		/* open (and, remote, fetch) the segments while the users come */
+		t1 = time_mono_ns();
 		for (size_t i = 0; i < ru->nds && rc == IMDR_OK; i++) {
 			sqlite3 *db;
 
 			rc = dseg_db(ru, &ru->ds[i], &db);
 		}
+		t2 = time_mono_ns();
 		if (started)
 			pthread_join(uj.th, NULL);
+		t3 = time_mono_ns();
 		if (rc == IMDR_OK && uj.rc)
 			rc = err_set(uj.rc, "%s", uj.msg);
 		free(uj.msg);
@@ -895,8 +899,13 @@ search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx
 		rc = query_dseg(ru, &ru->ds[i], match);
 		ru->res->segments++;
 	}
+	t4 = time_mono_ns();
 	if (rc == IMDR_OK)
 		fold(ru);
+	debugf("search: %zu snapshots: indexes read in %.1f ms, segments opened in %.1f ms,"
+	    " users waited for %.1f ms, queried in %.1f ms, folded in %.1f ms", ru->nsx,
+	    (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6,
+	    (double)(t4 - t3) / 1e6, (double)(time_mono_ns() - t4) / 1e6);
 out:
 	free(match);
 	free_group(ru);
