@@ -598,7 +598,7 @@ open_prev(struct search_build *sb, const struct snapshot *prev)
 	sb->prev_id[0] = '\0';
 	if (prev == NULL || !prev->has_search)
 		return IMDR_OK;
-	rc = sx_load(sb->r, &prev->search, &sb->prev);
+	rc = sx_load(sb->r, &prev->search, NULL, &sb->prev);
 	if (rc)
 		return rc;
 	snprintf(sb->prev_id, sizeof(sb->prev_id), "%s", prev->id);

@@ -21,6 +21,7 @@
 
 #include "catalog/catalog.h"
 #include "lib/err.h"
+#include "lib/par.h"
 #include "lib/log.h"
 #include "lib/timefmt.h"
 #include "search/manifest.h"
@@ -76,6 +77,7 @@ struct run {
 	size_t nds, capds;
 	char *users_json, *keys_json;
 	int no_conv;			/* in: matched nothing: no hits */
+	struct sx_cache *sxc;		/* segments' piece lists, by node */
 };
 
 /* ---- the snapshots ---- */
@@ -273,14 +275,28 @@ users_main(void *arg)
 	return NULL;
 }
 
+/* load_manifest: par_for's item i: snapshot i's index tree, when it has
+ * one (load_index does the rest, in order). */
+static int
+load_manifest(void *ctx, size_t i)
+{
+	struct run *ru = ctx;
+	struct sctx *c = &ru->sx[i];
+
+	if (!c->s->has_search || c->man)
+		return IMDR_OK;
+	return sx_load(ru->r, &c->s->search, ru->sxc, &c->man);
+}
+
 static int
 load_index(struct run *ru, struct sctx *c)
 {
-	int rc;
+	int rc = IMDR_OK;
 
-	if (c->s->has_search)
-		rc = sx_load(ru->r, &c->s->search, &c->man);
-	else
+	if (c->s->has_search) {
+		if (c->man == NULL)
+			rc = sx_load(ru->r, &c->s->search, ru->sxc, &c->man);
+	} else
 		rc = build_fallback(ru, c);
 	if (rc)
 		return rc;
@@ -605,6 +621,23 @@ out:
 	return rc;
 }
 
+struct query_all {
+	struct run *ru;
+	const char *match;
+};
+
+/* query_one: par_for's item i: segment i queried (connections are not
+ * shared between segments, so two threads may query two at once). */
+static int
+query_one(void *ctx, size_t i)
+{
+	struct query_all *qa = ctx;
+
+	if (sev_cancelled(&qa->ru->o->ev))
+		return err_set(IMDR_EINTR, "interrupted");
+	return query_dseg(qa->ru, &qa->ru->ds[i], qa->match);
+}
+
 /* ---- folding rows into messages ---- */
 
 struct msgk {
@@ -857,6 +890,15 @@ search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx
 
 		if (!started)
 			users_main(&uj);
+		/* the snapshots' index trees (a node of every piece of every
+		 * segment, index.json, dead lists) a few at a time: --all reads
+		 * one per snapshot */
+		if (ru->nsx > 1) {
+			struct repo_traits tr;
+
+			repo_traits(ru->r, &tr);
+			rc = par_for(ru->nsx, tr.remote ? tr.concurrency : 2, load_manifest, ru);
+		}
 		for (size_t i = 0; i < ru->nsx && rc == IMDR_OK; i++) {
 			struct sctx *c = &ru->sx[i];
 
@@ -891,13 +933,13 @@ search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx
 	if (ru->no_conv)
 		goto out;
 	match = match_expr(ru);
-	for (size_t i = 0; i < ru->nds && rc == IMDR_OK; i++) {
-		if (sev_cancelled(&ru->o->ev)) {
-			rc = err_set(IMDR_EINTR, "interrupted");
-			break;
-		}
-		rc = query_dseg(ru, &ru->ds[i], match);
-		ru->res->segments++;
+	{
+		/* each segment is a database of its own: two at a time (--all
+		 * queries one per day or so) */
+		struct query_all qa = { ru, match };
+
+		rc = par_for(ru->nds, ru->nds > 1 ? 2 : 1, query_one, &qa);
+		ru->res->segments += ru->nds;
 	}
 	t4 = time_mono_ns();
 	if (rc == IMDR_OK)
@@ -935,6 +977,7 @@ search_run(struct repo *r, const struct search_opts *o, struct search_result *re
 		return err_set(IMDR_EINVAL, "query: nothing to search for (words, \"phrases\","
 		    " prefix*, from:, in:, before:, after:, has:attachment, filename:)");
 	}
+	ru.sxc = sx_cache_new();
 	rc = snapshot_list(r, &list, &n);
 	if (rc)
 		goto out;
@@ -1009,6 +1052,7 @@ out:
 	free(ru.users_json);
 	free(ru.keys_json);
 	squery_free(ru.q);
+	sx_cache_free(ru.sxc);
 	free(idx);
 	free(list);
 	free(full);
