@@ -242,9 +242,8 @@ prev_seg(struct search_build *sb, size_t i, struct seg **ret)
 		    sb->prev->seg[i].size, what, &sb->pseg[i]);
 		if (rc)
 			return rc;
-		if (sqlite3_prepare_v2(seg_db(sb->pseg[i]), "SELECT m.rowid, m.mid, m.h FROM msg m"
-		    " WHERE m.cid = (SELECT cid FROM conv WHERE key=?1)", -1, &sb->pkeys[i],
-		    NULL) != SQLITE_OK)
+		if (seg_prepare_key_rows(seg_db(sb->pseg[i]), "m.rowid, m.mid, m.h", NULL,
+		    &sb->pkeys[i]) != SQLITE_OK)
 			return seg_error(sb->pseg[i], seg_db(sb->pseg[i]), "reading keys");
 	}
 	*ret = sb->pseg[i];

@@ -548,6 +548,10 @@ query_dseg(struct run *ru, struct dseg *d, const char *match)
 		buf_printf(&sql, "snippet(fts, 0, char(1), char(2), '…', %d), m.files FROM fts"
 		    " JOIN msg m ON m.rowid = fts.rowid JOIN conv c ON c.cid = m.cid WHERE fts MATCH ?%d",
 		    SNIPPET_TOKENS, p++);
+	else if (ru->q->nin && seg_has_runs(db))
+		/* in: without words: the conversations' runs of rows */
+		buf_puts(&sql, "substr(m.text, 1, 200), m.files FROM conv c JOIN runs r"
+		    " ON r.cid = c.cid JOIN msg m ON m.rowid BETWEEN r.first AND r.last WHERE 1");
 	else
 		buf_puts(&sql, "substr(m.text, 1, 200), m.files FROM msg m JOIN conv c"
 		    " ON c.cid = m.cid WHERE 1");
@@ -663,8 +667,7 @@ live_version(struct run *ru, struct sctx *c, const char *key, const char *mid)
 			err_clear();
 			continue;
 		}
-		if (sqlite3_prepare_v2(db, "SELECT m.rowid, m.flags FROM msg m WHERE m.cid ="
-		    " (SELECT cid FROM conv WHERE key=?1) AND m.mid=?2", -1, &st, NULL) == SQLITE_OK) {
+		if (seg_prepare_key_rows(db, "m.rowid, m.flags", "m.mid=?2", &st) == SQLITE_OK) {
 			sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 2, mid, -1, SQLITE_STATIC);
 			while (sqlite3_step(st) == SQLITE_ROW)

@@ -18,7 +18,8 @@
  *   conv(cid INTEGER PRIMARY KEY, key TEXT UNIQUE)
  *   msg(rowid INTEGER PRIMARY KEY, cid, mid, h, ts, user, thread, flags,
  *       text, files)            rows in (cid, ts, mid) order
- *   msg_key ON msg(cid, mid, h)
+ *   runs(cid, first, last)      each conversation's rows, as rowid ranges
+ *                               (older segments: msg_key ON msg(cid, mid, h))
  *   fts: fts5(text, files, user) over msg (external content)
  */
 
@@ -75,6 +76,14 @@ int seg_error(struct seg *s, sqlite3 *db, const char *doing);
 int seg_sql_error(sqlite3 *db, const char *doing);
 /* seg_piece_reads: pieces read so far (for stats). */
 uint64_t seg_piece_reads(const struct seg *s);
+
+/* seg_prepare_key_rows: prepare "SELECT cols" over the rows (m) of the
+ * conversation whose key is bound as ?1, AND more when not NULL: through
+ * the runs table, or the msg_key index of segments written before it. */
+int seg_prepare_key_rows(sqlite3 *db, const char *cols, const char *more,
+    sqlite3_stmt **ret);
+/* seg_has_runs: db is a segment with the runs table. */
+int seg_has_runs(sqlite3 *db);
 
 /* seg_version_hash: a message line's version hash: the first 8 bytes of
  * its SHA-256, as a signed integer (SQLite's). */

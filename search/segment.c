@@ -50,7 +50,12 @@ static const char schema[] =
     " mid TEXT NOT NULL, h INTEGER NOT NULL, ts INTEGER NOT NULL,"
     " user TEXT NOT NULL, thread TEXT, flags INTEGER NOT NULL,"
     " text TEXT NOT NULL, files TEXT NOT NULL);"
-    "CREATE INDEX msg_key ON msg(cid, mid, h);"
+    /* a conversation's rows, as runs of consecutive rowids: one row a
+     * run where an index over (cid, mid, h) took an entry a message
+     * (15 % of the segment and of building it) */
+    "CREATE TABLE runs(cid INTEGER NOT NULL, first INTEGER NOT NULL,"
+    " last INTEGER NOT NULL);"
+    "CREATE INDEX runs_cid ON runs(cid);"
     "CREATE VIRTUAL TABLE fts USING fts5(text, files, user, content='msg',"
     " content_rowid='rowid', tokenize='unicode61 remove_diacritics 2',"
     " columnsize=0, detail=full);"
@@ -71,7 +76,8 @@ struct pend_row {
 
 struct seg_builder {
 	sqlite3 *db;
-	sqlite3_stmt *find_conv, *ins_conv, *ins_msg, *ins_multi, *ins_fts;
+	sqlite3_stmt *find_conv, *ins_conv, *ins_msg, *ins_multi, *ins_fts, *ins_run;
+	int64_t run_cid, run_first, run_last;	/* the run being added to */
 	uint64_t rows;
 	uint64_t indexed;		/* rows in the full-text index */
 	struct pend_row pend[MSG_MULTI];
@@ -137,6 +143,8 @@ seg_builder_new(struct seg_builder **ret)
 	    " thread, flags, text, files) VALUES(?,?,?,?,?,?,?,?,?,?)", -1,
 	    &b->ins_msg, NULL) != SQLITE_OK ||
 	    prepare_multi(b) != SQLITE_OK ||
+	    sqlite3_prepare_v2(b->db, "INSERT INTO runs(cid, first, last) VALUES(?,?,?)", -1,
+	    &b->ins_run, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(b->db, "INSERT INTO fts(rowid, text, files, user)"
 	    " SELECT rowid, text, files, user FROM msg WHERE rowid > ?1", -1, &b->ins_fts,
 	    NULL) != SQLITE_OK) {
@@ -158,6 +166,7 @@ seg_builder_free(struct seg_builder *b)
 	sqlite3_finalize(b->ins_conv);
 	sqlite3_finalize(b->ins_msg);
 	sqlite3_finalize(b->ins_multi);
+	sqlite3_finalize(b->ins_run);
 	sqlite3_finalize(b->ins_fts);
 	sqlite3_close(b->db);
 	buf_free(&b->arena);
@@ -278,14 +287,45 @@ arena_put(struct buf *a, const char *s, int n)
 	return off;
 }
 
+/* flush_run: the run being added to, into the runs table. */
+static int
+flush_run(struct seg_builder *b)
+{
+	int rc;
+
+	if (b->run_first == 0)
+		return IMDR_OK;
+	sqlite3_bind_int64(b->ins_run, 1, b->run_cid);
+	sqlite3_bind_int64(b->ins_run, 2, b->run_first);
+	sqlite3_bind_int64(b->ins_run, 3, b->run_last);
+	rc = sqlite3_step(b->ins_run);
+	sqlite3_reset(b->ins_run);
+	b->run_first = 0;
+	if (rc != SQLITE_DONE)
+		return seg_sql_error(b->db, "adding a run of rows");
+	return IMDR_OK;
+}
+
 static int
 insert(struct seg_builder *b, int64_t cid, const char *mid, int64_t h, int64_t ts,
     const char *user, const char *thread, int flags, const char *text, int textlen,
     const char *files, int fileslen)
 {
-	struct pend_row *p = &b->pend[b->npend++];
+	struct pend_row *p;
 
+	if (b->run_first && (cid != b->run_cid || (int64_t)b->rows != b->run_last)) {
+		int rc = flush_run(b);
+
+		if (rc)
+			return rc;
+	}
+	p = &b->pend[b->npend++];
 	p->rowid = (int64_t)++b->rows;
+	if (b->run_first == 0) {
+		b->run_cid = cid;
+		b->run_first = p->rowid;
+	}
+	b->run_last = p->rowid;
 	p->cid = cid;
 	p->h = h;
 	p->ts = ts;
@@ -354,6 +394,8 @@ seg_builder_finish(struct seg_builder *b, const uint8_t **ret_data, size_t *ret_
 		int64_t t0 = time_mono_ns();
 		int rc = index_pending(b);
 
+		if (rc == IMDR_OK)
+			rc = flush_run(b);
 		if (rc)
 			return rc;
 		if (sqlite3_exec(b->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
@@ -806,4 +848,36 @@ seg_error(struct seg *s, sqlite3 *db, const char *doing)
 		return err_set(s->rc, "%s: %s", s->what, s->msg);
 	return err_set(IMDR_EFORMAT, "%s: %s: %s", s ? s->what : "message index", doing,
 	    db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+int
+seg_prepare_key_rows(sqlite3 *db, const char *cols, const char *more, sqlite3_stmt **ret)
+{
+	struct buf q = BUF_INIT;
+	int rc;
+
+	buf_printf(&q, "SELECT %s FROM ", cols);
+	if (seg_has_runs(db))
+		buf_puts(&q, "runs r JOIN msg m ON m.rowid BETWEEN r.first AND r.last"
+		    " WHERE r.cid = (SELECT cid FROM conv WHERE key=?1)");
+	else
+		buf_puts(&q, "msg m WHERE m.cid = (SELECT cid FROM conv WHERE key=?1)");
+	if (more)
+		buf_printf(&q, " AND %s", more);
+	rc = sqlite3_prepare_v2(db, buf_cstr(&q), -1, ret, NULL);
+	buf_free(&q);
+	return rc;
+}
+
+int
+seg_has_runs(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int yes = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_schema WHERE type='table' AND name='runs'",
+	    -1, &st, NULL) == SQLITE_OK)
+		yes = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return yes;
 }
