@@ -18,7 +18,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: imdr search REPO QUERY [--source NAME] [--snapshot SNAPSHOT | --all]\n"
-"                   [--json] [--limit N] [--password-file F]\n"
+"                   [--json] [--limit N] [--stats] [--no-cache] [--password-file F]\n"
 "\n"
 "Find messages in the chat snapshots (Slack, Mattermost, canonical) of REPO,\n"
 "through the message index every backup stores with its snapshot. Without\n"
@@ -50,6 +50,10 @@ usage(FILE *f)
 "  --stats             on stderr: time to open the repository (the passphrase's\n"
 "                      key derivation, or the cached key) and to search,\n"
 "                      segments, index pieces and bytes read\n"
+"  --no-cache          from a cloud repository, fetch the index anew rather\n"
+"                      than keep its segments (sealed, as stored) in\n"
+"                      ~/.cache/imdr/<repository>/index (at most 1 GiB) for the\n"
+"                      next search\n"
 "  --password-file F   read the passphrase from F\n"
 "\n"
 "Searching again and again: `imdr --key-cache 15m search ...` (or\n"
@@ -207,6 +211,7 @@ cmd_search(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "stats", no_argument, NULL, 'T' },
+		{ "no-cache", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -216,8 +221,9 @@ cmd_search(int argc, char **argv)
 	struct repo *r = NULL;
 	const char *passfile = NULL;
 	size_t limit = (size_t)-1;
-	int c, rc, json = 0, stats = 0;
+	int c, rc, json = 0, stats = 0, no_cache = 0;
 	int64_t t0, t1 = 0, t2 = 0;
+	char *cache_dir = NULL;
 
 	memset(&so, 0, sizeof(so));
 	/* a search is short and reads many blobs, each a buffer or two of
@@ -235,6 +241,7 @@ cmd_search(int argc, char **argv)
 		case 'a': so.all = 1; break;
 		case 'j': json = 1; break;
 		case 'T': stats = 1; break;
+		case 'C': no_cache = 1; break;
 		case 'l': {
 			char *end;
 			unsigned long long v = strtoull(optarg, &end, 10);
@@ -264,6 +271,21 @@ cmd_search(int argc, char **argv)
 	if (rc)
 		return cli_fail(rc);
 	t1 = time_mono_ns();
+	{
+		struct repo_traits tr;
+
+		repo_traits(r, &tr);
+		if (tr.remote && !no_cache) {
+			/* beside the files cache: sealed segments of this
+			 * repository, for the next search */
+			const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+
+			cache_dir = x && *x ? xasprintf("%s/imdr/%s/index", x, repo_config(r)->id) :
+			    xasprintf("%s/.cache/imdr/%s/index", home && *home ? home : "/tmp",
+			    repo_config(r)->id);
+			so.cache_dir = cache_dir;
+		}
+	}
 	{
 		struct engine_events ev;
 
@@ -298,5 +320,6 @@ cmd_search(int argc, char **argv)
 		search_result_free(&res);
 	}
 	repo_free(r);
+	free(cache_dir);
 	return rc ? cli_fail(rc) : 0;
 }

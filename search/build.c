@@ -239,7 +239,7 @@ prev_seg(struct search_build *sb, size_t i, struct seg **ret)
 		snprintf(what, sizeof(what), "message index of snapshot %.8s, segment %zu",
 		    sb->prev_id, i);
 		rc = seg_open(sb->r, sb->prev->seg[i].pieces, sb->prev->seg[i].npieces,
-		    sb->prev->seg[i].size, what, &sb->pseg[i]);
+		    sb->prev->seg[i].size, what, NULL, &sb->pseg[i]);
 		if (rc)
 			return rc;
 		if (seg_prepare_key_rows(seg_db(sb->pseg[i]), "m.rowid, m.mid, m.h", NULL,

@@ -519,7 +519,8 @@ dseg_db(struct run *ru, struct dseg *d, sqlite3 **ret)
 		return IMDR_OK;
 	}
 	if (d->open == NULL) {
-		rc = seg_open(ru->r, d->seg->pieces, d->seg->npieces, d->seg->size, d->what, &d->open);
+		rc = seg_open(ru->r, d->seg->pieces, d->seg->npieces, d->seg->size, d->what,
+		    ru->o->cache_dir, &d->open);
 		if (rc)
 			return rc;
 		sqlite3_create_function(seg_db(d->open), "imdr_fname", 2,

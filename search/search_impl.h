@@ -63,9 +63,10 @@ sqlite3 *seg_builder_db(struct seg_builder *b);
 struct seg;
 
 /* seg_open: open the segment stored as n pieces (the chunks of file entry
- * e of node). */
+ * e of node). cache_dir (may be NULL): where a remote repository's
+ * segments are kept, sealed, between searches. */
 int seg_open(struct repo *r, const struct blob_ref *pieces, size_t n,
-    uint64_t size, const char *what, struct seg **ret);
+    uint64_t size, const char *what, const char *cache_dir, struct seg **ret);
 void seg_close(struct seg *s);
 sqlite3 *seg_db(struct seg *s);
 /* seg_error: after an SQLite error, the repository's reason (a blob that

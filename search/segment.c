@@ -2,23 +2,38 @@
  *
  * Building: an in-memory database (SQLite's memdb VFS, so the finished
  * file is one contiguous buffer handed out without a copy), rows and
- * their full-text entries added as messages come, the key index built
- * and the full-text index merged into one b-tree at the end. Nothing of
- * it touches the disk.
+ * their full-text entries added as messages come. Nothing of it touches
+ * the disk.
  *
  * Reading: a read-only VFS ("imdr-seg") whose files are stored segments.
  * A read at an offset maps onto the piece (blob) holding it, fetched
  * through the repository's blob reader (so authenticated before SQLite
  * sees a byte) into a small cache. Policy of that cache: SEG_SLOTS pieces
  * per open segment (1 MiB of 16 KiB pieces), least recently used
- * replaced, freed with the segment. The database is opened immutable: no locks, no
- * journal, no writes. */
+ * replaced, freed with the segment. The database is opened immutable: no
+ * locks, no journal, no writes.
+ *
+ * From a remote repository a segment is fetched whole, sealed, at open.
+ * Given a cache folder, it is kept there as fetched (still sealed: every
+ * piece is authenticated when SQLite reads it, like a piece fetched
+ * anew) in one file, DIR/<ident hex>, and the next search reads its
+ * pieces from that file instead of the network. Policy: files of the
+ * folder, least recently used first, are removed once they hold more
+ * than SEG_CACHE_MAX; a file whose piece fails to authenticate is
+ * removed and the piece read from the repository. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/err.h"
+#include "lib/fsutil.h"
+#include "lib/hex.h"
 #include "lib/log.h"
 #include "lib/timefmt.h"
 #include "repo/crypto.h"
@@ -30,6 +45,7 @@
  * round trip each); pieces are still opened only when SQLite reads them */
 #define SEG_PREFETCH_MAX (256u << 20)
 #define SEG_FETCH_RANGE (8u << 20)
+#define SEG_CACHE_MAX ((uint64_t)1 << 30)
 /* rows go into the full-text index in batches, by one INSERT ... SELECT
  * over the rows added since the last: a third of the cost of a row at a
  * time, and most of it on the indexer's thread while the backup runs */
@@ -431,6 +447,10 @@ struct seg {
 	char name[48];			/* its file name in the VFS */
 	struct slot slot[SEG_SLOTS];
 	struct buf *sealed;		/* remote: every piece as stored, or NULL */
+	int cfd;			/* or the cache file holding them, or -1 */
+	char *cpath;
+	uint64_t *coff;			/* each piece's offset in it */
+	struct buf cbuf;
 	uint64_t clock, reads;
 	int rc;				/* the first repository error met */
 	char *msg;
@@ -468,7 +488,23 @@ piece(struct seg *s, size_t idx, size_t *ret_len)
 	}
 	victim->used = 0;
 	rc = IMDR_EAUTH;
-	if (s->sealed && s->sealed[idx].len) {
+	if (s->cfd >= 0) {
+		size_t len = s->pieces[idx].length;
+
+		s->cbuf.len = 0;
+		buf_reserve(&s->cbuf, len);
+		if (pread(s->cfd, s->cbuf.data, len, (off_t)s->coff[idx]) == (ssize_t)len)
+			rc = repo_blob_unseal(s->r, BLOB_DATA, &s->pieces[idx], s->cbuf.data, len,
+			    &victim->b);
+		if (rc) {
+			/* damaged on disk: forget the file, read the repository */
+			err_clear();
+			warn0("%s: the cached copy in %s is damaged; removed", s->what, s->cpath);
+			unlink(s->cpath);
+			close(s->cfd);
+			s->cfd = -1;
+		}
+	} else if (s->sealed && s->sealed[idx].len) {
 		rc = repo_blob_unseal(s->r, BLOB_DATA, &s->pieces[idx], s->sealed[idx].data,
 		    s->sealed[idx].len, &victim->b);
 		if (rc)
@@ -735,9 +771,122 @@ keep_sealed(void *ctx, size_t i, const uint8_t *p, size_t n)
 	return IMDR_OK;
 }
 
+/* ---- the cache of sealed segments (remote repositories) ---- */
+
+struct cfile {
+	char *path;
+	int64_t mtime;
+	uint64_t size;
+};
+
+static int
+cmp_cfile(const void *a, const void *b)
+{
+	const struct cfile *x = a, *y = b;
+
+	return x->mtime < y->mtime ? -1 : x->mtime > y->mtime;
+}
+
+/* cache_trim: the folder's oldest files removed while it holds over max. */
+static void
+cache_trim(const char *dir, uint64_t max)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct cfile *v = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t total = 0;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[n].path = xasprintf("%s/%s", dir, de->d_name);
+		v[n].mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		v[n].size = (uint64_t)st.st_size;
+		total += v[n++].size;
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_cfile);
+	for (size_t i = 0; i < n; i++) {
+		if (total > max && unlink(v[i].path) == 0)
+			total -= v[i].size;
+		free(v[i].path);
+	}
+	free(v);
+}
+
+/* cache_open: the segment's file in dir, when it holds exactly its sealed
+ * pieces' bytes (a file of another size is no entry). */
+static void
+cache_open(struct seg *s, const char *dir)
+{
+	uint8_t ident[32];
+	char hex[65];
+	struct buf ids = BUF_INIT;
+	uint64_t total = 0;
+	struct stat st;
+
+	for (size_t i = 0; i < s->npieces; i++)
+		buf_append(&ids, s->pieces[i].id, CRYPTO_ID_LEN);
+	crypto_sha256(ids.data ? ids.data : (const uint8_t *)"", ids.len, ident);
+	buf_free(&ids);
+	hex_encode(ident, sizeof(ident), hex);
+	s->cpath = xasprintf("%s/%s", dir, hex);
+	s->coff = xmalloc((s->npieces ? s->npieces : 1) * sizeof(*s->coff));
+	for (size_t i = 0; i < s->npieces; i++) {
+		s->coff[i] = total;
+		total += s->pieces[i].length;
+	}
+	s->cfd = open(s->cpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (s->cfd >= 0 && (fstat(s->cfd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != total)) {
+		close(s->cfd);
+		s->cfd = -1;
+	}
+	if (s->cfd >= 0)
+		utimensat(AT_FDCWD, s->cpath, NULL, 0);	/* recently used */
+}
+
+/* cache_keep: write the fetched pieces to the segment's file (all or
+ * nothing: a temporary file renamed into place), then trim the folder. */
+static void
+cache_keep(struct seg *s, const char *dir)
+{
+	char *tmp;
+	int fd, ok = 1;
+
+	if (mkdir_p(dir) != 0)
+		return;
+	tmp = xasprintf("%s.tmp-%d", s->cpath, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		free(tmp);
+		return;
+	}
+	for (size_t i = 0; ok && i < s->npieces; i++)
+		ok = s->sealed[i].len == s->pieces[i].length &&
+		    write_full(fd, s->sealed[i].data, s->sealed[i].len) == 0;
+	if (close(fd) != 0)
+		ok = 0;
+	if (!ok || rename(tmp, s->cpath) != 0)
+		unlink(tmp);	/* a full disk: the cache keeps less */
+	free(tmp);
+	cache_trim(dir, SEG_CACHE_MAX);
+}
+
 int
 seg_open(struct repo *r, const struct blob_ref *pieces, size_t n, uint64_t size,
-    const char *what, struct seg **ret)
+    const char *what, const char *cache_dir, struct seg **ret)
 {
 	struct seg *s;
 	uint64_t total = 0;
@@ -763,6 +912,7 @@ seg_open(struct repo *r, const struct blob_ref *pieces, size_t n, uint64_t size,
 		    (unsigned long long)total, (unsigned long long)size);
 	s = xcalloc(1, sizeof(*s));
 	s->r = r;
+	s->cfd = -1;
 	s->pieces = xmalloc((n ? n : 1) * sizeof(*s->pieces));
 	memcpy(s->pieces, pieces, n * sizeof(*pieces));
 	s->npieces = n;
@@ -778,9 +928,13 @@ seg_open(struct repo *r, const struct blob_ref *pieces, size_t n, uint64_t size,
 		struct repo_traits tr;
 
 		repo_traits(r, &tr);
-		if (tr.remote && size <= SEG_PREFETCH_MAX) {
+		if (tr.remote && size <= SEG_PREFETCH_MAX && cache_dir)
+			cache_open(s, cache_dir);
+		if (tr.remote && size <= SEG_PREFETCH_MAX && s->cfd < 0) {
 			s->sealed = xcalloc(n ? n : 1, sizeof(*s->sealed));
 			rc = repo_blob_fetch(r, pieces, n, SEG_FETCH_RANGE, keep_sealed, s);
+			if (rc == IMDR_OK && cache_dir)
+				cache_keep(s, cache_dir);
 			if (rc) {
 				/* a pack gone (prune moved its blobs) or failing:
 				 * the pieces are read one by one, through the
@@ -823,6 +977,11 @@ seg_close(struct seg *s)
 	for (size_t i = 0; s->sealed && i < s->npieces; i++)
 		buf_free(&s->sealed[i]);
 	free(s->sealed);
+	if (s->cfd >= 0)
+		close(s->cfd);
+	free(s->cpath);
+	free(s->coff);
+	buf_free(&s->cbuf);
 	free(s->pieces);
 	free(s->what);
 	free(s->msg);
