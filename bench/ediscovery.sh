@@ -6,7 +6,8 @@
 #      over a restored plaintext copy of the same snapshot, each the whole
 #      command's wall time; imdr deriving its key beside it
 #   3. a cold search from S3 (s3rver) over a 50 ms round trip
-#      (tests/tools/faultproxy, 25 ms each way)
+#      (tests/tools/faultproxy, 25 ms each way), and a warm one (the key
+#      cached, the segments kept in the cache folder)
 #   4. --all over 30 daily snapshots against the newest one alone
 #   5. an RSMF export of 10 000 messages
 # Prints a table and writes bench/results/<time>-ediscovery.json.
@@ -203,14 +204,24 @@ if [ -x "$NPMBIN/s3rver" ]; then
 	"$IMDR" init "$direct" >/dev/null && "$IMDR" backup "$direct" "$s3src" --quiet || exit 1
 	for qq in '"looks good contract"|rare' 'from:U00042 budget|from' '"looks good"|broad'; do
 		q=${qq%%|*}; key=${qq#*|}
-		tw=() ts=()
+		tw=() ts=() ww=()
 		for r in $(seq 1 "$RUNS"); do
-			t0=$(now); "$IMDR" search "$slow" "$q" --json --stats >/dev/null 2>"$B/st"; t1=$(now)
+			# cold: nothing kept on this machine (no key, no segment)
+			t0=$(now); "$IMDR" search "$slow" "$q" --json --stats --no-cache >/dev/null 2>"$B/st"; t1=$(now)
 			tw+=("$(ms "$t0" "$t1")"); ts+=("$(stat_ms search "$B/st")")
 		done
+		# warm: the key cached and the segments kept by the search before
+		"$IMDR" "${KC[@]}" search "$slow" "$q" --json >/dev/null 2>&1
+		for r in $(seq 1 "$RUNS"); do
+			t0=$(now); "$IMDR" "${KC[@]}" search "$slow" "$q" --json --stats >/dev/null 2>"$B/sw"; t1=$(now)
+			ww+=("$(ms "$t0" "$t1")")
+		done
 		R[cold_s3_${key}_ms]=$(median "${tw[@]}"); R[cold_s3_${key}_core_ms]=$(median "${ts[@]}")
-		echo "   $q: ${R[cold_s3_${key}_ms]} ms (after opening: ${R[cold_s3_${key}_core_ms]} ms); $(sed 's/search stats: //' "$B/st")"
+		R[warm_s3_${key}_ms]=$(median "${ww[@]}")
+		echo "   $q: cold ${R[cold_s3_${key}_ms]} ms (after opening: ${R[cold_s3_${key}_core_ms]} ms); $(sed 's/search stats: //' "$B/st")"
+		echo "      warm (the key cached, the segment kept): ${R[warm_s3_${key}_ms]} ms; $(sed 's/search stats: //' "$B/sw")"
 	done
+	"$IMDR" key forget "$slow" >/dev/null 2>&1
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	pids=()
 	rm -rf "$B/s3data" "$B/s3src"
@@ -254,13 +265,19 @@ echo "   a daily backup (index included): ${R[daily_backup_ms]} ms (median); rep
 for qq in '"looks good contract"|rare' 'from:U00042 budget|from' '"looks good"|broad'; do
 	q=${qq%%|*}; key=${qq#*|}
 	"$IMDR" "${KC[@]}" search "$repo" "$q" --json >/dev/null 2>&1; "$IMDR" "${KC[@]}" search "$repo" "$q" --all --json >/dev/null 2>&1
-	t1s=() tas=() c1=() ca=()
+	t1s=() tas=() c1=() ca=() u1=() ua=()
 	for r in $(seq 1 "$RUNS"); do
 		t0=$(now); "$IMDR" "${KC[@]}" search "$repo" "$q" --json --stats >/dev/null 2>"$B/s1"; t1=$(now)
 		t1s+=("$(ms "$t0" "$t1")"); c1+=("$(stat_ms search "$B/s1")")
 		t0=$(now); "$IMDR" "${KC[@]}" search "$repo" "$q" --all --json --stats >/dev/null 2>"$B/sa"; t1=$(now)
 		tas+=("$(ms "$t0" "$t1")"); ca+=("$(stat_ms search "$B/sa")")
+		# and each deriving its key, as a first command does
+		t0=$(now); "$IMDR" search "$repo" "$q" --json >/dev/null 2>&1; t1=$(now); u1+=("$(ms "$t0" "$t1")")
+		t0=$(now); "$IMDR" search "$repo" "$q" --all --json >/dev/null 2>&1; t1=$(now); ua+=("$(ms "$t0" "$t1")")
 	done
+	R[all_${key}_uncached_ms]=$(median "${ua[@]}"); R[one_${key}_uncached_ms]=$(median "${u1[@]}")
+	echo "   $q, deriving the key: newest ${R[one_${key}_uncached_ms]} ms, --all ${R[all_${key}_uncached_ms]} ms," \
+		"$(calc "${R[all_${key}_uncached_ms]} / ${R[one_${key}_uncached_ms]}" 2)x"
 	R[all_${key}_ms]=$(median "${tas[@]}"); R[one_${key}_ms]=$(median "${t1s[@]}")
 	R[all_${key}_core_ms]=$(median "${ca[@]}"); R[one_${key}_core_ms]=$(median "${c1[@]}")
 	echo "   $q: newest ${R[one_${key}_ms]} ms (search ${R[one_${key}_core_ms]} ms), --all over 30:" \
