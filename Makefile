@@ -6,7 +6,7 @@
 
 PREFIX   ?= /usr/local
 SBINDIR  ?= /sbin
-PKGS      = fuse3 libarchive libzstd libcrypto libcurl jansson sqlite3 inih
+PKGS      = fuse3 libarchive libzstd libcrypto libcurl jansson sqlite3 inih libkeyutils
 PKG_CONFIG ?= pkg-config
 
 ifeq ($(FUZZ),1)
@@ -32,7 +32,7 @@ pc = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 # libsqlite3 for search/, libarchive for engine/ too (export's zip writer).
 FLAGS_lib      =
 FLAGS_backends = $(call pc,libcurl libcrypto)
-FLAGS_repo     = $(call pc,libcrypto libzstd jansson)
+FLAGS_repo     = $(call pc,libcrypto libzstd jansson libkeyutils)
 FLAGS_catalog  =
 FLAGS_ingest   = $(call pc,libarchive jansson libcrypto)
 FLAGS_engine   = $(call pc,libarchive jansson)

@@ -12,6 +12,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "repo/audit.h"
+#include "repo/keycache.h"
 
 static void
 usage_init(FILE *f)
@@ -165,10 +166,15 @@ usage_key(FILE *f)
 "usage: imdr key list REPO\n"
 "       imdr key add REPO --new-password-file F\n"
 "       imdr key remove REPO KEYID\n"
+"       imdr key forget [REPO]\n"
 "\n"
 "Key slots each wrap the repository's master key with one passphrase.\n"
 "`add` asks for the new passphrase on the terminal unless --new-password-file\n"
-"is given; `remove` refuses to remove the slot you opened the repository with.\n"
+"is given; `remove` refuses to remove the slot you opened the repository with\n"
+"(and drops the key cached for the repository, if any).\n"
+"`forget` drops the key that `imdr --key-cache DURATION` (or $IMDR_KEY_CACHE)\n"
+"left in this session's kernel keyring for REPO, or for every repository; it\n"
+"needs no passphrase.\n"
 "Adding and removing a slot are recorded in the audit log (imdr audit); exit\n"
 "status 3 when that record could not be written.\n");
 }
@@ -195,11 +201,35 @@ cmd_key(int argc, char **argv)
 		default: usage_key(stderr); return 2;
 		}
 	}
-	if (argc - optind < 2) {
+	if (argc - optind < 1) {
 		usage_key(stderr);
 		return 2;
 	}
 	verb = argv[optind];
+	if (strcmp(verb, "forget") == 0) {
+		size_t n = 0;
+		int dropped = 0;
+
+		if (argc - optind > 2) {
+			usage_key(stderr);
+			return 2;
+		}
+		if (argc - optind == 2) {
+			rc = repo_key_cache_drop(argv[optind + 1], &dropped);
+			if (rc == IMDR_OK)
+				printf(dropped ? "forgot the key cached for %s\n" :
+				    "no key cached for %s\n", argv[optind + 1]);
+		} else {
+			rc = keycache_drop_all(&n);
+			if (rc == IMDR_OK)
+				printf("forgot %zu cached key%s\n", n, n == 1 ? "" : "s");
+		}
+		return rc ? cli_fail(rc) : 0;
+	}
+	if (argc - optind < 2) {
+		usage_key(stderr);
+		return 2;
+	}
 	rc = cli_open_repo(argv[optind + 1], passfile, &r);
 	if (rc)
 		return cli_fail(rc);
@@ -236,8 +266,14 @@ cmd_key(int argc, char **argv)
 		if (rc != IMDR_ENOENT && rc != IMDR_EINVAL)
 			status = cli_record(r, "key-remove", json_pack("{s:s, s:s}", "key", name + 5,
 			    "by", repo_key_name(r) + 5), rc);
-		if (rc == IMDR_OK)
+		if (rc == IMDR_OK) {
 			printf("removed key slot %s\n", argv[optind + 2]);
+			int dropped = 0;
+
+			if (repo_key_cache_drop(argv[optind + 1], &dropped) == IMDR_OK && dropped)
+				printf("forgot the key cached for %s\n", argv[optind + 1]);
+			err_clear();
+		}
 		free(name);
 	} else {
 		usage_key(stderr);

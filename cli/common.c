@@ -11,18 +11,30 @@
 #include "lib/log.h"
 #include "lib/text.h"
 
+int64_t cli_key_cache_secs;
+struct repo_unlock_info cli_unlock_info;
+
+static int
+get_pass(void *ctx, char **ret, size_t *ret_len)
+{
+	return pass_get(ctx, 0, ret, ret_len);
+}
+
+static void
+put_pass(void *ctx, char *pass, size_t len)
+{
+	(void)ctx;
+	pass_free(pass, len);
+}
+
 int
 cli_open_repo(const char *url, const char *passfile, struct repo **ret)
 {
-	char *pass = NULL;
-	size_t plen = 0;
-	int rc;
+	struct repo_unlock u = { get_pass, put_pass, (void *)passfile, cli_key_cache_secs };
+	int rc = repo_open_with(url, &u, ret, &cli_unlock_info);
 
-	rc = pass_get(passfile, 0, &pass, &plen);
-	if (rc)
-		return rc;
-	rc = repo_open(url, pass, plen, ret);
-	pass_free(pass, plen);
+	if (cli_unlock_info.cache_note[0])
+		warn0("--key-cache: %s; going on without the key cache", cli_unlock_info.cache_note);
 	return rc;
 }
 

@@ -8,8 +8,16 @@
 
 #include "repo/repo.h"
 
-/* cli_open_repo: passphrase per cli/pass.h, then repo_open. */
+/* cli_open_repo: the key cached in the kernel keyring when
+ * cli_key_cache_secs > 0 and there is one, else the passphrase per
+ * cli/pass.h (then cached for that long); repo_open_with. */
 int cli_open_repo(const char *url, const char *passfile, struct repo **ret);
+
+/* How long a key stays cached (repo/keycache.h): 0, or --key-cache /
+ * $IMDR_KEY_CACHE, set by main. */
+extern int64_t cli_key_cache_secs;
+/* How the last cli_open_repo got its key. */
+extern struct repo_unlock_info cli_unlock_info;
 
 /* cli_replica_policy: set how a multi: repository treats its replicas:
  * min_writes (0: leave as is) and hedge (-1: leave as is). The defaults

@@ -4,8 +4,10 @@
 #include <string.h>
 
 #include "cli/common.h"
+#include "lib/err.h"
 #include "lib/log.h"
 #include "lib/secmem.h"
+#include "repo/keycache.h"
 
 #ifndef IMDR_VERSION
 #define IMDR_VERSION "0.1.0"
@@ -49,7 +51,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: imdr COMMAND [ARGS]...\n"
+"usage: imdr [--key-cache DURATION] COMMAND [ARGS]...\n"
 "\n"
 "imdr backs up Slack and Mattermost exports (and plain folders) into an\n"
 "encrypted, deduplicated repository; mount.imdr mounts any snapshot.\n"
@@ -65,6 +67,9 @@ usage(FILE *f)
 "SNAPSHOT is an id prefix, `latest`, or a time such as 2026-11-24T10:00 (UTC; the\n"
 "newest snapshot at or before it). The passphrase comes from --password-file F,\n"
 "$IMDR_PASSWORD_FILE, $IMDR_PASSWORD_COMMAND, or the terminal; never from argv.\n"
+"--key-cache DURATION (or $IMDR_KEY_CACHE, e.g. 15m) keeps the unlocked key in\n"
+"the kernel keyring of this login session for that long, so the next commands\n"
+"skip the passphrase and its key derivation; `imdr key forget` drops it.\n"
 "\n"
 "`imdr help COMMAND` or `imdr COMMAND --help` tells more.\n");
 }
@@ -84,6 +89,34 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return 0;
+	}
+	{
+		/* --key-cache DURATION before the command, else $IMDR_KEY_CACHE */
+		const char *kc = getenv("IMDR_KEY_CACHE"), *what = "IMDR_KEY_CACHE";
+
+		if (strcmp(argv[1], "--key-cache") == 0 || strncmp(argv[1], "--key-cache=", 12) == 0) {
+			what = "--key-cache";
+			if (argv[1][11] == '=') {
+				kc = argv[1] + 12;
+				argc -= 1;
+				argv += 1;
+			} else if (argc < 3) {
+				warn0("--key-cache needs a duration (say 15m)");
+				return 2;
+			} else {
+				kc = argv[2];
+				argc -= 2;
+				argv += 2;
+			}
+			if (argc < 2) {
+				usage(stderr);
+				return 2;
+			}
+		}
+		if (kc && *kc && keycache_parse_duration(kc, &cli_key_cache_secs) != IMDR_OK) {
+			warn0("%s: %s", what, err_msg(IMDR_EINVAL));
+			return 2;
+		}
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
 		printf("imdr %s\n", IMDR_VERSION);

@@ -496,13 +496,56 @@ repair_snapshots_result_free(struct repair_snapshots_result *ret)
 }
 
 /* mended: the snapshot that replaces s, with root and counts from the scan. */
+/* scan_index: the snapshot's message index checked like a folder: chunks
+ * stored again elsewhere are healed (*ret_ref the mended tree); a lost
+ * piece loses the whole index (*ret_lost: the snapshot is then searched by
+ * reading its messages.jsonl), recorded as one loss. */
+static int
+scan_index(struct rs *rs, const struct snapshot *s, struct blob_ref *ret_ref, int *ret_changed,
+    int *ret_lost)
+{
+	struct dir_out di;
+	size_t before = rs->cur->nlost;
+	int rc = scan_dir(rs, &s->search, "(message index)", 0, &di);
+
+	*ret_changed = 0;
+	*ret_lost = 0;
+	if (rc != IMDR_OK && rc != IMDR_ENOENT)
+		return rc;
+	if (rc == IMDR_ENOENT || rs->cur->nlost > before) {
+		const char *first = rs->cur->nlost > before ? rs->cur->lost[before].reason : NULL;
+		const char *tail = first ? strstr(first, "lost in repair: ") : NULL;
+		char *why = xstrdup(tail ? tail + 16 : first ? first : "its tree is lost");
+
+		while (rs->cur->nlost > before) {
+			rs->cur->nlost--;
+			free(rs->cur->lost[rs->cur->nlost].path);
+			free(rs->cur->lost[rs->cur->nlost].reason);
+		}
+		lose(rs, "(message index)", "message index (searches read messages.jsonl instead)",
+		    why);
+		free(why);
+		*ret_lost = 1;
+		*ret_changed = 1;
+		return IMDR_OK;
+	}
+	*ret_ref = di.ref;
+	*ret_changed = di.changed;
+	return IMDR_OK;
+}
+
 static struct snapshot *
-mended(const struct snapshot *s, const struct repair_snapshot *rsn, const struct dir_out *d)
+mended(const struct snapshot *s, const struct repair_snapshot *rsn, const struct dir_out *d,
+    const struct blob_ref *search, int search_lost)
 {
 	struct snapshot *m = xcalloc(1, sizeof(*m));
 
 	*m = *s;
 	m->root = d->ref;
+	if (search_lost)
+		m->has_search = 0;
+	else if (s->has_search)
+		m->search = *search;
 	m->files = d->c.files;
 	m->dirs = d->c.dirs;
 	m->symlinks = d->c.symlinks;
@@ -570,6 +613,8 @@ repair_snapshots(struct repo *r, const struct repair_opts *o,
 		struct repair_snapshot *cur;
 		struct snapshot *s = NULL;
 		struct dir_out d;
+		struct blob_ref search;
+		int search_lost = 0;
 		size_t lost_before;
 
 		if (ev_cancelled(&o->ev)) {
@@ -579,6 +624,7 @@ repair_snapshots(struct repo *r, const struct repair_opts *o,
 		rc = snapshot_load(r, names[i].name, &s);
 		if (rc)
 			break;
+		search = s->search;
 		ret->snapshots++;
 		cur = ARRAY_PUSH(ret->v, ret->n, cap);
 		memset(cur, 0, sizeof(*cur));
@@ -602,6 +648,13 @@ repair_snapshots(struct repo *r, const struct repair_opts *o,
 			}
 		}
 		(void)lost_before;
+		if (rc == IMDR_OK && s->has_search) {
+			int ichanged;
+
+			rc = scan_index(&rs, s, &search, &ichanged, &search_lost);
+			if (ichanged)
+				d.changed = 1;
+		}
 		ev_advance(&o->ev, 1, 0);
 		if (rc == IMDR_OK && !d.changed) {
 			/* whole: not listed */
@@ -613,7 +666,7 @@ repair_snapshots(struct repo *r, const struct repair_opts *o,
 		ret->files_lost += cur->nlost;
 		old[ret->n - 1] = s;
 		if (rc == IMDR_OK && writing)
-			mend[ret->n - 1] = mended(s, cur, &d);
+			mend[ret->n - 1] = mended(s, cur, &d, &search, search_lost);
 	}
 	if (rc || !writing || ret->n == 0)
 		goto out;

@@ -22,6 +22,7 @@
 #include "lib/log.h"
 #include "lib/secmem.h"
 #include "lib/timefmt.h"
+#include "repo/keycache.h"
 #include "repo/pack.h"
 #include "repo/repo_impl.h"
 
@@ -530,33 +531,41 @@ config_fetch_main(void *arg)
 	return NULL;
 }
 
-int
-repo_open_backend(struct backend *be, const char *pass, size_t passlen,
-    struct repo **ret)
+/* open_backend: open over be with pass; pre, when not NULL, is the config
+ * fetched already (else it is fetched while the keys are unlocked). */
+static int
+open_backend(struct backend *be, const char *pass, size_t passlen,
+    const struct config_fetch *pre, struct repo **ret)
 {
 	struct config_fetch cf = { be, 0, BUF_INIT, IMDR_OK, NULL };
+	const struct config_fetch *c = pre ? pre : &cf;
 	struct repo *r;
 	pthread_t th;
-	int rc, threaded;
+	int rc, threaded = 0;
+	int64_t t0 = time_mono_ns();
 
-	threaded = pthread_create(&th, NULL, config_fetch_main, &cf) == 0;
-	if (!threaded)
-		config_fetch_main(&cf);
+	if (pre == NULL) {
+		threaded = pthread_create(&th, NULL, config_fetch_main, &cf) == 0;
+		if (!threaded)
+			config_fetch_main(&cf);
+	}
 	r = xcalloc(1, sizeof(*r));
 	r->be = be;
 	r->rd = blobread_new(r);
 	r->key = secmem_alloc(sizeof(*r->key));
 	rc = unlock_keys(r, pass, passlen);
+	debugf("open: the key derived from the passphrase (scrypt) in %.1f ms",
+	    (double)(time_mono_ns() - t0) / 1e6);
 	if (threaded)
 		pthread_join(th, NULL);
 	/* no config: no repository, whatever the keys said */
-	if (cf.rc == IMDR_ENOENT)
+	if (c->rc == IMDR_ENOENT)
 		rc = err_set(IMDR_ENOENT, "no imdr repository at %s (no config object)",
 		    backend_url(be));
-	else if (cf.rc && (rc == IMDR_OK || rc == IMDR_EPASS))
-		rc = err_set(cf.rc, "%s", cf.msg);
+	else if (c->rc && (rc == IMDR_OK || rc == IMDR_EPASS))
+		rc = err_set(c->rc, "%s", c->msg);
 	if (rc == IMDR_OK)
-		rc = config_load(r, cf.size, &cf.b);
+		rc = config_load(r, c->size, &c->b);
 	buf_free(&cf.b);
 	free(cf.msg);
 	if (rc) {
@@ -565,6 +574,13 @@ repo_open_backend(struct backend *be, const char *pass, size_t passlen,
 	}
 	*ret = r;
 	return IMDR_OK;
+}
+
+int
+repo_open_backend(struct backend *be, const char *pass, size_t passlen,
+    struct repo **ret)
+{
+	return open_backend(be, pass, passlen, NULL, ret);
 }
 
 int
@@ -577,6 +593,155 @@ repo_open(const char *url, const char *pass, size_t passlen, struct repo **ret)
 	if (rc)
 		return rc;
 	return repo_open_backend(be, pass, passlen, ret);
+}
+
+/* open_cached: the repository over be with the key cached under handle,
+ * when there is one and it opens the config (fetched in cf) of the
+ * repository it was stored for. IMDR_ENOENT: none cached (or the config
+ * could not be read again); IMDR_EAUTH: one that does not open it, which
+ * is dropped; IMDR_EUNSUP: no keyring. be stays the caller's on failure. */
+static int
+open_cached(struct backend *be, const struct config_fetch *cf, const char *handle,
+    struct repo **ret)
+{
+	struct keycache_entry *e = secmem_alloc(sizeof(*e));
+	char idhex[65];
+	struct repo *r = NULL;
+	int rc = keycache_get(handle, e);
+
+	if (rc)
+		goto out;
+	r = xcalloc(1, sizeof(*r));
+	r->be = be;
+	r->rd = blobread_new(r);
+	r->key = secmem_alloc(sizeof(*r->key));
+	memcpy(r->key, &e->key, sizeof(*r->key));
+	snprintf(r->key_name, sizeof(r->key_name), "%s", e->slot);
+	hex_encode(e->repo_id, sizeof(e->repo_id), idhex);
+	/* the config authenticates under the key, and names the repository
+	 * the key was cached for */
+	rc = config_load(r, cf->size, &cf->b);
+	if (rc == IMDR_OK && strcmp(idhex, r->cfg.id) != 0)
+		rc = IMDR_EAUTH;
+	if (rc) {
+		if (rc == IMDR_EAUTH) {
+			keycache_drop(handle);
+			err_clear();
+			rc = err_set(IMDR_EAUTH, "the key cached for this repository does not open"
+			    " it (dropped)");
+		} else {
+			rc = err_set(IMDR_ENOENT, "%s", err_msg(rc));
+		}
+		r->borrowed = 1;	/* be stays the caller's */
+		repo_free(r);
+		r = NULL;
+		goto out;
+	}
+	*ret = r;
+out:
+	secmem_free(e);
+	return rc;
+}
+
+int
+repo_open_with(const char *url, const struct repo_unlock *u, struct repo **ret,
+    struct repo_unlock_info *ret_info)
+{
+	struct config_fetch cf = { NULL, 0, BUF_INIT, IMDR_OK, NULL };
+	struct repo_unlock_info info;
+	struct backend *be;
+	char handle[KEYCACHE_HANDLE_HEX + 1] = "";
+	char *pass = NULL;
+	size_t plen = 0;
+	int rc, crc = IMDR_EUNSUP;
+	int64_t t0;
+
+	memset(&info, 0, sizeof(info));
+	rc = backend_open(url, 0, &be);
+	if (rc)
+		return rc;
+	t0 = time_mono_ns();
+	if (u->key_cache_secs > 0) {
+		/* the config first: its sealed bytes name the cache entry */
+		cf.be = be;
+		config_fetch_main(&cf);
+		if (cf.rc == IMDR_OK) {
+			keycache_handle(cf.b.data, cf.b.len, handle);
+			crc = open_cached(be, &cf, handle, ret);
+			if (crc == IMDR_OK) {
+				info.key_cached = 1;
+				info.unlock_ns = time_mono_ns() - t0;
+				debugf("open: the key from the kernel keyring in %.1f ms",
+				    (double)info.unlock_ns / 1e6);
+				goto out;
+			}
+			if (crc != IMDR_ENOENT)
+				snprintf(info.cache_note, sizeof(info.cache_note), "%s", err_msg(crc));
+			err_clear();
+		}
+	}
+	rc = u->get_pass(u->ctx, &pass, &plen);
+	if (rc) {
+		backend_close(be);
+		goto out;
+	}
+	t0 = time_mono_ns();
+	rc = open_backend(be, pass, plen, u->key_cache_secs > 0 ? &cf : NULL, ret);
+	info.unlock_ns = time_mono_ns() - t0;
+	u->put_pass(u->ctx, pass, plen);
+	if (rc == IMDR_OK && u->key_cache_secs > 0 && *handle && crc != IMDR_EUNSUP) {
+		struct keycache_entry *e = secmem_alloc(sizeof(*e));
+
+		if (hex_decode((*ret)->cfg.id, e->repo_id, sizeof(e->repo_id)) == 0) {
+			memcpy(&e->key, (*ret)->key, sizeof(e->key));
+			snprintf(e->slot, sizeof(e->slot), "%s", (*ret)->key_name);
+			crc = keycache_put(handle, e, u->key_cache_secs);
+			if (crc == IMDR_OK)
+				info.key_stored = 1;
+			else
+				snprintf(info.cache_note, sizeof(info.cache_note), "%s", err_msg(crc));
+			err_clear();
+		}
+		secmem_free(e);
+	}
+out:
+	buf_free(&cf.b);
+	free(cf.msg);
+	if (ret_info)
+		*ret_info = info;
+	return rc;
+}
+
+int
+repo_key_cache_drop(const char *url, int *ret_dropped)
+{
+	struct config_fetch cf = { NULL, 0, BUF_INIT, IMDR_OK, NULL };
+	char handle[KEYCACHE_HANDLE_HEX + 1];
+	int rc = backend_open(url, 0, &cf.be);
+
+	*ret_dropped = 0;
+	if (rc)
+		return rc;
+	config_fetch_main(&cf);
+	rc = cf.rc;
+	if (rc == IMDR_ENOENT)
+		rc = err_set(IMDR_ENOENT, "no imdr repository at %s (no config object)",
+		    backend_url(cf.be));
+	else if (rc)
+		rc = err_set(rc, "%s", cf.msg);
+	if (rc == IMDR_OK) {
+		keycache_handle(cf.b.data, cf.b.len, handle);
+		rc = keycache_drop(handle);
+		*ret_dropped = rc == IMDR_OK;
+		if (rc == IMDR_ENOENT) {
+			err_clear();
+			rc = IMDR_OK;
+		}
+	}
+	backend_close(cf.be);
+	buf_free(&cf.b);
+	free(cf.msg);
+	return rc;
 }
 
 void
@@ -1313,8 +1478,8 @@ worth_compressing(const void *data, size_t n, void *scratch, size_t cap)
 }
 
 void
-repo_blob_seal(const struct repo *r, enum blob_type type,
-    const uint8_t id[CRYPTO_ID_LEN], const void *data, size_t n,
+repo_blob_seal_level(const struct repo *r, enum blob_type type,
+    const uint8_t id[CRYPTO_ID_LEN], const void *data, size_t n, int level,
     struct buf *out)
 {
 	uint8_t aad[AAD_MAX];
@@ -1328,9 +1493,9 @@ repo_blob_seal(const struct repo *r, enum blob_type type,
 		cctx = ZSTD_createCCtx();
 	}
 	buf_reserve(&zscratch, bound);
-	if (cctx && worth_compressing(data, n, zscratch.data, bound)) {
+	if (cctx && (level != 0 ? n >= 128 : worth_compressing(data, n, zscratch.data, bound))) {
 		c = ZSTD_compressCCtx(cctx, zscratch.data, bound, data, n,
-		    r->cfg.zstd_level);
+		    level != 0 ? level : r->cfg.zstd_level);
 		if (!ZSTD_isError(c) && c < n) {
 			enc = 1;
 			body = zscratch.data;
@@ -1340,6 +1505,14 @@ repo_blob_seal(const struct repo *r, enum blob_type type,
 	buf_reserve(out, n + 1 + CRYPTO_OVERHEAD);
 	crypto_seal2(r->key->enc, aad, aadlen, enc, body, n, out->data + out->len);
 	out->len += n + 1 + CRYPTO_OVERHEAD;
+}
+
+void
+repo_blob_seal(const struct repo *r, enum blob_type type,
+    const uint8_t id[CRYPTO_ID_LEN], const void *data, size_t n,
+    struct buf *out)
+{
+	repo_blob_seal_level(r, type, id, data, n, 0, out);
 }
 
 /* check_tree_id: a tree blob's id is the MAC of its plaintext; check it, so

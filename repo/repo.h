@@ -83,6 +83,37 @@ int repo_open(const char *url, const char *pass, size_t passlen,
 int repo_open_backend(struct backend *be, const char *pass, size_t passlen,
     struct repo **ret);
 
+/* How repo_open_with gets the master key. */
+struct repo_unlock {
+	/* the passphrase, asked for only when no cached key opens the
+	 * repository: get_pass fills *ret (secmem) and *ret_len, or returns
+	 * an error; put_pass releases it */
+	int (*get_pass)(void *ctx, char **ret, size_t *ret_len);
+	void (*put_pass)(void *ctx, char *pass, size_t len);
+	void *ctx;
+	/* > 0: take the key from the kernel keyring when it is cached there
+	 * (repo/keycache.h), else put it there for this many seconds once
+	 * the passphrase opened the repository; 0: neither */
+	int64_t key_cache_secs;
+};
+
+struct repo_unlock_info {
+	int key_cached;			/* opened with the cached key: no KDF */
+	int key_stored;			/* the key was put into the cache */
+	int64_t unlock_ns;		/* time to get the key */
+	char cache_note[256];		/* why the cache was not used, or "" */
+};
+
+/* repo_open_with: repo_open with the passphrase asked for only when
+ * needed, and the key cache. *ret_info (may be NULL) says how it went. */
+int repo_open_with(const char *url, const struct repo_unlock *u, struct repo **ret,
+    struct repo_unlock_info *ret_info);
+
+/* repo_key_cache_drop: forget the key of the repository at url cached in
+ * the kernel keyring (no passphrase needed: its config names the entry);
+ * *ret_dropped says whether there was one. */
+int repo_key_cache_drop(const char *url, int *ret_dropped);
+
 void repo_free(struct repo *r);
 
 const struct repo_config *repo_config(const struct repo *r);
@@ -157,6 +188,12 @@ void repo_blob_id(const struct repo *r, const void *data, size_t n,
  * blob of type for storage in a pack; out gets the sealed bytes. */
 void repo_blob_seal(const struct repo *r, enum blob_type type,
     const uint8_t id[CRYPTO_ID_LEN], const void *data, size_t n,
+    struct buf *out);
+/* repo_blob_seal_level: the same at zstd level `level` without first
+ * probing whether the blob compresses (level 0: repo_blob_seal), for blobs
+ * known to compress whose sealing time counts (the message index). */
+void repo_blob_seal_level(const struct repo *r, enum blob_type type,
+    const uint8_t id[CRYPTO_ID_LEN], const void *data, size_t n, int level,
     struct buf *out);
 
 /* repo_blob_unseal: authenticate, decrypt and decompress sealed bytes of a

@@ -52,6 +52,7 @@ struct job {
 	struct job *next;
 	uint64_t seq;		/* order of store_add */
 	enum blob_type type;
+	int level;		/* zstd level, 0: the repository's, probed */
 	uint8_t *data;
 	size_t n;
 	uint8_t *slot;
@@ -330,7 +331,7 @@ worker_main(void *arg)
 		memcpy(j->slot, id, CRYPTO_ID_LEN);
 		sealed.len = 0;
 		if (index_claim(s->idx, id)) {
-			repo_blob_seal(s->r, j->type, id, j->data, j->n, &sealed);
+			repo_blob_seal_level(s->r, j->type, id, j->data, j->n, j->level, &sealed);
 		} else {
 			pthread_mutex_lock(&s->mu);
 			s->st.blobs_dup++;
@@ -507,6 +508,13 @@ int
 store_add(struct store *s, enum blob_type type, uint8_t *data, size_t n,
     uint8_t *id_slot)
 {
+	return store_add_level(s, type, data, n, 0, id_slot);
+}
+
+int
+store_add_level(struct store *s, enum blob_type type, uint8_t *data, size_t n,
+    int level, uint8_t *id_slot)
+{
 	struct job *j;
 	int rc;
 
@@ -517,6 +525,7 @@ store_add(struct store *s, enum blob_type type, uint8_t *data, size_t n,
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->type = type;
+	j->level = level;
 	j->data = data;
 	j->n = n;
 	j->slot = id_slot;

@@ -45,6 +45,10 @@ void store_release(struct store *s, uint8_t *data);
  * Returns an error already met by a worker or an uploader, if any. */
 int store_add(struct store *s, enum blob_type type, uint8_t *data, size_t n,
     uint8_t *id_slot);
+/* store_add_level: the same, compressed at zstd level `level` without a
+ * probe (repo_blob_seal_level; 0: as store_add). */
+int store_add_level(struct store *s, enum blob_type type, uint8_t *data, size_t n,
+    int level, uint8_t *id_slot);
 
 /* store_put_sync: store one blob now (used for tree nodes); *ret_ref gets
  * its location, whether new or already present. */

@@ -5,7 +5,7 @@ set -e
 what=${1:-build}
 cd "$(dirname "$0")/.."
 
-build_pkgs="build-essential pkg-config libfuse3-dev fuse3 libarchive-dev libzstd-dev libssl-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev libinih-dev"
+build_pkgs="build-essential pkg-config libfuse3-dev fuse3 libarchive-dev libzstd-dev libssl-dev libcurl4-openssl-dev libjansson-dev libsqlite3-dev libinih-dev libkeyutils-dev"
 # clang builds the fuzz harnesses; its libFuzzer and sanitizer runtimes are
 # in libclang-rt-dev, only recommended by clang (and recommends are skipped)
 test_pkgs="$build_pkgs zip unzip tar gzip zstd attr procps psmisc nodejs npm iproute2 python3 time gdb clang libclang-rt-dev python3-jsonschema prometheus prometheus-node-exporter zabbix-agent2 systemd"

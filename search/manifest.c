@@ -1,27 +1,70 @@
 /* manifest — a snapshot's index tree, read and written (search_impl.h,
  * docs/FORMAT.md "Message index").
  *
- * The tree is an ordinary catalog node, so everything that walks trees
+ * The tree is an ordinary catalog tree, so everything that walks trees
  * (check, prune) can walk it: `index.json` (the conversations and the
- * segments in order), `seg.NNN` (each segment's database, in SEG_PIECE
- * chunks) and `dead.NNN` (the rows of segment NNN that are not live in
- * this snapshot: varint count, then the rowids as ascending varint
- * deltas). */
+ * segments in order), `seg.NNN/db` (each segment's database, in SEG_PIECE
+ * chunks, in a folder of its own: a segment unchanged since the last
+ * snapshot is the same node, so a snapshot's own node stays small and
+ * --all reads each segment's list of pieces once) and `dead.NNN` (the
+ * rows of segment NNN that are not live in this snapshot: varint count,
+ * then the rowids as ascending varint deltas). Indexes written before
+ * 2026-11-28 have `seg.NNN` as the file itself, which readers still take. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include <pthread.h>
+
 #include "catalog/catalog.h"
 #include "lib/err.h"
 #include "lib/hex.h"
+#include "lib/smap.h"
 #include "lib/varint.h"
 #include "search/manifest.h"
 
 #define SMALL_PIECE (1u << 20)		/* index.json and dead lists */
 #define MAX_SEGMENTS 4096
 #define MAX_INDEX_JSON (256u << 20)
+#define SEG_DB "db"			/* the file in a segment's folder */
+
+struct cached_seg {
+	struct blob_ref *pieces;
+	size_t npieces;
+	uint64_t size;
+	uint8_t ident[32];
+};
+
+struct sx_cache {
+	pthread_mutex_t mu;
+	struct smap by_node;		/* hex node id -> index in v */
+	struct cached_seg *v;
+	size_t n, cap;
+};
+
+struct sx_cache *
+sx_cache_new(void)
+{
+	struct sx_cache *c = xcalloc(1, sizeof(*c));
+
+	pthread_mutex_init(&c->mu, NULL);
+	return c;
+}
+
+void
+sx_cache_free(struct sx_cache *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i].pieces);
+	free(c->v);
+	smap_free(&c->by_node);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
 
 void
 sx_free(struct sx_manifest *m)
@@ -34,7 +77,8 @@ sx_free(struct sx_manifest *m)
 	}
 	free(m->conv);
 	for (size_t i = 0; i < m->nseg; i++) {
-		free(m->seg[i].pieces);
+		if (!m->seg[i].shared)
+			free(m->seg[i].pieces);
 		free(m->seg[i].dead);
 	}
 	free(m->seg);
@@ -184,8 +228,78 @@ parse_index_json(const struct buf *b, struct sx_manifest *m, char ***ret_files)
 	return 0;
 }
 
+/* seg_pieces: s's pieces from file entry e of node. */
+static void
+seg_pieces(const struct cat_node *node, const struct cat_entry *e, struct sx_seg *s)
+{
+	s->npieces = e->nchunks;
+	s->pieces = xmalloc(e->nchunks * sizeof(*s->pieces));
+	for (uint32_t k = 0; k < e->nchunks; k++)
+		cat_chunk(node, e, k, &s->pieces[k], NULL);
+	s->size = e->size;
+	s->shared = 0;
+	sx_seg_ident(s);
+}
+
+/* load_seg_node: s's pieces from the segment's folder at ref: from cache
+ * when it holds that node (then shared), else read (and kept there). */
+static int
+load_seg_node(struct repo *r, const struct blob_ref *ref, struct sx_cache *cache,
+    struct sx_seg *s)
+{
+	struct cat_node *sn = NULL;
+	const struct cat_entry *e;
+	char hex[65];
+	size_t at;
+	int rc;
+
+	hex_encode(ref->id, CRYPTO_ID_LEN, hex);
+	if (cache) {
+		pthread_mutex_lock(&cache->mu);
+		if (smap_get(&cache->by_node, hex, &at)) {
+			const struct cached_seg *cs = &cache->v[at];
+
+			s->pieces = cs->pieces;
+			s->npieces = cs->npieces;
+			s->size = cs->size;
+			memcpy(s->ident, cs->ident, 32);
+			s->shared = 1;
+			pthread_mutex_unlock(&cache->mu);
+			return IMDR_OK;
+		}
+		pthread_mutex_unlock(&cache->mu);
+	}
+	rc = cat_node_load(r, ref, &sn);
+	if (rc)
+		return rc;
+	e = cat_node_find(sn, SEG_DB, strlen(SEG_DB));
+	if (e == NULL || e->type != CAT_FILE || e->nchunks == 0 || cat_node_count(sn) != 1) {
+		cat_node_free(sn);
+		return err_set(IMDR_EFORMAT, "message index: segment folder %.16s holds no %s alone",
+		    hex, SEG_DB);
+	}
+	seg_pieces(sn, e, s);
+	cat_node_free(sn);
+	if (cache) {
+		pthread_mutex_lock(&cache->mu);
+		if (!smap_get(&cache->by_node, hex, &at)) {	/* another thread may have */
+			if (cache->n == cache->cap) {
+				cache->cap = cache->cap ? cache->cap * 2 : 16;
+				cache->v = xrealloc(cache->v, cache->cap * sizeof(*cache->v));
+			}
+			cache->v[cache->n] = (struct cached_seg){ s->pieces, s->npieces, s->size, { 0 } };
+			memcpy(cache->v[cache->n].ident, s->ident, 32);
+			smap_put(&cache->by_node, hex, cache->n++);
+			s->shared = 1;
+		}
+		pthread_mutex_unlock(&cache->mu);
+	}
+	return IMDR_OK;
+}
+
 int
-sx_load(struct repo *r, const struct blob_ref *ref, struct sx_manifest **ret)
+sx_load(struct repo *r, const struct blob_ref *ref, struct sx_cache *cache,
+    struct sx_manifest **ret)
 {
 	struct sx_manifest *m = xcalloc(1, sizeof(*m));
 	struct cat_node *node = NULL;
@@ -215,16 +329,14 @@ sx_load(struct repo *r, const struct blob_ref *ref, struct sx_manifest **ret)
 		struct sx_seg *s = &m->seg[i];
 		const struct cat_entry *se = cat_node_find(node, files[2 * i], strlen(files[2 * i]));
 
-		if (se == NULL || se->type != CAT_FILE || se->nchunks == 0) {
+		if (se && se->type == CAT_DIR)
+			rc = load_seg_node(r, &se->subtree, cache, s);
+		else if (se && se->type == CAT_FILE && se->nchunks > 0)
+			seg_pieces(node, se, s);	/* written before segments had folders */
+		else
 			rc = err_set(IMDR_EFORMAT, "message index %.16s: no segment %s", hex, files[2 * i]);
+		if (rc)
 			break;
-		}
-		s->npieces = se->nchunks;
-		s->pieces = xmalloc(se->nchunks * sizeof(*s->pieces));
-		for (uint32_t k = 0; k < se->nchunks; k++)
-			cat_chunk(node, se, k, &s->pieces[k], NULL);
-		s->size = se->size;
-		sx_seg_ident(s);
 		if (files[2 * i + 1]) {
 			const struct cat_entry *de = cat_node_find(node, files[2 * i + 1],
 			    strlen(files[2 * i + 1]));
@@ -262,7 +374,33 @@ struct tfile {
 	struct blob_ref *chunks;
 	size_t n;
 	uint64_t size;
+	int dir;			/* a segment's folder: subtree */
+	struct blob_ref subtree;
 };
+
+/* put_seg_folder: the folder of a segment whose pieces are s's: one file
+ * SEG_DB; f becomes its entry. Unchanged, it is the same node (and blob)
+ * as in the snapshot before. */
+static int
+put_seg_folder(struct store *st, const struct sx_seg *s, struct tfile *f)
+{
+	struct cat_entry e;
+	struct buf b = BUF_INIT;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	e.name = SEG_DB;
+	e.name_len = (uint32_t)strlen(SEG_DB);
+	e.type = CAT_FILE;
+	e.mode = 0600;
+	e.size = s->size;
+	e.nchunks = (uint32_t)s->npieces;
+	cat_encode_node(&e, 1, s->pieces, &b);
+	rc = store_put_sync(st, BLOB_TREE, b.data, b.len, &f->subtree);
+	buf_free(&b);
+	f->dir = 1;
+	return rc;
+}
 
 /* put_small: store data as a file of SMALL_PIECE chunks, now. */
 static int
@@ -334,10 +472,7 @@ sx_store(struct store *st, const struct sx_manifest *m, struct blob_ref *ret)
 		json_t *o;
 
 		snprintf(sf->name, sizeof(sf->name), "seg.%03zu", i);
-		sf->chunks = xmalloc(s->npieces * sizeof(*sf->chunks));
-		memcpy(sf->chunks, s->pieces, s->npieces * sizeof(*s->pieces));
-		sf->n = s->npieces;
-		sf->size = s->size;
+		rc = put_seg_folder(st, s, sf);
 		o = json_pack("{s:s, s:I}", "file", sf->name, "rows", (json_int_t)s->rows);
 		if (s->ndead > 0) {
 			struct tfile *df = &f[nf++];
@@ -373,6 +508,13 @@ sx_store(struct store *st, const struct sx_manifest *m, struct blob_ref *ret)
 		for (size_t i = 0; i < nf; i++) {
 			e[i].name = f[i].name;
 			e[i].name_len = (uint32_t)strlen(f[i].name);
+			if (f[i].dir) {
+				e[i].type = CAT_DIR;
+				e[i].mode = 0700;
+				e[i].subtree = f[i].subtree;
+				e[i].nentries = 1;
+				continue;
+			}
 			e[i].type = CAT_FILE;
 			e[i].mode = 0600;
 			e[i].size = f[i].size;

@@ -27,6 +27,7 @@ struct sx_seg {
 	size_t ndead;
 	uint8_t ident[32];	/* SHA-256 of its pieces' ids: the same segment
 				 * in several snapshots has the same ident */
+	int shared;		/* pieces belong to an sx_cache */
 };
 
 struct sx_manifest {
@@ -36,8 +37,20 @@ struct sx_manifest {
 	size_t nseg;
 };
 
-/* sx_load: read the index tree at ref (authenticated, checked). */
-int sx_load(struct repo *r, const struct blob_ref *ref, struct sx_manifest **ret);
+/* sx_cache: the segments' piece lists by the id of the tree node holding
+ * them, shared by the manifests of many snapshots (--all): a segment
+ * unchanged across snapshots is one node, read and decoded once. Its
+ * memory: each distinct segment's piece list (88 bytes a piece), freed
+ * with the cache, which must outlive the manifests loaded through it.
+ * Thread-safe. */
+struct sx_cache;
+struct sx_cache *sx_cache_new(void);
+void sx_cache_free(struct sx_cache *c);
+
+/* sx_load: read the index tree at ref (authenticated, checked); cache may
+ * be NULL. */
+int sx_load(struct repo *r, const struct blob_ref *ref, struct sx_cache *cache,
+    struct sx_manifest **ret);
 /* sx_store: write m's files and its tree through st; *ret its location.
  * Conversations must be sorted by folder and dead lists sorted. */
 int sx_store(struct store *st, const struct sx_manifest *m, struct blob_ref *ret);

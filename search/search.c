@@ -21,6 +21,7 @@
 
 #include "catalog/catalog.h"
 #include "lib/err.h"
+#include "lib/par.h"
 #include "lib/log.h"
 #include "lib/timefmt.h"
 #include "search/manifest.h"
@@ -76,6 +77,7 @@ struct run {
 	size_t nds, capds;
 	char *users_json, *keys_json;
 	int no_conv;			/* in: matched nothing: no hits */
+	struct sx_cache *sxc;		/* segments' piece lists, by node */
 };
 
 /* ---- the snapshots ---- */
@@ -273,14 +275,28 @@ users_main(void *arg)
 	return NULL;
 }
 
+/* load_manifest: par_for's item i: snapshot i's index tree, when it has
+ * one (load_index does the rest, in order). */
+static int
+load_manifest(void *ctx, size_t i)
+{
+	struct run *ru = ctx;
+	struct sctx *c = &ru->sx[i];
+
+	if (!c->s->has_search || c->man)
+		return IMDR_OK;
+	return sx_load(ru->r, &c->s->search, ru->sxc, &c->man);
+}
+
 static int
 load_index(struct run *ru, struct sctx *c)
 {
-	int rc;
+	int rc = IMDR_OK;
 
-	if (c->s->has_search)
-		rc = sx_load(ru->r, &c->s->search, &c->man);
-	else
+	if (c->s->has_search) {
+		if (c->man == NULL)
+			rc = sx_load(ru->r, &c->s->search, ru->sxc, &c->man);
+	} else
 		rc = build_fallback(ru, c);
 	if (rc)
 		return rc;
@@ -503,7 +519,8 @@ dseg_db(struct run *ru, struct dseg *d, sqlite3 **ret)
 		return IMDR_OK;
 	}
 	if (d->open == NULL) {
-		rc = seg_open(ru->r, d->seg->pieces, d->seg->npieces, d->seg->size, d->what, &d->open);
+		rc = seg_open(ru->r, d->seg->pieces, d->seg->npieces, d->seg->size, d->what,
+		    ru->o->cache_dir, &d->open);
 		if (rc)
 			return rc;
 		sqlite3_create_function(seg_db(d->open), "imdr_fname", 2,
@@ -532,6 +549,10 @@ query_dseg(struct run *ru, struct dseg *d, const char *match)
 		buf_printf(&sql, "snippet(fts, 0, char(1), char(2), '…', %d), m.files FROM fts"
 		    " JOIN msg m ON m.rowid = fts.rowid JOIN conv c ON c.cid = m.cid WHERE fts MATCH ?%d",
 		    SNIPPET_TOKENS, p++);
+	else if (ru->q->nin && seg_has_runs(db))
+		/* in: without words: the conversations' runs of rows */
+		buf_puts(&sql, "substr(m.text, 1, 200), m.files FROM conv c JOIN runs r"
+		    " ON r.cid = c.cid JOIN msg m ON m.rowid BETWEEN r.first AND r.last WHERE 1");
 	else
 		buf_puts(&sql, "substr(m.text, 1, 200), m.files FROM msg m JOIN conv c"
 		    " ON c.cid = m.cid WHERE 1");
@@ -605,6 +626,23 @@ out:
 	return rc;
 }
 
+struct query_all {
+	struct run *ru;
+	const char *match;
+};
+
+/* query_one: par_for's item i: segment i queried (connections are not
+ * shared between segments, so two threads may query two at once). */
+static int
+query_one(void *ctx, size_t i)
+{
+	struct query_all *qa = ctx;
+
+	if (sev_cancelled(&qa->ru->o->ev))
+		return err_set(IMDR_EINTR, "interrupted");
+	return query_dseg(qa->ru, &qa->ru->ds[i], qa->match);
+}
+
 /* ---- folding rows into messages ---- */
 
 struct msgk {
@@ -630,8 +668,7 @@ live_version(struct run *ru, struct sctx *c, const char *key, const char *mid)
 			err_clear();
 			continue;
 		}
-		if (sqlite3_prepare_v2(db, "SELECT m.rowid, m.flags FROM msg m WHERE m.cid ="
-		    " (SELECT cid FROM conv WHERE key=?1) AND m.mid=?2", -1, &st, NULL) == SQLITE_OK) {
+		if (seg_prepare_key_rows(db, "m.rowid, m.flags", "m.mid=?2", &st) == SQLITE_OK) {
 			sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 2, mid, -1, SQLITE_STATIC);
 			while (sqlite3_step(st) == SQLITE_ROW)
@@ -834,6 +871,7 @@ search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx
 {
 	char *match = NULL;
 	int rc = IMDR_OK;
+	int64_t t0 = time_mono_ns(), t1 = t0, t2 = t0, t3 = t0, t4 = t0;
 
 	ru->sx = xcalloc(n, sizeof(*ru->sx));
 	for (size_t i = 0; i < n && rc == IMDR_OK; i++) {
@@ -856,6 +894,15 @@ search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx
 
 		if (!started)
 			users_main(&uj);
+		/* the snapshots' index trees (a node of every piece of every
+		 * segment, index.json, dead lists) a few at a time: --all reads
+		 * one per snapshot */
+		if (ru->nsx > 1) {
+			struct repo_traits tr;
+
+			repo_traits(ru->r, &tr);
+			rc = par_for(ru->nsx, tr.remote ? tr.concurrency : 2, load_manifest, ru);
+		}
 		for (size_t i = 0; i < ru->nsx && rc == IMDR_OK; i++) {
 			struct sctx *c = &ru->sx[i];
 
@@ -869,13 +916,16 @@ search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx
 				c->fb_dseg = add_dseg(ru, NULL, NULL, c->fb, c, 0);
 		}
 		/* open (and, remote, fetch) the segments while the users come */
+		t1 = time_mono_ns();
 		for (size_t i = 0; i < ru->nds && rc == IMDR_OK; i++) {
 			sqlite3 *db;
 
 			rc = dseg_db(ru, &ru->ds[i], &db);
 		}
+		t2 = time_mono_ns();
 		if (started)
 			pthread_join(uj.th, NULL);
+		t3 = time_mono_ns();
 		if (rc == IMDR_OK && uj.rc)
 			rc = err_set(uj.rc, "%s", uj.msg);
 		free(uj.msg);
@@ -887,16 +937,21 @@ search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx
 	if (ru->no_conv)
 		goto out;
 	match = match_expr(ru);
-	for (size_t i = 0; i < ru->nds && rc == IMDR_OK; i++) {
-		if (sev_cancelled(&ru->o->ev)) {
-			rc = err_set(IMDR_EINTR, "interrupted");
-			break;
-		}
-		rc = query_dseg(ru, &ru->ds[i], match);
-		ru->res->segments++;
+	{
+		/* each segment is a database of its own: two at a time (--all
+		 * queries one per day or so) */
+		struct query_all qa = { ru, match };
+
+		rc = par_for(ru->nds, ru->nds > 1 ? 2 : 1, query_one, &qa);
+		ru->res->segments += ru->nds;
 	}
+	t4 = time_mono_ns();
 	if (rc == IMDR_OK)
 		fold(ru);
+	debugf("search: %zu snapshots: indexes read in %.1f ms, segments opened in %.1f ms,"
+	    " users waited for %.1f ms, queried in %.1f ms, folded in %.1f ms", ru->nsx,
+	    (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6,
+	    (double)(t4 - t3) / 1e6, (double)(time_mono_ns() - t4) / 1e6);
 out:
 	free(match);
 	free_group(ru);
@@ -926,6 +981,7 @@ search_run(struct repo *r, const struct search_opts *o, struct search_result *re
 		return err_set(IMDR_EINVAL, "query: nothing to search for (words, \"phrases\","
 		    " prefix*, from:, in:, before:, after:, has:attachment, filename:)");
 	}
+	ru.sxc = sx_cache_new();
 	rc = snapshot_list(r, &list, &n);
 	if (rc)
 		goto out;
@@ -1000,6 +1056,7 @@ out:
 	free(ru.users_json);
 	free(ru.keys_json);
 	squery_free(ru.q);
+	sx_cache_free(ru.sxc);
 	free(idx);
 	free(list);
 	free(full);

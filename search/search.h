@@ -117,6 +117,9 @@ struct search_opts {
 	const char *source;		/* NULL: every source */
 	const char *snapshot;		/* NULL: each source's newest */
 	int all;			/* every snapshot; each message once */
+	const char *cache_dir;		/* remote: where segments are kept,
+					 * sealed, for the next search; NULL:
+					 * fetched every time */
 	struct search_events ev;	/* warn: a snapshot searched without
 					 * an index (read directly) */
 };

@@ -18,11 +18,19 @@
  *   conv(cid INTEGER PRIMARY KEY, key TEXT UNIQUE)
  *   msg(rowid INTEGER PRIMARY KEY, cid, mid, h, ts, user, thread, flags,
  *       text, files)            rows in (cid, ts, mid) order
- *   msg_key ON msg(cid, mid, h)
+ *   runs(cid, first, last)      each conversation's rows, as rowid ranges
+ *                               (older segments: msg_key ON msg(cid, mid, h))
  *   fts: fts5(text, files, user) over msg (external content)
  */
 
-#define SEG_PIECE (64u * 1024)		/* stored in blobs of this size */
+/* A segment is stored in blobs of SEG_PIECE bytes (the last one shorter):
+ * a read of one 4 KiB page decrypts and inflates the blob holding it, so
+ * small pieces make a selective search cheap (16 KiB: a quarter of the
+ * work of 64 KiB, 5 % larger). Readers take any power of two from
+ * SEG_PIECE_MIN to SEG_PIECE_MAX (segments written before: 64 KiB). */
+#define SEG_PIECE (16u * 1024)
+#define SEG_PIECE_MIN 4096u
+#define SEG_PIECE_MAX (64u * 1024)
 
 enum {
 	SEGF_EDITED = 1,	/* the export marks it edited */
@@ -55,9 +63,10 @@ sqlite3 *seg_builder_db(struct seg_builder *b);
 struct seg;
 
 /* seg_open: open the segment stored as n pieces (the chunks of file entry
- * e of node). */
+ * e of node). cache_dir (may be NULL): where a remote repository's
+ * segments are kept, sealed, between searches. */
 int seg_open(struct repo *r, const struct blob_ref *pieces, size_t n,
-    uint64_t size, const char *what, struct seg **ret);
+    uint64_t size, const char *what, const char *cache_dir, struct seg **ret);
 void seg_close(struct seg *s);
 sqlite3 *seg_db(struct seg *s);
 /* seg_error: after an SQLite error, the repository's reason (a blob that
@@ -68,6 +77,14 @@ int seg_error(struct seg *s, sqlite3 *db, const char *doing);
 int seg_sql_error(sqlite3 *db, const char *doing);
 /* seg_piece_reads: pieces read so far (for stats). */
 uint64_t seg_piece_reads(const struct seg *s);
+
+/* seg_prepare_key_rows: prepare "SELECT cols" over the rows (m) of the
+ * conversation whose key is bound as ?1, AND more when not NULL: through
+ * the runs table, or the msg_key index of segments written before it. */
+int seg_prepare_key_rows(sqlite3 *db, const char *cols, const char *more,
+    sqlite3_stmt **ret);
+/* seg_has_runs: db is a segment with the runs table. */
+int seg_has_runs(sqlite3 *db);
 
 /* seg_version_hash: a message line's version hash: the first 8 bytes of
  * its SHA-256, as a signed integer (SQLite's). */

@@ -10,7 +10,7 @@ cd "${TOP:-$(dirname "$0")/../..}" || exit 1
 declare -A MAY=(
 	[lib]="lib|"
 	[backends]="lib backends|curl/ openssl/"
-	[repo]="lib backends repo|openssl/ zstd jansson"
+	[repo]="lib backends repo|openssl/ zstd jansson keyutils"
 	[catalog]="lib repo catalog|"
 	[ingest]="lib ingest|archive archive_entry jansson openssl/"
 	[engine]="lib repo catalog ingest search engine|jansson archive archive_entry"
@@ -19,7 +19,7 @@ declare -A MAY=(
 	[fs]="lib repo catalog fs|fuse"
 	[cli]="*|*"
 )
-THIRD="fuse|archive|archive_entry|jansson|zstd|openssl/|curl/|sqlite3|ini"
+THIRD="fuse|archive|archive_entry|jansson|zstd|openssl/|curl/|sqlite3|ini|keyutils"
 
 for dir in "${!MAY[@]}"; do
 	[ -d "$dir" ] || continue

@@ -14,6 +14,7 @@
 #include "repo/audit.h"
 #include "repo/chunker.h"
 #include "repo/index.h"
+#include "repo/keycache.h"
 #include "repo/pack.h"
 #include "repo/repo.h"
 #include "repo/repo_impl.h"
@@ -643,6 +644,27 @@ test_audit_heads(void)
 	free(dir);
 }
 
+/* --key-cache durations: what repo/keycache.h accepts and what it refuses */
+static void
+test_key_cache_durations(void)
+{
+	int64_t s = -1;
+
+	EXPECT(keycache_parse_duration("15m", &s) == IMDR_OK && s == 900);
+	EXPECT(keycache_parse_duration("90s", &s) == IMDR_OK && s == 90);
+	EXPECT(keycache_parse_duration("90", &s) == IMDR_OK && s == 90);
+	EXPECT(keycache_parse_duration("1.5h", &s) == IMDR_OK && s == 5400);
+	EXPECT(keycache_parse_duration("1d", &s) == IMDR_OK && s == 86400);
+	EXPECT(keycache_parse_duration("off", &s) == IMDR_OK && s == 0);
+	EXPECT(keycache_parse_duration("0", &s) == IMDR_OK && s == 0);
+	EXPECT(keycache_parse_duration("31d", &s) == IMDR_EINVAL);
+	EXPECT(keycache_parse_duration("5x", &s) == IMDR_EINVAL);
+	EXPECT(keycache_parse_duration("-5m", &s) == IMDR_EINVAL);
+	EXPECT(keycache_parse_duration("m", &s) == IMDR_EINVAL);
+	EXPECT(keycache_parse_duration("", &s) == IMDR_EINVAL);
+	err_clear();
+}
+
 int
 main(void)
 {
@@ -660,6 +682,7 @@ main(void)
 	RUN(test_chunker_bounds_and_shift);
 	RUN(test_audit);
 	RUN(test_audit_heads);
+	RUN(test_key_cache_durations);
 	{
 		char *cmd = xasprintf("rm -rf %s", tmpdir);
 

@@ -279,7 +279,7 @@ test_index_merges(void)
 		EXPECT(res.n == (size_t)live);
 		search_result_free(&res);
 		EXPECT(snapshot_resolve(r, "s", "latest", &s) == IMDR_OK && s && s->has_search);
-		if (s && s->has_search && sx_load(r, &s->search, &m) == IMDR_OK) {
+		if (s && s->has_search && sx_load(r, &s->search, NULL, &m) == IMDR_OK) {
 			uint64_t rows = 0, dead = 0;
 
 			for (size_t i = 0; i < m->nseg; i++) {
