@@ -51,6 +51,11 @@ const struct cat_entry *cat_node_find(const struct cat_node *node,
  * offset in the file where it starts. */
 void cat_chunk(const struct cat_node *node, const struct cat_entry *e,
     uint32_t i, struct blob_ref *ret_ref, uint64_t *ret_file_offset);
+/* cat_content_id: a file entry's content identity, the SHA-256 of its
+ * chunk ids in order (e NULL: of nothing): equal ids, equal bytes. The
+ * message index stores it per conversation (`mj`) to carry a conversation
+ * over unread. */
+void cat_content_id(const struct cat_node *node, const struct cat_entry *e, uint8_t out[32]);
 
 /* cat_chunk_at: the chunk of file entry e that holds byte offset off
  * (off < e->size), by binary search. Returns the chunk index. */

@@ -430,3 +430,18 @@ cat_walk(struct repo *r, const struct blob_ref *dir_ref, const char *prefix,
 	buf_free(&path);
 	return rc;
 }
+
+void
+cat_content_id(const struct cat_node *node, const struct cat_entry *e, uint8_t out[32])
+{
+	struct buf b = BUF_INIT;
+
+	for (uint32_t i = 0; e && i < e->nchunks; i++) {
+		struct blob_ref ref;
+
+		cat_chunk(node, e, i, &ref, NULL);
+		buf_append(&b, ref.id, CRYPTO_ID_LEN);
+	}
+	crypto_sha256(b.data ? b.data : (const uint8_t *)"", b.len, out);
+	buf_free(&b);
+}

@@ -257,21 +257,6 @@ take_line(struct xrun *x, size_t ci, long si, const struct chat_msg *m, const ch
 	*ARRAY_PUSH(c->cur, c->ncur, c->capcur) = mi;
 }
 
-static void
-mj_of(const struct cat_node *node, const struct cat_entry *e, uint8_t out[32])
-{
-	struct buf b = BUF_INIT;
-
-	for (uint32_t i = 0; e && i < e->nchunks; i++) {
-		struct blob_ref ref;
-
-		cat_chunk(node, e, i, &ref, NULL);
-		buf_append(&b, ref.id, CRYPTO_ID_LEN);
-	}
-	crypto_sha256(b.data ? b.data : (const uint8_t *)"", b.len, out);
-	buf_free(&b);
-}
-
 static int
 read_snapshot(struct xrun *x, long si)
 {
@@ -322,7 +307,7 @@ read_snapshot(struct xrun *x, long si)
 		me = cat_node_find(fnode, "messages.jsonl", 14);
 		if (me && me->type != CAT_FILE)
 			me = NULL;
-		mj_of(fnode, me, mj);
+		cat_content_id(fnode, me, mj);
 		cat_node_free(fnode);
 		if (c->have_mj && memcmp(mj, c->mj, 32) == 0) {
 			/* the same messages as last time: seen again */

@@ -724,22 +724,6 @@ stop_thread(struct search_build *sb)
 
 /* ---- finishing ---- */
 
-/* mj_of: the content identity of a file entry: SHA-256 of its chunk ids. */
-static void
-mj_of(const struct cat_node *node, const struct cat_entry *e, uint8_t out[32])
-{
-	struct buf b = BUF_INIT;
-
-	for (uint32_t i = 0; e && i < e->nchunks; i++) {
-		struct blob_ref ref;
-
-		cat_chunk(node, e, i, &ref, NULL);
-		buf_append(&b, ref.id, CRYPTO_ID_LEN);
-	}
-	crypto_sha256(b.data ? b.data : (const uint8_t *)"", b.len, out);
-	buf_free(&b);
-}
-
 /* read_meta_key: meta.json of a folder read back: its id, or NULL. */
 static char *
 read_meta_id(struct search_build *sb, const struct cat_node *fnode)
@@ -879,7 +863,7 @@ walk_conversations(struct search_build *sb, const struct blob_ref *root,
 		if (rc)
 			break;
 		me = cat_node_find(fnode, "messages.jsonl", 14);
-		mj_of(fnode, me && me->type == CAT_FILE ? me : NULL, mjs[i]);
+		cat_content_id(fnode, me && me->type == CAT_FILE ? me : NULL, mjs[i]);
 		cat_node_free(fnode);
 		pc = sx_conv_by_folder(sb->prev, fe->name);
 		if (smap_get(&sb->by_folder, fe->name, &ci) && (sb->cv[ci].done || sb->cv[ci].pending))
