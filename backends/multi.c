@@ -964,6 +964,50 @@ list_kind(const char *prefix)
 	return strcmp(prefix, "data/") == 0 ? 0 : strcmp(prefix, "index/") == 0 ? 1 : -1;
 }
 
+/* wait_jobs: m->mu held; wait until each job of jobs[] (one a replica;
+ * NULL: none) is done or stalled. A stalled job is released and its slot
+ * set to NULL. It stalls when nothing came for read_stall() (by_progress:
+ * a listing whose pages keep coming is not stalled), else m->stall_ns
+ * after it was submitted. */
+static void
+wait_jobs(struct multi *m, struct job **jobs, pthread_cond_t *cv, int by_progress)
+{
+	for (;;) {
+		int64_t now = now_ns(), deadline = INT64_MAX;
+		int pending = 0;
+
+		for (int i = 0; i < m->n; i++) {
+			struct job *j = jobs[i];
+			int64_t last, s;
+
+			if (j == NULL || j->done)
+				continue;
+			last = j->t_submit;
+			if (by_progress) {
+				int64_t p = __atomic_load_n(&j->progress, __ATOMIC_RELAXED);
+
+				if (p > last)
+					last = p;
+				s = last + read_stall(m, j->rp, 0);
+			} else {
+				s = last + m->stall_ns;
+			}
+			if (now > s) {
+				stalled(m, j->rp, now - last);
+				release(j);
+				jobs[i] = NULL;
+				continue;
+			}
+			pending++;
+			if (s < deadline)
+				deadline = s;
+		}
+		if (pending == 0)
+			break;
+		wait_until(m, cv, deadline);
+	}
+}
+
 /* list_union: every replica's listing of prefix, merged; each replica is
  * waited for while names keep coming. For data/ and index/ it also notes
  * what each replica lacks of the union (the snapshot rule). */
@@ -974,7 +1018,6 @@ list_union(struct multi *m, const char *prefix, struct nset *u)
 	int kind = list_kind(prefix), nok = 0, nj = 0, rc = IMDR_OK;
 	struct job *first_fail = NULL;
 	pthread_cond_t cv;
-	int64_t now;
 
 	cond_init(m, &cv);
 	pthread_mutex_lock(&m->mu);
@@ -996,35 +1039,7 @@ list_union(struct multi *m, const char *prefix, struct nset *u)
 			}
 		}
 	}
-	for (;;) {
-		int pending = 0;
-		int64_t deadline = INT64_MAX;
-
-		now = now_ns();
-		for (int i = 0; i < m->n; i++) {
-			struct job *j = jobs[i];
-			int64_t last, s;
-
-			if (j == NULL || j->done)
-				continue;
-			last = __atomic_load_n(&j->progress, __ATOMIC_RELAXED);
-			if (last < j->t_submit)
-				last = j->t_submit;
-			s = last + read_stall(m, j->rp, 0);
-			if (now > s) {
-				stalled(m, j->rp, now - last);
-				release(j);
-				jobs[i] = NULL;
-				continue;
-			}
-			pending++;
-			if (s < deadline)
-				deadline = s;
-		}
-		if (pending == 0)
-			break;
-		wait_until(m, &cv, deadline);
-	}
+	wait_jobs(m, jobs, &cv, 1);
 	for (int i = 0; i < m->n; i++) {
 		struct job *j = jobs[i];
 
@@ -1529,31 +1544,7 @@ probe_configs(struct multi *m)
 	for (int k = 0; k < nt; k++)
 		jobs[targets[k]] = submit(m, &m->rep[targets[k]], OP_GET, "config", 0,
 		    BACKEND_WHOLE, NULL, &cv);
-	for (;;) {
-		int64_t now = now_ns(), deadline = INT64_MAX;
-		int pending = 0;
-
-		for (int i = 0; i < m->n; i++) {
-			struct job *j = jobs[i];
-			int64_t s;
-
-			if (j == NULL || j->done)
-				continue;
-			s = j->t_submit + m->stall_ns;
-			if (now > s) {
-				stalled(m, j->rp, now - j->t_submit);
-				release(j);
-				jobs[i] = NULL;
-				continue;
-			}
-			pending++;
-			if (s < deadline)
-				deadline = s;
-		}
-		if (pending == 0)
-			break;
-		wait_until(m, &cv, deadline);
-	}
+	wait_jobs(m, jobs, &cv, 0);
 	for (int i = 0; i < m->n && rc == IMDR_OK; i++) {
 		struct replica *rp = &m->rep[i];
 		struct job *j = jobs[i];
