@@ -504,7 +504,7 @@ open_store(struct backup *b, const struct backup_opts *o, const char *source_abs
 
 /* ingest_and_store: everything up to the root node's location. */
 static int
-ingest_and_store(struct backup *b, const struct backup_opts *o, const char *source_abs,
+ingest_and_store(struct backup *b, const struct ingest_opts *io, const char *source_abs,
     int is_dir, struct ingest_result *ir, struct blob_ref *ret_root,
     struct cat_build_stats *ret_cs)
 {
@@ -517,7 +517,7 @@ ingest_and_store(struct backup *b, const struct backup_opts *o, const char *sour
 		sc.running = 1;
 	else
 		ev_total(b->ev, 0, 0);
-	rc = ingest_run(source_abs, &o->ingest, &sink, ir);
+	rc = ingest_run(source_abs, io, &sink, ir);
 	if (sc.running)
 		pthread_join(sc.th, NULL);
 	if (rc == IMDR_OK)
@@ -534,6 +534,7 @@ backup_do(struct repo *r, const struct backup_opts *o, struct backup_result *ret
 {
 	struct backup b;
 	struct ingest_result ir;
+	struct ingest_opts io;
 	struct lock *lk = NULL;
 	struct snapshot snap;
 	struct snapshot_name *names = NULL;
@@ -561,16 +562,23 @@ backup_do(struct repo *r, const struct backup_opts *o, struct backup_result *ret
 	if (o->host == NULL)
 		gethostname(hostbuf, sizeof(hostbuf) - 1);
 
+	/* the format first: only a chat format gets a message index, so the
+	 * index does not copy and parse the conversations of a folder backed
+	 * up as plain files (--format files) only to drop them at the end */
+	io = o->ingest;
+	rc = ingest_detect(source_abs, &o->ingest, &io.format);
+	if (rc)
+		return rc;
 	rc = lock_acquire(r, LOCK_SHARED, &lk);
 	if (rc == IMDR_OK)
 		rc = open_store(&b, o, source_abs, ret);
-	if (rc == IMDR_OK && !o->no_index) {
+	if (rc == IMDR_OK && !o->no_index && bindex_wants(io.format->name)) {
 		b.source_forced = o->source_name != NULL;
 		b.bx = bindex_start(r, b.st, b.idx, b.ev, o->source_name ? o->source_name :
 		    default_source(NULL, source_abs, source_name));
 	}
 	if (rc == IMDR_OK)
-		rc = ingest_and_store(&b, o, source_abs, S_ISDIR(st.st_mode), &ir, &snap.root, &cs);
+		rc = ingest_and_store(&b, &io, source_abs, S_ISDIR(st.st_mode), &ir, &snap.root, &cs);
 	if (rc == IMDR_OK && cancelled(&b))
 		rc = err_set(IMDR_EINTR, "interrupted; no snapshot written (the packs stored so far will be reused)");
 	/* a prune may have taken a lock not refreshed in time for stale and

@@ -141,6 +141,12 @@ bindex_tee_done(struct bindex *bx, int ok)
 	bx->path = NULL;
 }
 
+int
+bindex_wants(const char *format)
+{
+	return chat_is_chat_format(format);
+}
+
 void
 bindex_finish(struct bindex *bx, const char *format, const struct blob_ref *root,
     struct snapshot *s)

@@ -16,6 +16,10 @@
 
 struct bindex;
 
+/* bindex_wants: whether snapshots of this ingest format get an index (the
+ * chat formats); for others bindex_start need not be called. */
+int bindex_wants(const char *format);
+
 /* bindex_start: source_name is the name the source will most likely get
  * (--source, or the path), refined by bindex_source when the export names
  * itself. NULL when the index cannot start (a warning says why). */
