@@ -14,6 +14,12 @@
 # Environment: SHAPES (e.g. "wide very-wide"), BENCH_DIR (scratch, default
 # /var/tmp/imdr-bench), RUNS (repetitions of a short step; median; default
 # 3), KEEP=1 keeps the scratch folder, S3=0 skips the S3 section.
+# Then the benchmarks of the later issues, each writing its own results
+# file: retention (bench/lifecycle.sh; LIFECYCLE=0 skips it), operations
+# (bench/ops.sh; OPS=0), e-discovery (bench/ediscovery.sh; EDISCOVERY=0),
+# replicas (bench/replicas.sh; REPLICAS=0) and the audit log
+# (bench/audit.sh; AUDIT=0). The quick version runs ops and e-discovery on
+# the small preset, FULL=1 on the full one their targets are stated for.
 set -u
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -317,3 +323,16 @@ echo "results: $out"
 if [ "${LIFECYCLE:-1}" = 1 ] && [ -x bench/lifecycle.sh ]; then
 	BUILD=$BUILD bench/lifecycle.sh
 fi
+# The later issues' benchmarks (see the header); a failure of one is
+# reported and the others still run.
+[ "$FULL" = 1 ] && later_preset=full || later_preset=small
+for later in ops ediscovery replicas audit; do
+	var=$(echo "$later" | tr a-z A-Z)
+	[ "${!var:-1}" = 1 ] && [ -x "bench/$later.sh" ] || continue
+	echo
+	echo "==== bench/$later.sh"
+	case $later in
+	ops|ediscovery) BUILD=$BUILD PRESET=$later_preset "bench/$later.sh" ;;
+	*) BUILD=$BUILD "bench/$later.sh" ;;
+	esac || echo "bench: bench/$later.sh failed (exit $?)" >&2
+done
