@@ -414,6 +414,15 @@ seg_builder_finish(struct seg_builder *b, const uint8_t **ret_data, size_t *ret_
 			rc = flush_run(b);
 		if (rc)
 			return rc;
+		/* FTS5's b-trees (one a flush: 15 for 300 000 messages) into
+		 * one: a query looks each term up once, not once a b-tree,
+		 * and reads one contiguous doclist (a rare phrase of three
+		 * common words: 170 pieces read -> 103, 13 ms -> 8 ms; the
+		 * finish takes 0.17 s longer). Costs nothing when there is
+		 * one already, as in a daily backup's segment. */
+		if (sqlite3_exec(b->db, "INSERT INTO fts(fts) VALUES('optimize');", NULL, NULL,
+		    NULL) != SQLITE_OK)
+			return seg_sql_error(b->db, "merging the full-text index");
 		if (sqlite3_exec(b->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
 			return seg_sql_error(b->db, "finishing a segment");
 		debugf("segment of %llu rows: finished in %.3f s", (unsigned long long)b->rows,
