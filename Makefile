@@ -27,7 +27,8 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -pthread -D_FILE_OFFSET_BITS=64 \
 pc = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 # Each folder is compiled with only its own third-party flags (DESIGN.md's
 # layer table; tests/integration/layers.sh checks the includes themselves):
-# libfuse3 for fs/ (and mount.imdr), libarchive for ingest/, curl headers
+# libfuse3 for fs/ (and mount.imdr), libarchive headers for ingest/ (the
+# library itself is opened at run time, ingest/archive_dl.c), curl headers
 # for backends/ (libcurl itself is opened at run time, backends/curl_dl.c),
 # libsqlite3 for search/, libarchive for engine/ too (export's zip writer).
 FLAGS_lib      =
@@ -43,8 +44,9 @@ FLAGS_cli      = $(call pc,fuse3 jansson inih)
 FLAGS_tests    = $(call pc,$(PKGS))
 FLAGS_examples = $(call pc,$(PKGS))
 folder_flags = $(FLAGS_$(firstword $(subst /, ,$(1))))
-# libcurl is opened at run time, only for cloud repositories (backends/curl_dl.c)
-PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(PKGS)) 2>/dev/null)
+# libcurl is opened at run time, only for cloud repositories (backends/curl_dl.c),
+# and libarchive only to read or write an archive (ingest/archive_dl.c)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(filter-out libcurl libarchive,$(PKGS)) 2>/dev/null)
 LDFLAGS  += -pthread -Wl,--as-needed $(SANFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm
 

@@ -30,6 +30,7 @@
 #include "catalog/catalog.h"
 #include "engine/export_impl.h"
 #include "engine/trail.h"
+#include "ingest/archive_dl.h"
 #include "lib/array.h"
 #include "lib/err.h"
 #include "lib/hex.h"
@@ -1176,6 +1177,8 @@ verify_zip(struct verifier *v, const char *path, struct buf *custody)
 	int rc = IMDR_OK, r;
 
 	/* the manifest is the last entry: hash everything first, compare after */
+	if ((rc = archive_dl_load()) != IMDR_OK)
+		return rc;
 	a = archive_read_new();
 	archive_read_support_format_zip(a);
 	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {

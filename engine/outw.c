@@ -15,6 +15,7 @@
 #include <archive_entry.h>
 
 #include "engine/export_impl.h"
+#include "ingest/archive_dl.h"
 #include "lib/array.h"
 #include "lib/err.h"
 #include "repo/crypto.h"
@@ -93,6 +94,10 @@ outw_dir(const char *dir, struct outw **ret)
 static int
 zip_new(struct outw *w)
 {
+	int rc = archive_dl_load();
+
+	if (rc)
+		return rc;
 	w->a = archive_write_new();
 	/* deflate at level 1: manifests and message lines shrink about as
 	 * well, at a third of the time (exports are written often, once) */

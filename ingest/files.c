@@ -16,6 +16,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "ingest/archive_dl.h"
 #include "ingest/ingest.h"
 #include "ingest/ingest_impl.h"
 #include "lib/buf.h"
@@ -381,8 +382,11 @@ support_formats(struct archive *a)
 struct archive *
 ingest_archive_open(const char *path, int *ret_rc)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
 
+	if ((*ret_rc = archive_dl_load()) != IMDR_OK)
+		return NULL;
+	a = archive_read_new();
 	support_formats(a);
 	if (archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK) {
 		*ret_rc = err_set(IMDR_ESOURCE, "%s: cannot open as an archive: %s", path,

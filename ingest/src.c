@@ -11,6 +11,7 @@
 #include <archive_entry.h>
 
 #include "ingest/ingest_impl.h"
+#include "ingest/archive_dl.h"
 #include "lib/array.h"
 #include "lib/err.h"
 #include "lib/smap.h"

@@ -67,6 +67,10 @@ struct seg;
  * segments are kept, sealed, between searches. */
 int seg_open(struct repo *r, const struct blob_ref *pieces, size_t n,
     uint64_t size, const char *what, const char *cache_dir, struct seg **ret);
+/* seg_open_twin: a second connection to orig's segment, with pieces of
+ * its own, for another thread (orig's fetched bytes are shared, read
+ * only); closed before orig. */
+int seg_open_twin(struct seg *orig, struct seg **ret);
 void seg_close(struct seg *s);
 sqlite3 *seg_db(struct seg *s);
 /* seg_error: after an SQLite error, the repository's reason (a blob that

@@ -9,8 +9,9 @@
  * A read at an offset maps onto the piece (blob) holding it, fetched
  * through the repository's blob reader (so authenticated before SQLite
  * sees a byte) into a small cache. Policy of that cache: SEG_SLOTS pieces
- * per open segment (1 MiB of 16 KiB pieces), least recently used
- * replaced, freed with the segment. The database is opened immutable: no
+ * per open connection (1 MiB of 16 KiB pieces; a twin, the connection of
+ * a second thread, has its own), least recently used replaced, freed
+ * with the connection. The database is opened immutable: no
  * locks, no journal, no writes.
  *
  * From a remote repository a segment is fetched whole, sealed, at open.
@@ -414,6 +415,15 @@ seg_builder_finish(struct seg_builder *b, const uint8_t **ret_data, size_t *ret_
 			rc = flush_run(b);
 		if (rc)
 			return rc;
+		/* FTS5's b-trees (one a flush: 15 for 300 000 messages) into
+		 * one: a query looks each term up once, not once a b-tree,
+		 * and reads one contiguous doclist (a rare phrase of three
+		 * common words: 170 pieces read -> 103, 13 ms -> 8 ms; the
+		 * finish takes 0.17 s longer). Costs nothing when there is
+		 * one already, as in a daily backup's segment. */
+		if (sqlite3_exec(b->db, "INSERT INTO fts(fts) VALUES('optimize');", NULL, NULL,
+		    NULL) != SQLITE_OK)
+			return seg_sql_error(b->db, "merging the full-text index");
 		if (sqlite3_exec(b->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
 			return seg_sql_error(b->db, "finishing a segment");
 		debugf("segment of %llu rows: finished in %.3f s", (unsigned long long)b->rows,
@@ -455,6 +465,8 @@ struct seg {
 	int rc;				/* the first repository error met */
 	char *msg;
 	sqlite3 *db;
+	int twin;			/* pieces, sealed and coff are its
+					 * original's (seg_open_twin) */
 	struct seg *next;		/* in the registry */
 };
 
@@ -884,6 +896,35 @@ cache_keep(struct seg *s, const char *dir)
 	cache_trim(dir, SEG_CACHE_MAX);
 }
 
+/* seg_register: s under a fresh name in the VFS's registry. */
+static void
+seg_register(struct seg *s)
+{
+	pthread_mutex_lock(&reg_mu);
+	snprintf(s->name, sizeof(s->name), "imdr-seg-%llu", (unsigned long long)++reg_serial);
+	s->next = registry;
+	registry = s;
+	pthread_mutex_unlock(&reg_mu);
+}
+
+/* seg_connect: s's database connection; s is closed on failure. */
+static int
+seg_connect(struct seg *s, struct seg **ret)
+{
+	char uri[80];
+	int rc;
+
+	snprintf(uri, sizeof(uri), "file:%s?immutable=1", s->name);
+	if (sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+	    SQLITE_OPEN_NOMUTEX, "imdr-seg") != SQLITE_OK) {
+		rc = seg_error(s, s->db, "opening");
+		seg_close(s);
+		return rc;
+	}
+	*ret = s;
+	return IMDR_OK;
+}
+
 int
 seg_open(struct repo *r, const struct blob_ref *pieces, size_t n, uint64_t size,
     const char *what, const char *cache_dir, struct seg **ret)
@@ -891,7 +932,6 @@ seg_open(struct repo *r, const struct blob_ref *pieces, size_t n, uint64_t size,
 	struct seg *s;
 	uint64_t total = 0;
 	size_t psize;
-	char uri[80];
 	int rc = seg_init();
 
 	if (rc)
@@ -919,11 +959,7 @@ seg_open(struct repo *r, const struct blob_ref *pieces, size_t n, uint64_t size,
 	s->piece_size = psize;
 	s->size = size;
 	s->what = xstrdup(what);
-	pthread_mutex_lock(&reg_mu);
-	snprintf(s->name, sizeof(s->name), "imdr-seg-%llu", (unsigned long long)++reg_serial);
-	s->next = registry;
-	registry = s;
-	pthread_mutex_unlock(&reg_mu);
+	seg_register(s);
 	{
 		struct repo_traits tr;
 
@@ -947,15 +983,28 @@ seg_open(struct repo *r, const struct blob_ref *pieces, size_t n, uint64_t size,
 			}
 		}
 	}
-	snprintf(uri, sizeof(uri), "file:%s?immutable=1", s->name);
-	if (sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
-	    SQLITE_OPEN_NOMUTEX, "imdr-seg") != SQLITE_OK) {
-		rc = seg_error(s, s->db, "opening");
-		seg_close(s);
-		return rc;
-	}
-	*ret = s;
-	return IMDR_OK;
+	return seg_connect(s, ret);
+}
+
+int
+seg_open_twin(struct seg *orig, struct seg **ret)
+{
+	struct seg *s = xcalloc(1, sizeof(*s));
+
+	s->r = orig->r;
+	s->twin = 1;
+	s->pieces = orig->pieces;
+	s->npieces = orig->npieces;
+	s->piece_size = orig->piece_size;
+	s->size = orig->size;
+	s->what = xstrdup(orig->what);
+	s->sealed = orig->sealed;
+	s->coff = orig->coff;
+	/* its own descriptor: piece() closes it when the file is damaged */
+	s->cfd = orig->cfd >= 0 ? fcntl(orig->cfd, F_DUPFD_CLOEXEC, 0) : -1;
+	s->cpath = orig->cpath ? xstrdup(orig->cpath) : NULL;
+	seg_register(s);
+	return seg_connect(s, ret);
 }
 
 void
@@ -974,15 +1023,17 @@ seg_close(struct seg *s)
 	pthread_mutex_unlock(&reg_mu);
 	for (int i = 0; i < SEG_SLOTS; i++)
 		buf_free(&s->slot[i].b);
-	for (size_t i = 0; s->sealed && i < s->npieces; i++)
-		buf_free(&s->sealed[i]);
-	free(s->sealed);
+	if (!s->twin) {
+		for (size_t i = 0; s->sealed && i < s->npieces; i++)
+			buf_free(&s->sealed[i]);
+		free(s->sealed);
+		free(s->coff);
+		free(s->pieces);
+	}
 	if (s->cfd >= 0)
 		close(s->cfd);
 	free(s->cpath);
-	free(s->coff);
 	buf_free(&s->cbuf);
-	free(s->pieces);
 	free(s->what);
 	free(s->msg);
 	free(s);

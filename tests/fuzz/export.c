@@ -14,6 +14,7 @@
 #include <archive_entry.h>
 #include <jansson.h>
 
+#include "ingest/archive_dl.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/hex.h"
@@ -151,13 +152,14 @@ add_member(struct archive *a, const uint8_t *name, size_t nlen, const uint8_t *d
 static int
 build_tar(const uint8_t *data, size_t n, const char *const *defaults, struct buf *out)
 {
-	struct archive *a = archive_write_new();
+	struct archive *a = archive_dl_load() == 0 ? archive_write_new() : NULL;
 	size_t cap = n * 3 + 1024 * (MAX_RECORDS + 4) + 65536, used = 0;
 	size_t start = 0, rec = 0, ndefaults = 0;
 
 	while (defaults[ndefaults] != NULL)
 		ndefaults++;
-
+	if (a == NULL)
+		return -1;
 	buf_reserve(out, cap);
 	archive_write_set_format_gnutar(a);
 	archive_write_set_bytes_in_last_block(a, 1);
