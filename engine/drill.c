@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "engine/manifest.h"
 #include "engine/restore.h"
 #include "engine/trail.h"
 #include "lib/array.h"
@@ -73,14 +74,11 @@ struct drill_ctx {
 	struct vbufs vb;		/* the walking verifier's (no sample) */
 	pthread_key_t vkey;		/* the restore's workers' (a sample) */
 	char *target;			/* the restore's folder */
-	/* manifest.json: paths and SHA-256s, sorted by path */
+	/* manifest.json: its text and the index of its entries */
 	int expect_manifest;		/* the snapshot has one */
 	int mstate;			/* MANIFEST_*, atomic */
-	json_t *manifest;
-	const char **mpath;
-	const char **msha;
-	uint64_t *msize;
-	size_t mn;
+	struct buf mtext;
+	struct manifest *man;
 	int against_source;		/* compare source/... with against/... */
 	/* the sample: a file is in it when its key is under threshold and
 	 * it fits what is left of budget */
@@ -164,113 +162,34 @@ read_file_from_repo(struct repo *r, const struct cat_node *node, const struct ca
 	return rc;
 }
 
-static int
-cmp_mpath(const void *a, const void *b, void *ctx)
-{
-	const struct drill_ctx *c = ctx;
-
-	return strcmp(c->mpath[*(const size_t *)a], c->mpath[*(const size_t *)b]);
-}
-
 /* load_manifest: manifest.json of the snapshot, read from the repository
- * (not from the restore: it is what the files are checked against). */
+ * (not from the restore: it is what the files are checked against), and
+ * indexed (engine/manifest.h: its entries are parsed as they are looked
+ * up). */
 static int
-load_manifest(struct drill_ctx *c, const struct snapshot *s, const struct cat_node *root)
+load_manifest(struct drill_ctx *c, const struct cat_node *root)
 {
 	const struct cat_entry *e = cat_node_find(root, "manifest.json", 13);
-	struct buf b = BUF_INIT;
-	json_error_t je;
-	json_t *files;
-	size_t n, *order;
-	const char **p, **h;
-	uint64_t *sz;
+	size_t bad, first_bad;
 	int rc;
 
-	(void)s;
 	if (e == NULL || e->type != CAT_FILE)
 		return IMDR_OK;
-	rc = read_file_from_repo(c->r, root, e, &b);
+	rc = read_file_from_repo(c->r, root, e, &c->mtext);
 	if (rc) {
 		problem(c, "manifest.json", "cannot be read: %s", err_msg(rc));
-		buf_free(&b);
 		return IMDR_OK;
 	}
-	c->manifest = json_loadb((const char *)b.data, b.len, 0, &je);
-	buf_free(&b);
-	files = json_object_get(c->manifest, "files");
-	if (!json_is_array(files)) {
-		problem(c, "manifest.json", "not a manifest: %s", c->manifest ? "no files list" : je.text);
+	rc = manifest_index((const char *)c->mtext.data, c->mtext.len, &c->man, &bad, &first_bad);
+	if (rc) {
+		problem(c, "manifest.json", "not a manifest: %s", err_msg(rc));
 		return IMDR_OK;
-	}
-	n = json_array_size(files);
-	{
-		size_t bad = 0, first_bad = 0;
-
-	c->mpath = xcalloc(n + 1, sizeof(*c->mpath));
-	c->msha = xcalloc(n + 1, sizeof(*c->msha));
-	c->msize = xcalloc(n + 1, sizeof(*c->msize));
-	for (size_t i = 0; i < n; i++) {
-		json_t *f = json_array_get(files, i);
-		const char *path = json_string_value(json_object_get(f, "path"));
-		const char *sha = json_string_value(json_object_get(f, "sha256"));
-		json_t *size = json_object_get(f, "size");
-
-		if (path == NULL || sha == NULL || !hex_valid(sha, 64) || !json_is_integer(size)) {
-			if (bad++ == 0)
-				first_bad = i;
-			continue;
-		}
-		c->mpath[c->mn] = path;
-		c->msha[c->mn] = sha;
-		c->msize[c->mn] = (uint64_t)json_integer_value(size);
-		c->mn++;
 	}
 	if (bad)
 		problem(c, "manifest.json", "%zu entr%s not {path, size, sha256} (the first: entry %zu)",
 		    bad, bad == 1 ? "y is" : "ies are", first_bad);
-	}
-	/* sort the three arrays by path */
-	order = xmalloc((c->mn + 1) * sizeof(*order));
-	for (size_t i = 0; i < c->mn; i++)
-		order[i] = i;
-	qsort_r(order, c->mn, sizeof(*order), cmp_mpath, c);
-	p = xmalloc((c->mn + 1) * sizeof(*p));
-	h = xmalloc((c->mn + 1) * sizeof(*h));
-	sz = xmalloc((c->mn + 1) * sizeof(*sz));
-	for (size_t i = 0; i < c->mn; i++) {
-		p[i] = c->mpath[order[i]];
-		h[i] = c->msha[order[i]];
-		sz[i] = c->msize[order[i]];
-	}
-	free(c->mpath);
-	free(c->msha);
-	free(c->msize);
-	free(order);
-	c->mpath = p;
-	c->msha = h;
-	c->msize = sz;
 	c->res->has_manifest = 1;
 	return IMDR_OK;
-}
-
-/* manifest_find: the index of path, or -1. */
-static long
-manifest_find(const struct drill_ctx *c, const char *path)
-{
-	size_t lo = 0, hi = c->mn;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int d = strcmp(c->mpath[mid], path);
-
-		if (d == 0)
-			return (long)mid;
-		if (d < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
 }
 
 /* ---- verifying one restored file ---- */
@@ -414,21 +333,28 @@ static void
 judge(struct drill_ctx *c, struct vfile *f)
 {
 	int checked = 0;
-	char hex[65];
-	long mi;
+	char hex[65], msha[65];
+	uint64_t msize;
 
 	if (f->has_digest) {
-		mi = manifest_find(c, f->path);
-		hex_encode(f->digest, 32, hex);
-		if (mi < 0)
+		switch (manifest_lookup(c->man, f->path, &msize, msha)) {
+		case IMDR_OK:
+			hex_encode(f->digest, 32, hex);
+			if (strcmp(hex, msha) != 0)
+				VPROB(f->path, "SHA-256 %s, the manifest says %s", hex, msha);
+			else if (msize != f->size)
+				VPROB(f->path, "%llu bytes, the manifest says %llu",
+				    (unsigned long long)f->size, (unsigned long long)msize);
+			else
+				checked = 1;
+			break;
+		case IMDR_ENOENT:
 			VPROB(f->path, "not in the snapshot's manifest.json");
-		else if (strcmp(hex, c->msha[mi]) != 0)
-			VPROB(f->path, "SHA-256 %s, the manifest says %s", hex, c->msha[mi]);
-		else if (c->msize[mi] != f->size)
-			VPROB(f->path, "%llu bytes, the manifest says %llu",
-			    (unsigned long long)f->size, (unsigned long long)c->msize[mi]);
-		else
-			checked = 1;
+			break;
+		default:
+			VPROB(f->path, "its entry in manifest.json is not {path, size, sha256}");
+			break;
+		}
 		f->has_digest = 0;
 	}
 	pthread_mutex_lock(&c->mu);
@@ -712,7 +638,7 @@ manifest_main(void *arg)
 	struct mload *m = arg;
 	int64_t t = time_mono_ns();
 
-	m->rc = load_manifest(m->c, NULL, m->root);
+	m->rc = load_manifest(m->c, m->root);
 	m->c->res->manifest_secs = secs_since(t);
 	__atomic_store_n(&m->c->mstate, m->c->res->has_manifest ? MANIFEST_GOOD : MANIFEST_BAD,
 	    __ATOMIC_RELEASE);
@@ -1019,10 +945,8 @@ out:
 	free(c.target);
 	picks_free(&picks);
 	free(c.fallback);
-	free(c.mpath);
-	free(c.msha);
-	free(c.msize);
-	json_decref(c.manifest);
+	manifest_free(c.man);
+	buf_free(&c.mtext);
 	buf_free(&c.vb.chunk);
 	buf_free(&c.vb.other);
 	pthread_key_delete(c.vkey);
