@@ -599,6 +599,48 @@ remove_tree(const char *dir)
 	nftw(dir, rm_one, 16, FTW_PHYS | FTW_DEPTH);
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* remove_sample: what a sample's restore left: its files went as they
+ * were verified, so only the folders its paths pass through are left
+ * (removed deepest first: in reverse name order a folder comes after
+ * everything below it), then the restore's folder and scratch itself: a
+ * few hundred rmdirs where walking the tree twice costs thousands of
+ * calls. 0, or -1 when something was in the way (remove_tree takes what
+ * is left). */
+static int
+remove_sample(const struct drill_ctx *c, const struct walk_pick *picks, const char *scratch)
+{
+	char **dirs = NULL, *full;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < picks->n; i++) {
+		const char *path = picks->v[i]->path;
+
+		for (const char *sl = strchr(path, '/'); sl; sl = strchr(sl + 1, '/'))
+			*ARRAY_PUSH(dirs, n, cap) = xstrndup(path, (size_t)(sl - path));
+	}
+	qsort(dirs, n, sizeof(*dirs), cmp_str);
+	for (size_t i = n; i-- > 0;) {
+		if (rc == 0 && (i + 1 == n || strcmp(dirs[i], dirs[i + 1]) != 0)) {
+			full = xasprintf("%s/%s", c->target, dirs[i]);
+			rc = rmdir(full) == 0 ? 0 : -1;
+			free(full);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+	if (rc == 0 && (rmdir(c->target) != 0 || rmdir(scratch) != 0))
+		rc = -1;
+	return rc;
+}
+
 static char *
 make_scratch(const struct drill_opts *o, struct drill_replica_result *res)
 {
@@ -938,7 +980,8 @@ out:
 		snprintf(res->restore_dir, sizeof(res->restore_dir), "%s", c.target ? c.target : scratch);
 	} else if (scratch) {
 		t = time_mono_ns();
-		remove_tree(scratch);
+		if (o->sample_pct <= 0 || c.target == NULL || remove_sample(&c, &picks, scratch) != 0)
+			remove_tree(scratch);
 		res->cleanup_secs = secs_since(t);
 	}
 	free(scratch);
