@@ -625,7 +625,8 @@ remove_sample(const struct drill_ctx *c, const struct walk_pick *picks, const ch
 		for (const char *sl = strchr(path, '/'); sl; sl = strchr(sl + 1, '/'))
 			*ARRAY_PUSH(dirs, n, cap) = xstrndup(path, (size_t)(sl - path));
 	}
-	qsort(dirs, n, sizeof(*dirs), cmp_str);
+	if (n > 1)
+		qsort(dirs, n, sizeof(*dirs), cmp_str);
 	for (size_t i = n; i-- > 0;) {
 		if (rc == 0 && (i + 1 == n || strcmp(dirs[i], dirs[i + 1]) != 0)) {
 			full = xasprintf("%s/%s", c->target, dirs[i]);

@@ -307,7 +307,8 @@ manifest_index(const char *text, size_t n, struct manifest **ret, size_t *ret_ba
 		manifest_free(m);
 		return err_set(IMDR_EFORMAT, "no files list");
 	}
-	qsort(m->e, m->ne, sizeof(*m->e), cmp_entry);
+	if (m->ne > 1)	/* qsort of none: with no array at all */
+		qsort(m->e, m->ne, sizeof(*m->e), cmp_entry);
 	*ret = m;
 	return IMDR_OK;
 bad:

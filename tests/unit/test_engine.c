@@ -599,6 +599,10 @@ test_manifest_index(void)
 		EXPECT(manifest_lookup(m, "", &size, sha) == IMDR_ENOENT);
 	}
 	manifest_free(m);
+	m = NULL;
+	EXPECT(manifest_index("{\"files\": []}", 13, &m, &nbad, &first_bad) == IMDR_OK);
+	EXPECT(m && manifest_count(m) == 0 && manifest_lookup(m, "a", &size, sha) == IMDR_ENOENT);
+	manifest_free(m);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		m = NULL;
 		EXPECT(manifest_index(bad[i], strlen(bad[i]), &m, &nbad, &first_bad) == IMDR_EFORMAT);
