@@ -38,9 +38,9 @@ struct restore_opts {
 	 * file, open for reading too (what landed can be read back while it
 	 * is still in the page cache), dfd its folder and name its name there
 	 * (to remove it, say); file is what pick gave, else NULL. Called from
-	 * the worker that wrote the file's last chunk, many at once, after
-	 * its mode and mtime are set; a file that could not be restored is
-	 * not landed. NULL: none. */
+	 * the worker that wrote the file's last chunk (the walking thread for
+	 * an empty file), many at once, after its mode and mtime are set; a
+	 * file that could not be restored is not landed. NULL: none. */
 	void (*landed)(void *ctx, void *file, int fd, int dfd, const char *name);
 	void *landed_ctx;
 	int force;			/* replace existing files (symlinks are replaced always) */
