@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "engine/manifest.h"
 #include "engine/restore.h"
 #include "engine/trail.h"
 #include "lib/array.h"
@@ -62,18 +63,22 @@ struct vbufs {
 	struct buf other;		/* the same range of the --against file */
 };
 
+/* Where the manifest stands, for the workers that read files back while
+ * its thread loads it. */
+enum { MANIFEST_PENDING, MANIFEST_GOOD, MANIFEST_BAD };
+
 struct drill_ctx {
 	struct repo *r;
 	const struct drill_opts *o;
 	struct drill_replica_result *res;
 	struct vbufs vb;		/* the walking verifier's (no sample) */
+	pthread_key_t vkey;		/* the restore's workers' (a sample) */
 	char *target;			/* the restore's folder */
-	/* manifest.json: paths and SHA-256s, sorted by path */
-	json_t *manifest;
-	const char **mpath;
-	const char **msha;
-	uint64_t *msize;
-	size_t mn;
+	/* manifest.json: its text and the index of its entries */
+	int expect_manifest;		/* the snapshot has one */
+	int mstate;			/* MANIFEST_*, atomic */
+	struct buf mtext;
+	struct manifest *man;
 	int against_source;		/* compare source/... with against/... */
 	/* the sample: a file is in it when its key is under threshold and
 	 * it fits what is left of budget */
@@ -157,113 +162,34 @@ read_file_from_repo(struct repo *r, const struct cat_node *node, const struct ca
 	return rc;
 }
 
-static int
-cmp_mpath(const void *a, const void *b, void *ctx)
-{
-	const struct drill_ctx *c = ctx;
-
-	return strcmp(c->mpath[*(const size_t *)a], c->mpath[*(const size_t *)b]);
-}
-
 /* load_manifest: manifest.json of the snapshot, read from the repository
- * (not from the restore: it is what the files are checked against). */
+ * (not from the restore: it is what the files are checked against), and
+ * indexed (engine/manifest.h: its entries are parsed as they are looked
+ * up). */
 static int
-load_manifest(struct drill_ctx *c, const struct snapshot *s, const struct cat_node *root)
+load_manifest(struct drill_ctx *c, const struct cat_node *root)
 {
 	const struct cat_entry *e = cat_node_find(root, "manifest.json", 13);
-	struct buf b = BUF_INIT;
-	json_error_t je;
-	json_t *files;
-	size_t n, *order;
-	const char **p, **h;
-	uint64_t *sz;
+	size_t bad, first_bad;
 	int rc;
 
-	(void)s;
 	if (e == NULL || e->type != CAT_FILE)
 		return IMDR_OK;
-	rc = read_file_from_repo(c->r, root, e, &b);
+	rc = read_file_from_repo(c->r, root, e, &c->mtext);
 	if (rc) {
 		problem(c, "manifest.json", "cannot be read: %s", err_msg(rc));
-		buf_free(&b);
 		return IMDR_OK;
 	}
-	c->manifest = json_loadb((const char *)b.data, b.len, 0, &je);
-	buf_free(&b);
-	files = json_object_get(c->manifest, "files");
-	if (!json_is_array(files)) {
-		problem(c, "manifest.json", "not a manifest: %s", c->manifest ? "no files list" : je.text);
+	rc = manifest_index((const char *)c->mtext.data, c->mtext.len, &c->man, &bad, &first_bad);
+	if (rc) {
+		problem(c, "manifest.json", "not a manifest: %s", err_msg(rc));
 		return IMDR_OK;
-	}
-	n = json_array_size(files);
-	{
-		size_t bad = 0, first_bad = 0;
-
-	c->mpath = xcalloc(n + 1, sizeof(*c->mpath));
-	c->msha = xcalloc(n + 1, sizeof(*c->msha));
-	c->msize = xcalloc(n + 1, sizeof(*c->msize));
-	for (size_t i = 0; i < n; i++) {
-		json_t *f = json_array_get(files, i);
-		const char *path = json_string_value(json_object_get(f, "path"));
-		const char *sha = json_string_value(json_object_get(f, "sha256"));
-		json_t *size = json_object_get(f, "size");
-
-		if (path == NULL || sha == NULL || !hex_valid(sha, 64) || !json_is_integer(size)) {
-			if (bad++ == 0)
-				first_bad = i;
-			continue;
-		}
-		c->mpath[c->mn] = path;
-		c->msha[c->mn] = sha;
-		c->msize[c->mn] = (uint64_t)json_integer_value(size);
-		c->mn++;
 	}
 	if (bad)
 		problem(c, "manifest.json", "%zu entr%s not {path, size, sha256} (the first: entry %zu)",
 		    bad, bad == 1 ? "y is" : "ies are", first_bad);
-	}
-	/* sort the three arrays by path */
-	order = xmalloc((c->mn + 1) * sizeof(*order));
-	for (size_t i = 0; i < c->mn; i++)
-		order[i] = i;
-	qsort_r(order, c->mn, sizeof(*order), cmp_mpath, c);
-	p = xmalloc((c->mn + 1) * sizeof(*p));
-	h = xmalloc((c->mn + 1) * sizeof(*h));
-	sz = xmalloc((c->mn + 1) * sizeof(*sz));
-	for (size_t i = 0; i < c->mn; i++) {
-		p[i] = c->mpath[order[i]];
-		h[i] = c->msha[order[i]];
-		sz[i] = c->msize[order[i]];
-	}
-	free(c->mpath);
-	free(c->msha);
-	free(c->msize);
-	free(order);
-	c->mpath = p;
-	c->msha = h;
-	c->msize = sz;
 	c->res->has_manifest = 1;
 	return IMDR_OK;
-}
-
-/* manifest_find: the index of path, or -1. */
-static long
-manifest_find(const struct drill_ctx *c, const char *path)
-{
-	size_t lo = 0, hi = c->mn;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int d = strcmp(c->mpath[mid], path);
-
-		if (d == 0)
-			return (long)mid;
-		if (d < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
 }
 
 /* ---- verifying one restored file ---- */
@@ -303,62 +229,63 @@ against_path(const struct drill_ctx *c, const char *path)
 	return xasprintf("%s/%s", c->o->against, path);
 }
 
-/* A file to verify: its size and chunks (in order, back to back). */
+/* A file to verify: its size and chunks (in order, back to back), and
+ * what reading it back as it landed found (a sample's files are read
+ * back by the restore's workers the moment each is whole, while the
+ * restore goes on and the bytes are still in the page cache; the
+ * verdict against the manifest waits for the manifest). */
 struct vfile {
 	const char *path;
 	uint64_t size;
 	uint32_t nchunks;
 	struct blob_ref *refs;
+	int read_back;			/* read back as it landed */
+	int nprob;			/* problems said against it */
+	int has_digest;			/* its SHA-256 is in digest, not yet judged */
+	uint8_t digest[32];
+	int removed;			/* from the scratch folder, once read back */
+	int compared, differ;		/* --against */
 };
 
-#define VPROB(...) do { problem(c, __VA_ARGS__); nprob++; } while (0)
+#define VPROB(...) do { problem(c, __VA_ARGS__); f->nprob++; } while (0)
 
+/* read_back: read the restored file f back from fd and check what needs
+ * no manifest: its size, every chunk's keyed id (unless with_sha: then
+ * its SHA-256 goes into f->digest for judge, which says as much as the
+ * chunks' ids and costs half), and the --against file. Problems are
+ * said and counted in f->nprob. */
 static void
-verify_file(struct drill_ctx *c, const struct vfile *e, struct vbufs *vb)
+read_back(struct drill_ctx *c, struct vfile *f, int fd, int with_sha, struct vbufs *vb)
 {
-	const char *path = e->path;
-	uint64_t off = 0, compared = 0, differ = 0, checked = 0;
-	int nprob = 0;
-	char *full = xasprintf("%s/%s", c->target, path), *apath = against_path(c, path);
+	const char *path = f->path;
+	char *apath = against_path(c, path);
 	struct crypto_sha256_ctx *sha = NULL;
-	uint8_t digest[32], id[CRYPTO_ID_LEN];
-	char hex[65];
+	uint8_t id[CRYPTO_ID_LEN];
+	uint64_t off = 0;
 	struct stat st;
-	int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), afd = -1, bad = 0, adiff = 0;
-	long mi = -1;
+	int afd = -1;
 
-	if (fd < 0) {
-		/* a file the restore could not write was reported by it */
-		if (errno != ENOENT)
-			VPROB(path, "cannot open the restored file: %s", strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != e->size) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != f->size) {
 		VPROB(path, "restored with %lld bytes, the snapshot has %llu",
-		    (long long)st.st_size, (unsigned long long)e->size);
+		    (long long)st.st_size, (unsigned long long)f->size);
 		goto out;
 	}
 	if (apath) {
 		afd = open(apath, O_RDONLY | O_CLOEXEC);
 		if (afd < 0) {
 			VPROB(path, "not in %s: %s", c->o->against, strerror(errno));
-		} else if (fstat(afd, &st) != 0 || (uint64_t)st.st_size != e->size) {
+		} else if (fstat(afd, &st) != 0 || (uint64_t)st.st_size != f->size) {
 			VPROB(path, "differs from %s (%lld bytes there, %llu in the snapshot)", apath,
-			    (long long)st.st_size, (unsigned long long)e->size);
+			    (long long)st.st_size, (unsigned long long)f->size);
 			close(afd);
 			afd = -1;
 		}
-		compared = 1;
+		f->compared = 1;
 	}
-	if (c->res->has_manifest && strcmp(path, "manifest.json") != 0) {
-		mi = manifest_find(c, path);
-		if (mi < 0)
-			VPROB(path, "not in the snapshot's manifest.json");
-		else
-			sha = crypto_sha256_begin();
-	}
-	for (uint32_t i = 0; i < e->nchunks && !bad; i++) {
-		struct blob_ref ref = e->refs[i];
+	if (with_sha)
+		sha = crypto_sha256_begin();
+	for (uint32_t i = 0; i < f->nchunks; i++) {
+		struct blob_ref ref = f->refs[i];
 		size_t got;
 
 		buf_reserve(&vb->chunk, ref.raw_length);
@@ -366,67 +293,109 @@ verify_file(struct drill_ctx *c, const struct vfile *e, struct vbufs *vb)
 			VPROB(path, "cannot read back bytes %llu..%llu of the restored file: %s",
 			    (unsigned long long)off, (unsigned long long)(off + ref.raw_length),
 			    got != ref.raw_length ? "short" : strerror(errno));
-			bad = 1;
 			break;
 		}
-		/* a file the manifest lists is held to its SHA-256, which
-		 * says as much as its chunks' ids and costs half */
-		if (sha == NULL)
-			repo_blob_id(c->r, vb->chunk.data, got, id);
-		if (sha == NULL && !crypto_memeq(id, ref.id, CRYPTO_ID_LEN)) {
-			VPROB(path, "bytes %llu..%llu differ from what was backed up (chunk id "
-			    "mismatch)", (unsigned long long)off, (unsigned long long)(off + got));
-			bad = 1;
-		}
-		if (sha)
+		if (sha) {
 			crypto_sha256_update(sha, vb->chunk.data, got);
-		if (afd >= 0 && !adiff) {
+		} else {
+			repo_blob_id(c->r, vb->chunk.data, got, id);
+			if (!crypto_memeq(id, ref.id, CRYPTO_ID_LEN)) {
+				VPROB(path, "bytes %llu..%llu differ from what was backed up (chunk id "
+				    "mismatch)", (unsigned long long)off, (unsigned long long)(off + got));
+				break;
+			}
+		}
+		if (afd >= 0 && !f->differ) {
 			size_t agot;
 
 			buf_reserve(&vb->other, got);
 			if (pread_all(afd, vb->other.data, got, off, &agot) < 0 || agot != got ||
 			    memcmp(vb->other.data, vb->chunk.data, got) != 0)
-				adiff = 1;
+				f->differ = 1;
 		}
 		off += got;
 	}
 	if (sha) {
-		crypto_sha256_end(sha, digest);
-		sha = NULL;
-		hex_encode(digest, 32, hex);
-		if (!bad && strcmp(hex, c->msha[mi]) != 0) {
-			VPROB(path, "SHA-256 %s, the manifest says %s", hex, c->msha[mi]);
-			bad = 1;
-		} else if (!bad && c->msize[mi] != e->size) {
-			VPROB(path, "%llu bytes, the manifest says %llu",
-			    (unsigned long long)e->size, (unsigned long long)c->msize[mi]);
-			bad = 1;
-		} else if (!bad) {
-			checked = 1;
-		}
+		crypto_sha256_end(sha, f->digest);
+		f->has_digest = f->nprob == 0;
 	}
-	if (adiff) {
+	if (f->differ)
 		VPROB(path, "differs from %s", apath);
-		differ = 1;
-	}
 out:
-	pthread_mutex_lock(&c->mu);
-	c->res->against_compared += compared;
-	c->res->against_differ += differ;
-	c->res->manifest_checked += checked;
-	if (fd >= 0 && nprob == 0) {	/* nothing said against it */
-		c->res->files++;
-		c->res->bytes += e->size;
-	}
-	pthread_mutex_unlock(&c->mu);
-	if (sha)
-		crypto_sha256_end(sha, digest);
-	if (fd >= 0)
-		close(fd);
 	if (afd >= 0)
 		close(afd);
-	free(full);
 	free(apath);
+}
+
+/* judge: the verdict on a file read back: its SHA-256 against the
+ * manifest's (loaded by now), then the counts. */
+static void
+judge(struct drill_ctx *c, struct vfile *f)
+{
+	int checked = 0;
+	char hex[65], msha[65];
+	uint64_t msize;
+
+	if (f->has_digest) {
+		switch (manifest_lookup(c->man, f->path, &msize, msha)) {
+		case IMDR_OK:
+			hex_encode(f->digest, 32, hex);
+			if (strcmp(hex, msha) != 0)
+				VPROB(f->path, "SHA-256 %s, the manifest says %s", hex, msha);
+			else if (msize != f->size)
+				VPROB(f->path, "%llu bytes, the manifest says %llu",
+				    (unsigned long long)f->size, (unsigned long long)msize);
+			else
+				checked = 1;
+			break;
+		case IMDR_ENOENT:
+			VPROB(f->path, "not in the snapshot's manifest.json");
+			break;
+		default:
+			VPROB(f->path, "its entry in manifest.json is not {path, size, sha256}");
+			break;
+		}
+		f->has_digest = 0;
+	}
+	pthread_mutex_lock(&c->mu);
+	c->res->against_compared += f->compared;
+	c->res->against_differ += f->differ;
+	c->res->manifest_checked += checked;
+	if (f->nprob == 0) {	/* nothing said against it */
+		c->res->files++;
+		c->res->bytes += f->size;
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* with_sha: f is held to the manifest's SHA-256 (a manifest that is
+ * loaded, or may be yet: mstate). */
+static int
+with_sha(const struct drill_ctx *c, const struct vfile *f, int mstate)
+{
+	return c->expect_manifest && mstate != MANIFEST_BAD && strcmp(f->path, "manifest.json") != 0;
+}
+
+/* verify_file: f, not read back yet (or only to a SHA-256 that the
+ * manifest could not judge after all), from the restored file at its
+ * path. The manifest is loaded. */
+static void
+verify_file(struct drill_ctx *c, struct vfile *f, struct vbufs *vb)
+{
+	char *full = xasprintf("%s/%s", c->target, f->path);
+	int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	free(full);
+	f->has_digest = 0;
+	if (fd < 0) {
+		/* a file the restore could not write was reported by it */
+		if (errno != ENOENT)
+			VPROB(f->path, "cannot open the restored file: %s", strerror(errno));
+		return;
+	}
+	read_back(c, f, fd, with_sha(c, f, c->mstate), vb);
+	close(fd);
+	judge(c, f);
 }
 
 /* ---- choosing the sample ----
@@ -440,10 +409,11 @@ out:
  * own walk of the tree. */
 
 /* The chosen files, with what verifying them needs: their paths for the
- * restore, their sizes and chunk references. */
+ * restore, their sizes and chunk references. Each is allocated alone:
+ * the restore's workers hold it while the walk adds more. */
 struct walk_pick {
 	struct drill_ctx *c;
-	struct vfile *v;
+	struct vfile **v;
 	size_t n, cap;
 };
 
@@ -463,7 +433,8 @@ fill_refs(const struct cat_node *node, const struct cat_entry *e, struct vfile *
 /* pick: restore_opts.pick of a sample: a chosen file is restored, and
  * what verifying it needs is kept. */
 static int
-pick(void *ctx, const char *path, const struct cat_node *node, const struct cat_entry *e)
+pick(void *ctx, const char *path, const struct cat_node *node, const struct cat_entry *e,
+    void **ret_file)
 {
 	struct walk_pick *w = ctx;
 	struct drill_ctx *c = w->c;
@@ -485,9 +456,11 @@ pick(void *ctx, const char *path, const struct cat_node *node, const struct cat_
 		return 0;
 	}
 	c->sum += e->size;
-	f = ARRAY_PUSH(w->v, w->n, w->cap);
+	f = xcalloc(1, sizeof(*f));
+	*ARRAY_PUSH(w->v, w->n, w->cap) = f;
 	f->path = xstrdup(path);
 	fill_refs(node, e, f);
+	*ret_file = f;
 	return 1;
 }
 
@@ -495,8 +468,9 @@ static void
 picks_free(struct walk_pick *w)
 {
 	for (size_t i = 0; i < w->n; i++) {
-		free((char *)w->v[i].path);
-		free(w->v[i].refs);
+		free((char *)w->v[i]->path);
+		free(w->v[i]->refs);
+		free(w->v[i]);
 	}
 	free(w->v);
 	w->v = NULL;
@@ -514,6 +488,7 @@ verify_cb(void *ctx, const char *path, const struct cat_node *node, const struct
 		return err_set(IMDR_EINTR, "interrupted");
 	if (e->type != CAT_FILE)
 		return 0;
+	memset(&f, 0, sizeof(f));
 	f.path = path;
 	fill_refs(node, e, &f);
 	verify_file(c, &f, &c->vb);
@@ -624,6 +599,49 @@ remove_tree(const char *dir)
 	nftw(dir, rm_one, 16, FTW_PHYS | FTW_DEPTH);
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* remove_sample: what a sample's restore left: its files went as they
+ * were verified, so only the folders its paths pass through are left
+ * (removed deepest first: in reverse name order a folder comes after
+ * everything below it), then the restore's folder and scratch itself: a
+ * few hundred rmdirs where walking the tree twice costs thousands of
+ * calls. 0, or -1 when something was in the way (remove_tree takes what
+ * is left). */
+static int
+remove_sample(const struct drill_ctx *c, const struct walk_pick *picks, const char *scratch)
+{
+	char **dirs = NULL, *full;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < picks->n; i++) {
+		const char *path = picks->v[i]->path;
+
+		for (const char *sl = strchr(path, '/'); sl; sl = strchr(sl + 1, '/'))
+			*ARRAY_PUSH(dirs, n, cap) = xstrndup(path, (size_t)(sl - path));
+	}
+	if (n > 1)
+		qsort(dirs, n, sizeof(*dirs), cmp_str);
+	for (size_t i = n; i-- > 0;) {
+		if (rc == 0 && (i + 1 == n || strcmp(dirs[i], dirs[i + 1]) != 0)) {
+			full = xasprintf("%s/%s", c->target, dirs[i]);
+			rc = rmdir(full) == 0 ? 0 : -1;
+			free(full);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+	if (rc == 0 && (rmdir(c->target) != 0 || rmdir(scratch) != 0))
+		rc = -1;
+	return rc;
+}
+
 static char *
 make_scratch(const struct drill_opts *o, struct drill_replica_result *res)
 {
@@ -661,13 +679,68 @@ static void *
 manifest_main(void *arg)
 {
 	struct mload *m = arg;
+	int64_t t = time_mono_ns();
 
-	m->rc = load_manifest(m->c, NULL, m->root);
+	m->rc = load_manifest(m->c, m->root);
+	m->c->res->manifest_secs = secs_since(t);
+	__atomic_store_n(&m->c->mstate, m->c->res->has_manifest ? MANIFEST_GOOD : MANIFEST_BAD,
+	    __ATOMIC_RELEASE);
 	repo_thread_cleanup();
 	return NULL;
 }
 
-/* Verifying a sample: threads take the next file until none is left. */
+/* Reading a sample back as it lands: the restore's workers' buffers,
+ * freed as each worker ends. */
+static void
+vbufs_free(void *v)
+{
+	struct vbufs *vb = v;
+
+	if (vb == NULL)
+		return;
+	buf_free(&vb->chunk);
+	buf_free(&vb->other);
+	free(vb);
+}
+
+/* landed: restore_opts.landed of a sample: the file is read back at once
+ * (from the page cache, most likely, as later it would be from the disk),
+ * and removed when nothing more needs it: the verdict against the
+ * manifest needs only its SHA-256 then, unless the manifest is still
+ * loading (should it turn out unusable, the file is read again for its
+ * chunks' ids). */
+static void
+landed(void *ctx, void *file, int fd, int dfd, const char *name)
+{
+	struct drill_ctx *c = ctx;
+	struct vfile *f = file;
+	int mstate = __atomic_load_n(&c->mstate, __ATOMIC_ACQUIRE);
+	struct vbufs *vb;
+
+	if (f == NULL || ev_cancelled(&c->o->ev))
+		return;		/* read back after the restore */
+	if ((vb = pthread_getspecific(c->vkey)) == NULL) {
+		vb = xcalloc(1, sizeof(*vb));
+		pthread_setspecific(c->vkey, vb);
+	}
+	read_back(c, f, fd, with_sha(c, f, mstate), vb);
+	f->read_back = 1;
+	if (!c->o->keep && (!f->has_digest || mstate == MANIFEST_GOOD))
+		f->removed = unlinkat(dfd, name, 0) == 0;
+}
+
+/* needs_reading: f was not read back as it landed (restored otherwise,
+ * or the drill was stopped), or only to a SHA-256 the manifest could not
+ * judge after all. */
+static int
+needs_reading(const struct drill_ctx *c, const struct vfile *f)
+{
+	return !f->read_back || (f->has_digest && c->mstate != MANIFEST_GOOD);
+}
+
+/* Verifying a sample, once restored and the manifest in: threads take
+ * the next file until none is left, reading back those that need it,
+ * and remove what is left of it (the folders go last). */
 #define VERIFY_THREADS 4
 
 struct vpool {
@@ -684,10 +757,21 @@ verify_main(void *arg)
 
 	for (;;) {
 		size_t i = __atomic_fetch_add(&vp->next, 1, __ATOMIC_RELAXED);
+		struct vfile *f;
 
 		if (i >= vp->picks->n || ev_cancelled(&vp->c->o->ev))
 			break;
-		verify_file(vp->c, &vp->picks->v[i], &vb);
+		f = vp->picks->v[i];
+		if (needs_reading(vp->c, f))
+			verify_file(vp->c, f, &vb);
+		else
+			judge(vp->c, f);
+		if (!vp->c->o->keep && !f->removed) {
+			char *full = xasprintf("%s/%s", vp->c->target, f->path);
+
+			unlink(full);
+			free(full);
+		}
 	}
 	buf_free(&vb.chunk);
 	buf_free(&vb.other);
@@ -700,9 +784,12 @@ verify_picks(struct drill_ctx *c, const struct walk_pick *picks)
 {
 	struct vpool vp = { c, picks, 0 };
 	pthread_t th[VERIFY_THREADS];
+	size_t work = 0;	/* files to read or remove, not only to judge */
 	int n = 0;
 
-	for (int i = 0; i < VERIFY_THREADS && (size_t)i < picks->n; i++)
+	for (size_t i = 0; i < picks->n; i++)
+		work += needs_reading(c, picks->v[i]) || (!c->o->keep && !picks->v[i]->removed);
+	for (int i = 0; i < VERIFY_THREADS && (size_t)i < work; i++)
 		if (pthread_create(&th[n], NULL, verify_main, &vp) == 0)
 			n++;
 	if (n == 0)
@@ -724,7 +811,8 @@ restore_fallback(struct drill_ctx *c, const struct snapshot *s, struct walk_pick
 	int rc = cat_resolve(c->r, &s->root, c->fallback, &node, &e);
 
 	if (rc == IMDR_OK && e) {
-		f = ARRAY_PUSH(picks->v, picks->n, picks->cap);
+		f = xcalloc(1, sizeof(*f));
+		*ARRAY_PUSH(picks->v, picks->n, picks->cap) = f;
 		f->path = xstrdup(c->fallback);
 		fill_refs(node, e, f);
 		ro->pick = NULL;
@@ -758,6 +846,11 @@ drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_resul
 	memset(&picks, 0, sizeof(picks));
 	memset(&rr, 0, sizeof(rr));
 	pthread_mutex_init(&c.mu, NULL);
+	if (pthread_key_create(&c.vkey, vbufs_free) != 0) {
+		pthread_mutex_destroy(&c.mu);
+		snprintf(res->error, sizeof(res->error), "cannot make a thread key");
+		return err_set(IMDR_ENOMEM, "cannot make a thread key");
+	}
 	c.r = r;
 	c.o = o;
 	c.res = res;
@@ -781,16 +874,14 @@ drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_resul
 	{
 		const struct cat_entry *src = cat_node_find(root, "source", 6);
 
+		const struct cat_entry *man = cat_node_find(root, "manifest.json", 13);
+
 		c.against_source = src && src->type == CAT_DIR && s->format &&
 		    strcmp(s->format, "files") != 0 && strcmp(s->format, "canonical") != 0;
+		c.expect_manifest = man && man->type == CAT_FILE;
 	}
-
-	rc = first_message(&c, s, root);
-	res->first_message_secs = secs_since(t0);
-	if (rc) {
-		snprintf(res->error, sizeof(res->error), "%s", err_msg(rc));
-		goto out;
-	}
+	/* the manifest loads (a few MB of JSON to parse) while the first
+	 * message is read and the files are restored */
 	ml.c = &c;
 	ml.root = root;
 	ml.rc = IMDR_OK;
@@ -798,6 +889,13 @@ drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_resul
 		mstarted = 1;
 	else
 		manifest_main(&ml);
+
+	rc = first_message(&c, s, root);
+	res->first_message_secs = secs_since(t0);
+	if (rc) {
+		snprintf(res->error, sizeof(res->error), "%s", err_msg(rc));
+		goto out;
+	}
 	if ((scratch = make_scratch(o, res)) == NULL) {
 		rc = IMDR_EIO;
 		goto out;
@@ -813,6 +911,8 @@ drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_resul
 		c.budget = (uint64_t)((double)s->bytes * o->sample_pct / 100.0);
 		ro.pick = pick;
 		ro.pick_ctx = &picks;
+		ro.landed = landed;
+		ro.landed_ctx = &c;
 		ev_total(&o->ev, 0, c.budget);
 	} else {
 		ev_total(&o->ev, s->files, s->bytes);
@@ -827,6 +927,8 @@ drill_one(struct repo *r, const struct drill_opts *o, struct drill_replica_resul
 	if ((rc == IMDR_OK || rc == IMDR_EAUTH) && o->sample_pct > 0 && picks.n == 0 && c.fallback)
 		rc = restore_fallback(&c, s, &picks, &ro, &rr);
 	res->restore_secs = secs_since(t);
+	vbufs_free(pthread_getspecific(c.vkey));	/* the walker's: empty files land there */
+	pthread_setspecific(c.vkey, NULL);
 	if (rc == IMDR_EAUTH)
 		rc = IMDR_OK;	/* files it could not restore are mismatches, counted */
 	if (rc) {
@@ -878,18 +980,20 @@ out:
 	if (scratch && o->keep) {
 		snprintf(res->restore_dir, sizeof(res->restore_dir), "%s", c.target ? c.target : scratch);
 	} else if (scratch) {
-		remove_tree(scratch);
+		t = time_mono_ns();
+		if (o->sample_pct <= 0 || c.target == NULL || remove_sample(&c, &picks, scratch) != 0)
+			remove_tree(scratch);
+		res->cleanup_secs = secs_since(t);
 	}
 	free(scratch);
 	free(c.target);
 	picks_free(&picks);
 	free(c.fallback);
-	free(c.mpath);
-	free(c.msha);
-	free(c.msize);
-	json_decref(c.manifest);
+	manifest_free(c.man);
+	buf_free(&c.mtext);
 	buf_free(&c.vb.chunk);
 	buf_free(&c.vb.other);
+	pthread_key_delete(c.vkey);
 	pthread_mutex_destroy(&c.mu);
 	cat_node_free(root);
 	snapshot_free(s);
@@ -1074,6 +1178,8 @@ drill_report_json(const struct drill_opts *o, const struct drill_result *res)
 		json_object_set_new(ro, "first_message_seconds", json_real(r->first_message_secs));
 		json_object_set_new(ro, "restore_seconds", json_real(r->restore_secs));
 		json_object_set_new(ro, "verify_seconds", json_real(r->verify_secs));
+		json_object_set_new(ro, "manifest_seconds", json_real(r->manifest_secs));
+		json_object_set_new(ro, "cleanup_seconds", json_real(r->cleanup_secs));
 		json_object_set_new(ro, "throughput_bytes_per_second", json_real(r->throughput));
 		json_object_set_new(ro, "estimate_seconds", json_real(r->estimate_secs));
 		json_object_set_new(ro, "rto_met", r->rto_met < 0 ? json_null() : json_boolean(r->rto_met));

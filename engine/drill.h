@@ -12,13 +12,18 @@
  * was written is what was backed up, and its size is the tree's. A file
  * that cannot be restored (a damaged or missing pack: the message names
  * it), or differs, is a mismatch. Each replica is opened alone, so
- * failover cannot hide a replica's damage.
+ * failover cannot hide a replica's damage. A sample's files are read back
+ * by the restore's own workers the moment each is whole (restore_opts.
+ * landed: from the page cache, as a separate pass right after would read
+ * them) and removed then; the verdict against the manifest, which loads
+ * meanwhile, follows the restore.
  *
  * Timings, from the start of the drill on that replica: `open` (the
  * snapshot listed and loaded and its root folder read: what a mount does
  * before it answers), `first message` (the first bytes of a
  * conversation's messages.jsonl, else of the first file, read from the
- * repository), the restore itself, and its throughput. The full-restore
+ * repository), the restore itself (for a sample, with the reading back),
+ * and its throughput. The full-restore
  * estimate is open + restore time, scaled for a sample by the larger of
  * the byte and file ratios (so it errs long). The drill is recorded in
  * the audit log (command "drill"; the restores it made record themselves
@@ -82,6 +87,8 @@ struct drill_replica_result {
 	size_t nproblems;
 	char first_path[512];		/* what first_message_secs read */
 	double open_secs, first_message_secs, restore_secs, verify_secs;
+	double manifest_secs;		/* loading it (alongside the restore) */
+	double cleanup_secs;		/* removing what was restored */
 	double throughput;		/* bytes per second of the restore */
 	double estimate_secs;		/* full restore, with setup_secs */
 	int rto_met;			/* -1: no RTO given */

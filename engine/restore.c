@@ -379,6 +379,7 @@ parent_fd(struct restore *rs, const char *rel, int *ret_fd, const char **ret_nam
 struct rfile {
 	int fd, dfd;		/* the file, and its folder (to remove it) */
 	char *name, *rel;
+	void *cookie;		/* what pick gave, for landed */
 	uint32_t mode;
 	int64_t mtime_ns;
 	uint32_t left;		/* chunks not yet written; under pool.mu */
@@ -440,6 +441,8 @@ finish_file(struct pool *p, struct rfile *f)
 	times[0] = times[1] = ts_of(f->mtime_ns);
 	if (rc == IMDR_OK && futimens(f->fd, times) < 0)
 		rc = fail_at(rs, errno, "set the mtime of", f->rel);
+	if (rc == IMDR_OK && rs->o->landed)
+		rs->o->landed(rs->o->landed_ctx, f->cookie, f->fd, f->dfd, f->name);
 	if (close(f->fd) < 0 && rc == IMDR_OK)
 		rc = fail_at(rs, errno, "write", f->rel);
 	if (rc)
@@ -665,13 +668,14 @@ pool_add(struct pool *p, struct rfile *f, const struct cat_node *node,
 
 /* create_file: name in dfd, new, never through a symlink: a symlink in
  * the way is replaced (as where a folder goes), an existing file only with
- * force, a folder never. */
+ * force, a folder never. Open for reading too when it is to be landed. */
 static int
 create_file(struct restore *rs, int dfd, const char *name, const char *rel, int *ret_fd)
 {
+	int how = (rs->o->landed ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+
 	for (int tries = 0; tries < 3; tries++) {
-		int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		    0600), rc;
+		int fd = openat(dfd, name, how, 0600), rc;
 
 		if (fd >= 0) {
 			*ret_fd = fd;
@@ -688,7 +692,7 @@ create_file(struct restore *rs, int dfd, const char *name, const char *rel, int 
 /* restore_file: create the file and hand its chunks to the pool. */
 static int
 restore_file(struct restore *rs, int dfd, const char *name, const char *rel,
-    const struct cat_node *node, const struct cat_entry *e)
+    const struct cat_node *node, const struct cat_entry *e, void *cookie)
 {
 	struct pool *p = rs->pool;
 	struct rfile *f;
@@ -719,6 +723,7 @@ restore_file(struct restore *rs, int dfd, const char *name, const char *rel,
 	f->dfd = dfd;
 	f->name = xstrdup(name);
 	f->rel = xstrdup(rel);
+	f->cookie = cookie;
 	f->mode = e->mode;
 	f->mtime_ns = e->mtime_ns;
 	f->left = e->nchunks;
@@ -770,7 +775,7 @@ restore_dir(struct restore *rs, const char *name, const struct cat_entry *e)
 
 static int
 restore_entry(struct restore *rs, const char *rel, const struct cat_node *node,
-    const struct cat_entry *e)
+    const struct cat_entry *e, void *cookie)
 {
 	const char *name;
 	int dfd, rc;
@@ -784,7 +789,7 @@ restore_entry(struct restore *rs, const char *rel, const struct cat_node *node,
 	case CAT_SYMLINK:
 		return restore_symlink(rs, dfd, name, rel, e);
 	default:
-		return restore_file(rs, dfd, name, rel, node, e);
+		return restore_file(rs, dfd, name, rel, node, e, cookie);
 	}
 }
 
@@ -799,7 +804,7 @@ walk_cb(void *ctx, const char *path, const struct cat_node *node,
 
 	if (ev_cancelled(rs->ev))
 		return err_set(IMDR_EINTR, "interrupted");
-	return restore_entry(rs, path, node, e);
+	return restore_entry(rs, path, node, e, NULL);
 }
 
 /* pick_cb: a picked restore's walk: into every folder, restoring only
@@ -809,12 +814,13 @@ pick_cb(void *ctx, const char *path, const struct cat_node *node,
     const struct cat_entry *e)
 {
 	struct restore *rs = ctx;
+	void *cookie = NULL;
 
 	if (ev_cancelled(rs->ev))
 		return err_set(IMDR_EINTR, "interrupted");
-	if (e->type == CAT_DIR || !rs->o->pick(rs->o->pick_ctx, path, node, e))
+	if (e->type == CAT_DIR || !rs->o->pick(rs->o->pick_ctx, path, node, e, &cookie))
 		return 0;
-	return restore_entry(rs, path, node, e);
+	return restore_entry(rs, path, node, e, cookie);
 }
 
 /* finish_dirs: modes and mtimes of the folders restored, the last made

@@ -29,10 +29,20 @@ struct restore_opts {
 	 * non-zero, in one walk of the tree, making their folders as they need
 	 * them (a sample: many scattered files without resolving each path
 	 * from the root); NULL: everything, or include. Called from the
-	 * walking thread, node and e valid during the call only. */
+	 * walking thread, node and e valid during the call only; *ret_file
+	 * (NULL before the call) is what landed gets for the file. */
 	int (*pick)(void *ctx, const char *path, const struct cat_node *node,
-	    const struct cat_entry *e);
+	    const struct cat_entry *e, void **ret_file);
 	void *pick_ctx;
+	/* landed: each file written whole, before it is closed: fd is the
+	 * file, open for reading too (what landed can be read back while it
+	 * is still in the page cache), dfd its folder and name its name there
+	 * (to remove it, say); file is what pick gave, else NULL. Called from
+	 * the worker that wrote the file's last chunk (the walking thread for
+	 * an empty file), many at once, after its mode and mtime are set; a
+	 * file that could not be restored is not landed. NULL: none. */
+	void (*landed)(void *ctx, void *file, int fd, int dfd, const char *name);
+	void *landed_ctx;
 	int force;			/* replace existing files (symlinks are replaced always) */
 	int keep_setuid;		/* restore setuid/setgid bits too */
 	struct engine_events ev;	/* error(): a file that could not be restored */

@@ -5,7 +5,8 @@
 #       joined by 0x00; binary attachments replaced by short text);
 #   node, pack_header, index, snapshot, keyslot   the plaintext of every
 #       object of a repository holding backups of those samples (through
-#       build/tools/fuzzseeds).
+#       build/tools/fuzzseeds);
+#   manifest   the manifest.json of each of those backups, and a hostile one.
 # Needs `make` done (build/imdr, build/tools/fuzzseeds). Deterministic for
 # the records; the repository objects differ per run (random ids and keys).
 set -e
@@ -102,4 +103,13 @@ mkdir -p "$odd/$(printf 'caf\351')"; ln -s /etc/passwd "$odd/link"
 printf 'x' >"$odd/$(printf 'caf\351')/f"
 build/imdr backup "$tmp/repo" "$odd" --quiet
 build/tools/fuzzseeds "$tmp/repo" "$C"
+mkdir -p "$C/manifest"
+i=0
+for id in $(build/imdr snapshots "$tmp/repo" --json | python3 -c 'import json,sys; print(" ".join(s["id"] for s in json.load(sys.stdin)))'); do
+	build/imdr cat "$tmp/repo" "$id" manifest.json >"$C/manifest/sample-$i" 2>/dev/null || rm -f "$C/manifest/sample-$i"
+	i=$((i + 1))
+done
+printf '%s' '{"files": [{"path": "a\u0000b", "size": 1, "sha256": "x"}, {"size": -1, "path": "\ud800"}, 7, [[{}]],
+ {"path": "b", "path": "c\"d", "size": 1e999, "sha256": null}], "files": [{"path": "e"}], "x": [true, "\u2028"]}' \
+	>"$C/manifest/hostile"
 for d in "$C"/*; do echo "$(basename "$d"): $(ls "$d" | wc -l) seeds, $(du -sk "$d" | cut -f1) KiB"; done

@@ -73,6 +73,22 @@ if [ $rc = 1 ] && [[ "$out" == *"conversations/general--C1/messages.jsonl: SHA-2
 	pass "a file whose SHA-256 differs from the manifest's fails the drill, named"
 else fail "manifest mismatch: rc=$rc $out"; fi
 
+# --- a manifest that is not JSON: the drill fails naming it, and a
+# sample's files (hashed as they landed, the manifest still loading) are
+# read again and verified by their chunks' ids
+printf '{"source": "canonical", "files": [{"path": "users.jsonl", "size": 1, "sha256": "00"}' >"$T/canon/manifest.json"
+"$IMDR" init "$T/brepo" >/dev/null && "$IMDR" backup "$T/brepo" "$T/canon" --format canonical --quiet
+"$IMDR" drill "$T/brepo" --sample 99% --seed 3 --json --scratch "$T/sc3" >"$T/broken.json" 2>/dev/null
+check "a manifest that is not JSON: named, the sample verified by chunk ids, scratch emptied" python3 - "$T/broken.json" "$T/sc3" <<'EOF2'
+import json, os, sys
+r = json.load(open(sys.argv[1]))
+x = r["replicas"][0]
+assert not r["ok"] and not x["manifest"] and x["mismatches"] == 1, x
+assert x["problems"][0].startswith("manifest.json: not a manifest"), x
+assert x["files_verified"] >= 2 and x["unreadable"] == 0, x
+assert os.listdir(sys.argv[2]) == [], os.listdir(sys.argv[2])
+EOF2
+
 # --- a damaged pack, on one replica of two
 "$IMDR" init "$T/replica" --replica-of "$REPO" >/dev/null
 "$IMDR" copy "$REPO" "$T/replica" --quiet
@@ -100,6 +116,12 @@ EOF
 out=$("$IMDR" status --state-dir "$T/state" 2>&1); rc=$?
 if [ $rc = 2 ] && [[ "$out" == *"the last drill found"*"damaged, missing or different"* ]]; then
 	pass "drill --job records the result: status says CRITICAL"; else fail "status after damaged drill: rc=$rc $out"; fi
+# a sample is read back as it lands, by the restore's workers: the
+# damaged pack is caught there too, and the scratch folder left empty
+out=$("$IMDR" drill "multi:$REPO|$T/replica" --replica 2 --sample 99% --seed 7 --scratch "$T/sc2" 2>&1); rc=$?
+if [ $rc = 1 ] && [[ "$out" == *"in pack ${packid:0:16} failed authentication"* ]] && [ -z "$(ls -A "$T/sc2")" ]; then
+	pass "a sample drill catches the damaged pack too, and leaves its scratch folder empty"
+else fail "damaged pack, sample: rc=$rc $(ls -A "$T/sc2") $out"; fi
 check "drill --replica 1 (the sound one) passes" "$IMDR" drill "multi:$REPO|$T/replica" --replica 1 --quiet
 check_fails "drill --replica 3 of two is refused" "$IMDR" drill "multi:$REPO|$T/replica" --replica 3 --quiet
 check_fails "drill --sample 0% is refused" "$IMDR" drill "$REPO" --sample 0%

@@ -1,7 +1,8 @@
 /* Unit tests of the engine as a library: backup -> restore -> check called
  * directly, with events counted; cancellation; a damaged pack found by
  * check and skipped by restore; restore never writing through symlinks in
- * its target; sources scoping snapshots. */
+ * its target; sources scoping snapshots; the drill's index of a
+ * manifest.json. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 
 #include "engine/backup.h"
 #include "engine/check.h"
+#include "engine/manifest.h"
 #include "engine/restore.h"
 #include "engine/trail.h"
 #include "lib/err.h"
@@ -557,6 +559,64 @@ test_audit_trail(void)
 	free(src);
 }
 
+/* The manifest index: what jansson reads, found by a scan of the
+ * structure; escapes decoded; bad entries counted, not indexed; an entry
+ * parsed in full only when looked up; malformed documents refused. */
+static void
+test_manifest_index(void)
+{
+	static const char good[] =
+	    "{\"source\": \"x\", \"span\": {\"from\": [1, {\"}\": \"]\"}], \"to\": null},\n"
+	    " \"files\": [\n"
+	    "  {\"path\": \"b/\\u00e9t\\u00e9.txt\", \"size\": 3, \"sha256\": \"" "aa" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"},\n"
+	    "  {\"size\": 1, \"path\": \"a \\\"q\\\" \\\\.txt\", \"sha256\": \"" "bb" "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"},\n"
+	    "  {\"path\": \"c\", \"size\": -1e3, \"sha256\": \"cc\"},\n"
+	    "  {\"path\": 7}, [\"path\"], \"d\",\n"
+	    "  {\"path\": \"e\", \"size\": 0, \"sha256\": \"" "ee" "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\", \"extra\": {\"path\": \"no\"}}\n"
+	    " ],\n \"counts\": {\"files\": 4}}\n";
+	static const char *const bad[] = {
+		"", "[]", "{\"files\": {}}", "{\"source\": 1}", "{\"files\": [} ",
+		"{\"files\": [{\"path\": \"a\"]}", "{\"files\": [\"a\\\"]}", "{\"files\": []} x",
+		"{\"files\": [\"a\nb\"]}", "{\"files\": [], }",
+	};
+	struct manifest *m = NULL;
+	char sha[65];
+	uint64_t size = 0;
+	size_t nbad = 0, first_bad = 0;
+	char deep[300];
+
+	EXPECT(manifest_index(good, strlen(good), &m, &nbad, &first_bad) == IMDR_OK);
+	EXPECT(m && manifest_count(m) == 4 && nbad == 3 && first_bad == 3);
+	if (m) {
+		EXPECT(manifest_lookup(m, "b/\xc3\xa9t\xc3\xa9.txt", &size, sha) == IMDR_OK);
+		EXPECT(size == 3 && sha[0] == 'a' && strlen(sha) == 64);
+		EXPECT(manifest_lookup(m, "a \"q\" \\.txt", &size, sha) == IMDR_OK);
+		EXPECT(size == 1 && sha[0] == 'b');
+		EXPECT(manifest_lookup(m, "e", &size, sha) == IMDR_OK && size == 0 && sha[63] == 'e');
+		EXPECT(manifest_lookup(m, "c", &size, sha) == IMDR_EFORMAT);
+		EXPECT(manifest_lookup(m, "no", &size, sha) == IMDR_ENOENT);
+		EXPECT(manifest_lookup(m, "d", &size, sha) == IMDR_ENOENT);
+		EXPECT(manifest_lookup(m, "", &size, sha) == IMDR_ENOENT);
+	}
+	manifest_free(m);
+	m = NULL;
+	EXPECT(manifest_index("{\"files\": []}", 13, &m, &nbad, &first_bad) == IMDR_OK);
+	EXPECT(m && manifest_count(m) == 0 && manifest_lookup(m, "a", &size, sha) == IMDR_ENOENT);
+	manifest_free(m);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		m = NULL;
+		EXPECT(manifest_index(bad[i], strlen(bad[i]), &m, &nbad, &first_bad) == IMDR_EFORMAT);
+		EXPECT(m == NULL);
+		err_clear();
+	}
+	/* nesting is bounded, not a way to exhaust the stack */
+	memset(deep, '[', sizeof(deep));
+	memcpy(deep, "{\"x\": ", 6);
+	EXPECT(manifest_index(deep, sizeof(deep), &m, &nbad, &first_bad) == IMDR_EFORMAT);
+	err_clear();
+	manifest_free(NULL);
+}
+
 int
 main(void)
 {
@@ -571,6 +631,7 @@ main(void)
 	RUN(test_restore_symlinks_in_target);
 	RUN(test_sources);
 	RUN(test_audit_trail);
+	RUN(test_manifest_index);
 	{
 		char *cmd = xasprintf("rm -rf %s", tmpdir);
 
