@@ -11,6 +11,7 @@
 #include "cli/progress.h"
 #include "engine/drill.h"
 #include "jobs/run.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
@@ -165,6 +166,7 @@ cmd_drill(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.replica = -1;
+	mem_tune_stream();	/* lib/buf.h: buffers of runs kept for reuse */
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {

@@ -8,6 +8,7 @@
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "engine/restore.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 
 static void
@@ -61,6 +62,7 @@ cmd_restore(int argc, char **argv)
 	int c, rc, force_pg = 0;
 
 	memset(&ro, 0, sizeof(ro));
+	mem_tune_stream();	/* lib/buf.h: buffers of runs kept for reuse */
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {

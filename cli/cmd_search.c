@@ -1,7 +1,6 @@
 /* imdr search — parse, call search_run (search/search.h), print the hits
  * as lines or JSON. */
 #include <getopt.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 
 #include "cli/common.h"
 #include "cli/progress.h"
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/timefmt.h"
 #include "search/search.h"
@@ -230,8 +230,7 @@ cmd_search(int argc, char **argv)
 	 * 16-256 KiB: kept in the heap rather than mapped and unmapped one by
 	 * one (each a round of page faults: a fifth of a warm search's time);
 	 * its memory is bounded by the index cache and the segments' slots */
-	mallopt(M_MMAP_THRESHOLD, 32 << 20);
-	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mem_tune_stream();
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {

@@ -219,6 +219,20 @@ mem_tune(void)
 }
 
 void
+mem_tune_stream(void)
+{
+	/* A command that streams many buffers of up to a few MiB (reads of
+	 * runs of blobs, their plaintext) and then ends: keep freed memory in
+	 * the heap instead of unmapping it and faulting it in again for the
+	 * next buffer. A full restore took a page fault for every 4 KiB it
+	 * read (480,000 for 1.75 GB) under mem_tune's 1 MiB trim. What stays
+	 * is bounded by what the command holds at once (its workers' buffers,
+	 * its caches), no more than at its peak. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
+void
 array_grow(void **v, size_t *cap, size_t n, size_t elem)
 {
 	size_t ncap;

@@ -19,6 +19,9 @@ struct buf {
  * many threads keeps about the RSS its caches account for. Call once at
  * the start of main. */
 void mem_tune(void);
+/* mem_tune_stream: for a short command that streams large buffers
+ * (restore, drill, search): freed memory stays in the heap for reuse. */
+void mem_tune_stream(void);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
