@@ -125,7 +125,7 @@ static void
 fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
-	struct inode dir, p, got, *i;
+	struct inode dir, p;
 	struct fuse_entry_param ep;
 	uint64_t fixed = 0;
 	int err;
@@ -142,14 +142,11 @@ fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	pthread_mutex_lock(&fs->imu);
-	i = inode_ref(fs, parent, name, &p, fixed);
-	got = *i;
+	p.ino = inode_ref(fs, parent, name, &p, fixed);
 	pthread_mutex_unlock(&fs->imu);
 	free(p.target);
-	if (top_is_virtual(got.kind))
-		got = (struct inode){ .ino = got.ino, .kind = p.kind, .type = p.type,
-		    .mode = p.mode, .nlink = p.nlink, .mtime_ns = p.mtime_ns, .size = p.size };
-	entry_param(fs, &got, &ep);
+	p.target = NULL;
+	entry_param(fs, &p, &ep);
 	fuse_reply_entry(req, &ep);
 }
 
@@ -207,9 +204,9 @@ fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	if (err == 0 && i.type != CAT_SYMLINK)
 		err = EINVAL;
 	if (err == 0 && (i.kind == K_ATLINK || i.kind == K_LATEST)) {
-		pthread_mutex_lock(&fs->imu);
-		target = xstrdup(inode_find(fs, ino) ? inode_find(fs, ino)->target : "");
-		pthread_mutex_unlock(&fs->imu);
+		target = inode_target(fs, ino);
+		if (target == NULL)
+			target = xstrdup("");
 	} else if (err == 0) {
 		if (node_get(fs, &i.node, &ne) != IMDR_OK)
 			err = EIO;
@@ -272,11 +269,8 @@ emit_child(struct fs *fs, fuse_req_t req, struct dirbuf *b, int plus, uint64_t p
 	if (plus && proto->kind == K_ENTRY && proto->type != CAT_DIR)
 		plus = -1;
 	if (plus > 0) {
-		struct inode *i;
-
 		pthread_mutex_lock(&fs->imu);
-		i = inode_ref(fs, parent, name, proto, fixed_ino);
-		shown.ino = i->ino;
+		shown.ino = inode_ref(fs, parent, name, proto, fixed_ino);
 		pthread_mutex_unlock(&fs->imu);
 		entry_param(fs, &shown, &ep);
 	} else {

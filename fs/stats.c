@@ -1,26 +1,27 @@
 /* stats — the text of .imdr/stats, made when it is opened: what the caches
  * hold, what was fetched and how fast, what the backend was asked. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fs/fs_impl.h"
 
-static void
-rss_of_self(char *out, size_t cap)
+/* status_kb: a "Name:   N kB" line of /proc/self/status, in kB (0: none). */
+static unsigned long
+status_kb(const char *name)
 {
 	FILE *f = fopen("/proc/self/status", "r");
+	size_t len = strlen(name);
+	unsigned long kb = 0;
 	char line[256];
 
-	snprintf(out, cap, "?");
-	while (f && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "VmRSS:", 6) == 0) {
-			snprintf(out, cap, "%s", line + 6 + strspn(line + 6, " \t"));
-			out[strcspn(out, "\n")] = '\0';
-		}
-	}
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, name, len) == 0 && line[len] == ':')
+			kb = strtoul(line + len + 1, NULL, 10);
 	if (f)
 		fclose(f);
+	return kb;
 }
 
 char *
@@ -29,13 +30,12 @@ stats_text(struct fs *fs)
 	struct lru_stats cs, ns;
 	struct repo_io_stats io;
 	struct buf b = BUF_INIT;
-	char rss[256];
+	struct mallinfo2 mi = mallinfo2();
 	size_t nsnaps;
 
 	lru_get_stats(fs->chunks, &cs);
 	lru_get_stats(fs->nodes, &ns);
 	repo_io_stats(fs->r, &io);
-	rss_of_self(rss, sizeof(rss));
 	pthread_mutex_lock(&fs->smu);
 	nsnaps = fs->nsnaps;
 	pthread_mutex_unlock(&fs->smu);
@@ -89,7 +89,11 @@ stats_text(struct fs *fs)
 		buf_printf(&b, "disk cache      %llu hits, %llu misses, %llu of %llu bytes\n",
 		    (unsigned long long)io.disk_hits, (unsigned long long)io.disk_misses,
 		    (unsigned long long)io.disk_bytes, (unsigned long long)io.disk_limit);
-	buf_printf(&b, "memory (RSS)    %s\n", rss);
+	/* where the peak goes: malloc's live bytes, what it holds free, and
+	 * the rest (code, libraries, stacks, the kernel's FUSE buffers) */
+	buf_printf(&b, "memory (RSS)    %lu kB, peak %lu kB; malloc: %zu kB in use, %zu kB free but held\n",
+	    status_kb("VmRSS"), status_kb("VmHWM"), (mi.uordblks + mi.hblkhd) >> 10,
+	    mi.fordblks >> 10);
 	buf_cstr(&b);
 	return (char *)buf_steal(&b, NULL);
 }
