@@ -163,8 +163,16 @@ repo_reader_configure(struct repo *r, const struct repo_reader_config *c)
 	struct blobread *rd = repo_reader(r);
 	int rc;
 
-	if (c->tree_cache_bytes && rd->segs == NULL)
+	if (c->tree_cache_bytes && rd->segs == NULL) {
+		struct repo_traits tr;
+
+		/* the segments' size too: segments() sets it only when it
+		 * makes the cache (a configured one divided by zero) */
+		repo_traits(r, &tr);
+		if (rd->seg_bytes == 0)
+			rd->seg_bytes = tr.remote ? SEG_REMOTE : SEG_LOCAL;
 		rd->segs = lru_new(c->tree_cache_bytes, seg_dispose);
+	}
 	if (c->cache_dir && rd->dc == NULL) {
 		rc = diskcache_open(c->cache_dir, c->cache_dir_bytes, repo_config(r)->id, &rd->dc);
 		if (rc)
