@@ -136,6 +136,7 @@ struct fs {
 	/* inode.c; guarded by imu */
 	pthread_mutex_t imu;
 	struct irec **itab, **ktab;
+	struct islab *islab;	/* where the records live */
 	size_t icap, n_inodes;
 
 	/* snaps.c; guarded by smu */
@@ -170,6 +171,7 @@ struct fs {
 
 /* ---- inode.c (caller holds imu, unless said otherwise) ---- */
 struct irec;
+struct islab;
 void inode_table_init(struct fs *fs);
 void inode_table_free(struct fs *fs);
 /* inode_ref: the number of the inode for (parent, name), made from proto

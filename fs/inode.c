@@ -14,6 +14,7 @@
  * such file goes. */
 #include <errno.h>
 #include <stddef.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,97 @@ struct irec {
 	_Alignas(struct blob_ref) char tail[];
 };
 
+/* ---- the slab ---- */
+
+#define SLAB_BLOCK (64u << 10)
+#define SLAB_ALIGN 16
+#define SLAB_CLASSES 64		/* records up to 1 KiB; larger ones are malloc'd */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SLAB_OFF 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLAB_OFF 1
+#endif
+#endif
+
+struct islab {
+	void *blocks;		/* each starts with the next one's address */
+	char *at, *end;		/* what is left of the newest block */
+	void *free[SLAB_CLASSES];	/* freed records by class */
+};
+
+static size_t
+slab_class(size_t size)
+{
+	return (size + SLAB_ALIGN - 1) / SLAB_ALIGN - 1;
+}
+
+static void *
+slab_alloc(struct islab *s, size_t size)
+{
+	size_t c = slab_class(size), want = (c + 1) * SLAB_ALIGN;
+	void *p;
+
+#ifdef SLAB_OFF
+	c = SLAB_CLASSES;
+#endif
+	if (c >= SLAB_CLASSES)
+		return xcalloc(1, size);
+	if (s->free[c]) {
+		p = s->free[c];
+		memcpy(&s->free[c], p, sizeof(void *));
+		return memset(p, 0, want);
+	}
+	if (s->at == NULL || (size_t)(s->end - s->at) < want) {
+		char *b = mmap(NULL, SLAB_BLOCK, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (b == MAP_FAILED)
+			return xcalloc(1, size);	/* xcalloc aborts if that fails too */
+		memcpy(b, &s->blocks, sizeof(void *));
+		s->blocks = b;
+		s->at = b + SLAB_ALIGN;
+		s->end = b + SLAB_BLOCK;
+	}
+	p = s->at;
+	s->at += want;
+	return p;	/* fresh pages are zero */
+}
+
+static void
+slab_free(struct islab *s, void *p, size_t size)
+{
+	size_t c = slab_class(size);
+
+#ifdef SLAB_OFF
+	c = SLAB_CLASSES;
+#endif
+	if (c >= SLAB_CLASSES) {
+		free(p);
+		return;
+	}
+	memcpy(p, &s->free[c], sizeof(void *));
+	s->free[c] = p;
+}
+
+static void
+slab_destroy(struct islab *s)
+{
+	void *b = s->blocks;
+
+	while (b) {
+		void *next;
+
+		memcpy(&next, b, sizeof(void *));
+		munmap(b, SLAB_BLOCK);
+		b = next;
+	}
+	free(s);
+}
+
+/* ---- records ---- */
+
 static const struct blob_ref *
 rec_node(const struct irec *i)
 {
@@ -66,6 +158,8 @@ rec_view(const struct irec *i)
 	return i->flags & R_VIEW ? name + strlen(name) + 1 : "";
 }
 
+static size_t rec_size(const struct irec *i);
+
 static const char *
 rec_target(const struct irec *i)
 {
@@ -75,6 +169,22 @@ rec_target(const struct irec *i)
 		return NULL;
 	p += strlen(p) + 1;
 	return i->flags & R_VIEW ? p + strlen(p) + 1 : p;
+}
+
+static size_t
+rec_size(const struct irec *i)
+{
+	const char *t = rec_target(i), *v = rec_view(i);
+
+	return offsetof(struct irec, tail) + (i->flags & R_NODE ? sizeof(struct blob_ref) : 0) +
+	    strlen(rec_name(i)) + 1 + (i->flags & R_VIEW ? strlen(v) + 1 : 0) +
+	    (t ? strlen(t) + 1 : 0);
+}
+
+static void
+rec_free(struct fs *fs, struct irec *i)
+{
+	slab_free(fs->islab, i, rec_size(i));
 }
 
 static uint64_t
@@ -102,6 +212,7 @@ inode_table_init(struct fs *fs)
 	fs->icap = 4096;
 	fs->itab = xcalloc(fs->icap, sizeof(*fs->itab));
 	fs->ktab = xcalloc(fs->icap, sizeof(*fs->ktab));
+	fs->islab = xcalloc(1, sizeof(*fs->islab));
 }
 
 void
@@ -121,13 +232,14 @@ inode_table_free(struct fs *fs)
 				}
 				*pp = i->hnext;
 				if (i->up && --i->up->holds == 0 && (i->up->flags & R_GONE))
-					free(i->up);
-				free(i);
+					rec_free(fs, i->up);
+				rec_free(fs, i);
 			}
 		}
 	}
 	free(fs->itab);
 	free(fs->ktab);
+	slab_destroy(fs->islab);
 }
 
 static struct irec *
@@ -225,7 +337,7 @@ rec_new(struct fs *fs, uint64_t parent, const char *name, const struct inode *pr
 			up = NULL;
 	}
 	size = offsetof(struct irec, tail) + (up ? 0 : sizeof(struct blob_ref)) + nlen + vlen + tlen;
-	i = xcalloc(1, size);
+	i = slab_alloc(fs->islab, size);
 	i->up = up;
 	if (up)
 		up->holds++;
@@ -328,9 +440,9 @@ inode_forget(struct fs *fs, uint64_t ino, uint64_t n)
 		return;
 	}
 	up = i->up;
-	free(i);
+	rec_free(fs, i);
 	if (up && --up->holds == 0 && (up->flags & R_GONE))
-		free(up);
+		rec_free(fs, up);
 }
 
 int
