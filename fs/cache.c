@@ -4,8 +4,14 @@
  *
  * Node cache: decoded tree nodes by blob id, charged their decoded size,
  * bounded by node_cache_bytes. Chunk cache: decrypted chunks by blob id,
- * charged their buffer's size, bounded by chunk_cache_bytes; a chunk's
- * buffer goes back to the reader's pool when it leaves. Both single-flight
+ * charged their buffer's size, bounded by chunk_cache_bytes; a chunk
+ * leaves as soon as all its bytes have gone to readers (chunk_release:
+ * the kernel keeps the file's pages, and a chunk read once is rarely read
+ * again from here), else the least recently used first, and its buffer
+ * goes back to the reader's pool. So the cache holds what is read ahead
+ * and what is half read, not the last 16 MiB read: reading every file of
+ * a workspace kept it full for nothing, and a new buffer for every chunk
+ * was a page fault and a zeroed page for every 4 KiB. Both single-flight
  * (lib/lru.h): however many readers miss at once, one fetch. A cached chunk
  * is used only for a reference whose raw length matches its plaintext
  * (two references to one id must agree, or the read fails).
@@ -37,7 +43,6 @@ static void
 chunk_dispose(void *v)
 {
 	struct chunk *c = v;
-
 	repo_buf_recycle(c->r, &c->b);
 	free(c);
 }
@@ -165,6 +170,17 @@ chunk_get(struct fs *fs, const struct blob_ref *ref, struct lru_entry **ret)
 		return rc;
 	}
 	return IMDR_OK;
+}
+
+void
+chunk_release(struct fs *fs, struct lru_entry *e, size_t n)
+{
+	struct chunk *ch = lru_value(e);
+
+	if (__atomic_add_fetch(&ch->served, n, __ATOMIC_RELAXED) >= ch->b.len - ch->off)
+		lru_release_drop(fs->chunks, e);
+	else
+		lru_release(fs->chunks, e);
 }
 
 /* ---- prefetch ---- */

@@ -245,12 +245,16 @@ struct chunk {
 	struct buf b;
 	size_t off;
 	struct repo *r;		/* its buffer goes back to r's pool */
+	size_t served;		/* bytes handed to readers (atomic) */
 };
 /* node_get / chunk_get: held entries (lru_release when done); a failure
  * is logged once per blob and is EIO for the caller. A chunk whose
  * plaintext length differs from ref's raw length is a failure too. */
 int node_get(struct fs *fs, const struct blob_ref *ref, struct lru_entry **ret);
 int chunk_get(struct fs *fs, const struct blob_ref *ref, struct lru_entry **ret);
+/* chunk_release: release a held chunk of which n bytes went to a reader;
+ * once all of it has (the kernel keeps the pages), it leaves the cache. */
+void chunk_release(struct fs *fs, struct lru_entry *e, size_t n);
 void prefetch_job(struct fs *fs, const struct blob_ref *ref, int tree);
 /* prefetch_run: chunks that lie one after the other in one pack, fetched
  * with one request (n <= PREFETCH_RUN). */

@@ -456,15 +456,22 @@ fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 /* window: how many chunks after k to keep coming: prefetch_chunks, but no
  * more than 3/4 of the chunk cache holds (a window the cache cannot hold
- * evicts what it fetched before it is read, and fetches it again). */
+ * evicts what it fetched before it is read, and fetches it again), and
+ * no more bytes than prefetch_chunks chunks of 5/4 the average size: a
+ * run of large chunks (up to 4 MiB) made the daemon's peak, not its
+ * speed. */
 static uint32_t
 window(const struct fs *fs, const struct cat_node *n, const struct cat_entry *e,
     uint32_t k)
 {
 	uint64_t budget = fs->cfg.chunk_cache_bytes / 4 * 3, from = 0, at;
+	uint64_t avg = repo_config(fs->r)->chunk_avg, spread;
 	uint32_t fit = 0;
 	struct blob_ref r;
 
+	spread = (uint64_t)fs->cfg.prefetch_chunks * (avg + avg / 4);
+	if (spread < budget)
+		budget = spread;
 	for (uint32_t c = k + 1; c < e->nchunks && fit < (uint32_t)fs->cfg.prefetch_chunks; c++) {
 		cat_chunk(n, e, c, &r, &at);
 		if (c == k + 1)
@@ -574,7 +581,7 @@ read_file(fuse_req_t req, struct fs *fs, const struct inode *i, size_t size,
 	else
 		fuse_reply_iov(req, iov, nheld);
 	for (int k = 0; k < nheld; k++)
-		lru_release(fs->chunks, held[k]);
+		chunk_release(fs, held[k], err ? 0 : iov[k].iov_len);
 	lru_release(fs->nodes, ne);
 }
 

@@ -321,6 +321,25 @@ lru_release(struct lru *c, struct lru_entry *e)
 }
 
 void
+lru_release_drop(struct lru *c, struct lru_entry *e)
+{
+	struct lru_entry *victims = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	e->refs--;
+	if (e->refs == 0 && e->state == READY && e->in_table) {
+		list_unlink(c, e);
+		unhash(c, e);
+		c->st.bytes -= e->size;
+		c->st.drops++;
+		victims = e;
+		e->hnext = NULL;
+	}
+	pthread_mutex_unlock(&c->mu);
+	dispose_list(c, victims);
+}
+
+void
 lru_get_stats(struct lru *c, struct lru_stats *ret)
 {
 	pthread_mutex_lock(&c->mu);
