@@ -32,6 +32,7 @@
 #define FILE_PREFETCH_BYTES (4u << 20)
 #define FILE_PREFETCH_COUNT 16
 #define SUBDIR_PREFETCH 64
+#define SPENT_SLOTS 1024	/* chunks remembered as read in full */
 
 static void
 node_dispose(void *v)
@@ -43,6 +44,7 @@ static void
 chunk_dispose(void *v)
 {
 	struct chunk *c = v;
+
 	repo_buf_recycle(c->r, &c->b);
 	free(c);
 }
@@ -53,6 +55,7 @@ caches_init(struct fs *fs)
 	fs->logged = idset_new();
 	fs->nodes = lru_new(fs->cfg.node_cache_bytes, node_dispose);
 	fs->chunks = lru_new(fs->cfg.chunk_cache_bytes, chunk_dispose);
+	fs->spent = xcalloc(SPENT_SLOTS, sizeof(*fs->spent));
 }
 
 void
@@ -61,6 +64,7 @@ caches_free(struct fs *fs)
 	lru_free(fs->chunks);
 	lru_free(fs->nodes);
 	idset_free(fs->logged);
+	free(fs->spent);
 }
 
 static void
@@ -172,15 +176,32 @@ chunk_get(struct fs *fs, const struct blob_ref *ref, struct lru_entry **ret)
 	return IMDR_OK;
 }
 
+static size_t
+spent_slot(const uint8_t *id)
+{
+	return ((size_t)id[0] | (size_t)id[1] << 8) % SPENT_SLOTS;
+}
+
+/* spent: id was read in full lately. Caller holds pmu. */
+static int
+spent(struct fs *fs, const uint8_t *id)
+{
+	return memcmp(fs->spent[spent_slot(id)], id, CRYPTO_ID_LEN) == 0;
+}
+
 void
-chunk_release(struct fs *fs, struct lru_entry *e, size_t n)
+chunk_release(struct fs *fs, struct lru_entry *e, size_t n, const uint8_t *id)
 {
 	struct chunk *ch = lru_value(e);
 
-	if (__atomic_add_fetch(&ch->served, n, __ATOMIC_RELAXED) >= ch->b.len - ch->off)
+	if (__atomic_add_fetch(&ch->served, n, __ATOMIC_RELAXED) >= ch->b.len - ch->off) {
+		pthread_mutex_lock(&fs->pmu);
+		memcpy(fs->spent[spent_slot(id)], id, CRYPTO_ID_LEN);
+		pthread_mutex_unlock(&fs->pmu);
 		lru_release_drop(fs->chunks, e);
-	else
+	} else {
 		lru_release(fs->chunks, e);
+	}
 }
 
 /* ---- prefetch ---- */
@@ -325,10 +346,22 @@ prefetch_main(void *arg)
 		if (fs->phead == NULL)
 			fs->ptail = NULL;
 		fs->pqueued--;
+		/* what a reader has read meanwhile is not read again: at
+		 * either end of a run (a run is one request) */
+		while (!j->tree && j->n > 0 && spent(fs, j->refs[0].id)) {
+			memmove(j->refs, j->refs + 1, --j->n * sizeof(j->refs[0]));
+			fs->prefetch_skipped++;
+		}
+		while (!j->tree && j->n > 0 && spent(fs, j->refs[j->n - 1].id)) {
+			j->n--;
+			fs->prefetch_skipped++;
+		}
 		pthread_mutex_unlock(&fs->pmu);
 		if (j->tree) {
 			if (node_get(fs, &j->refs[0], &e) == IMDR_OK)
 				lru_release(fs->nodes, e);
+		} else if (j->n == 0) {
+			;	/* all read meanwhile */
 		} else if (j->n > 1) {
 			run_fetch(fs, j);
 		} else if (chunk_get(fs, &j->refs[0], &e) == IMDR_OK)

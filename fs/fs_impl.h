@@ -167,6 +167,12 @@ struct fs {
 	uint64_t eio_count;
 	uint64_t fetches, fetch_bytes, fetch_ns, fetch_ns_max;
 	uint64_t prefetch_jobs;
+
+	/* chunks lately read in full (and so out of the cache): a prefetch
+	 * job queued before its reader got there skips them, instead of
+	 * reading them again for nobody. Direct-mapped by id; under pmu. */
+	uint8_t (*spent)[CRYPTO_ID_LEN];
+	uint64_t prefetch_skipped;
 };
 
 /* ---- inode.c (caller holds imu, unless said otherwise) ---- */
@@ -252,9 +258,10 @@ struct chunk {
  * plaintext length differs from ref's raw length is a failure too. */
 int node_get(struct fs *fs, const struct blob_ref *ref, struct lru_entry **ret);
 int chunk_get(struct fs *fs, const struct blob_ref *ref, struct lru_entry **ret);
-/* chunk_release: release a held chunk of which n bytes went to a reader;
- * once all of it has (the kernel keeps the pages), it leaves the cache. */
-void chunk_release(struct fs *fs, struct lru_entry *e, size_t n);
+/* chunk_release: release held chunk id of which n bytes went to a reader;
+ * once all of it has (the kernel keeps the pages), it leaves the cache,
+ * and prefetch jobs still queued for it are not run. */
+void chunk_release(struct fs *fs, struct lru_entry *e, size_t n, const uint8_t *id);
 void prefetch_job(struct fs *fs, const struct blob_ref *ref, int tree);
 /* prefetch_run: chunks that lie one after the other in one pack, fetched
  * with one request (n <= PREFETCH_RUN). */

@@ -457,9 +457,8 @@ fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 /* window: how many chunks after k to keep coming: prefetch_chunks, but no
  * more than 3/4 of the chunk cache holds (a window the cache cannot hold
  * evicts what it fetched before it is read, and fetches it again), and
- * no more bytes than prefetch_chunks chunks of 5/4 the average size: a
- * run of large chunks (up to 4 MiB) made the daemon's peak, not its
- * speed. */
+ * no more bytes than prefetch_chunks chunks of the average size: a run
+ * of large chunks (up to 4 MiB) made the daemon's peak, not its speed. */
 static uint32_t
 window(const struct fs *fs, const struct cat_node *n, const struct cat_entry *e,
     uint32_t k)
@@ -469,7 +468,7 @@ window(const struct fs *fs, const struct cat_node *n, const struct cat_entry *e,
 	uint32_t fit = 0;
 	struct blob_ref r;
 
-	spread = (uint64_t)fs->cfg.prefetch_chunks * (avg + avg / 4);
+	spread = (uint64_t)fs->cfg.prefetch_chunks * avg;
 	if (spread < budget)
 		budget = spread;
 	for (uint32_t c = k + 1; c < e->nchunks && fit < (uint32_t)fs->cfg.prefetch_chunks; c++) {
@@ -535,6 +534,7 @@ read_file(fuse_req_t req, struct fs *fs, const struct inode *i, size_t size,
     off_t off, struct fh *fh)
 {
 	struct lru_entry *held[READ_IOV], *ne = NULL;
+	uint8_t ids[READ_IOV][CRYPTO_ID_LEN];
 	struct iovec iov[READ_IOV];
 	const struct cat_entry *e;
 	struct cat_node *n;
@@ -564,6 +564,7 @@ read_file(fuse_req_t req, struct fs *fs, const struct inode *i, size_t size,
 			break;
 		}
 		ch = lru_value(held[nheld]);
+		memcpy(ids[nheld], r.id, CRYPTO_ID_LEN);
 		from = ch->off + (size_t)(pos - start);
 		iov[nheld].iov_base = ch->b.data + from;
 		iov[nheld].iov_len = ch->b.len - from < end - pos ? ch->b.len - from :
@@ -581,7 +582,7 @@ read_file(fuse_req_t req, struct fs *fs, const struct inode *i, size_t size,
 	else
 		fuse_reply_iov(req, iov, nheld);
 	for (int k = 0; k < nheld; k++)
-		chunk_release(fs, held[k], err ? 0 : iov[k].iov_len);
+		chunk_release(fs, held[k], err ? 0 : iov[k].iov_len, ids[k]);
 	lru_release(fs->nodes, ne);
 }
 

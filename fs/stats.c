@@ -43,10 +43,10 @@ stats_text(struct fs *fs)
 	buf_printf(&b, "snapshots       %zu\n", nsnaps);
 	pthread_mutex_lock(&fs->emu);
 	buf_printf(&b, "inodes          %zu\n", fs->n_inodes);
-	buf_printf(&b, "chunk cache     %llu hits, %llu misses, %llu waits, %llu evictions, %llu read in full, %zu entries, %zu of %zu bytes\n",
+	buf_printf(&b, "chunk cache     %llu hits, %llu misses, %llu waits, %llu evictions, %llu read in full, %zu entries, %zu of %zu bytes (at most %zu)\n",
 	    (unsigned long long)cs.hits, (unsigned long long)cs.misses,
 	    (unsigned long long)cs.waits, (unsigned long long)cs.evictions,
-	    (unsigned long long)cs.drops, cs.entries, cs.bytes, cs.limit);
+	    (unsigned long long)cs.drops, cs.entries, cs.bytes, cs.limit, cs.peak);
 	buf_printf(&b, "node cache      %llu hits, %llu misses, %llu evictions, %zu entries, %zu of %zu bytes\n",
 	    (unsigned long long)ns.hits, (unsigned long long)ns.misses,
 	    (unsigned long long)ns.evictions, ns.entries, ns.bytes, ns.limit);
@@ -59,8 +59,11 @@ stats_text(struct fs *fs)
 	    (unsigned long long)io.tree_cache_hits, (unsigned long long)io.tree_cache_evictions,
 	    (unsigned long long)io.tree_cache_bytes, (unsigned long long)io.tree_cache_limit,
 	    (unsigned long long)io.tree_alone_reads);
-	buf_printf(&b, "prefetch        %llu jobs scheduled, %d threads\n",
-	    (unsigned long long)fs->prefetch_jobs, fs->npthreads);
+	pthread_mutex_lock(&fs->pmu);
+	buf_printf(&b, "prefetch        %llu jobs scheduled, %llu chunks skipped (read meanwhile), %d threads\n",
+	    (unsigned long long)fs->prefetch_jobs, (unsigned long long)fs->prefetch_skipped,
+	    fs->npthreads);
+	pthread_mutex_unlock(&fs->pmu);
 	buf_printf(&b, "read errors     %llu (EIO returned)\n", (unsigned long long)fs->eio_count);
 	pthread_mutex_unlock(&fs->emu);
 	buf_printf(&b, "backend %-7s gets %llu, bytes in %llu, errors %llu, get latency avg %.2f ms, max %.2f ms, lists %llu\n",

@@ -257,6 +257,8 @@ lru_get(struct lru *c, const uint8_t key[32], lru_load_fn load, void *ctx,
 	e->value = value;
 	e->size = size;
 	c->st.bytes += size;
+	if (c->st.bytes > c->st.peak)
+		c->st.peak = c->st.bytes;
 	list_push(c, e);
 	pthread_cond_broadcast(&c->cv);
 	victims = evict(c);

@@ -27,6 +27,7 @@ struct lru_stats {
 	uint64_t hits, misses, waits, evictions, failures;
 	uint64_t drops;		/* left through lru_release_drop */
 	size_t bytes, entries, limit;
+	size_t peak;		/* most bytes held at once */
 };
 
 struct lru *lru_new(size_t max_bytes, lru_dispose_fn dispose);
