@@ -4,8 +4,14 @@
  *
  * Node cache: decoded tree nodes by blob id, charged their decoded size,
  * bounded by node_cache_bytes. Chunk cache: decrypted chunks by blob id,
- * charged their buffer's size, bounded by chunk_cache_bytes; a chunk's
- * buffer goes back to the reader's pool when it leaves. Both single-flight
+ * charged their buffer's size, bounded by chunk_cache_bytes; a chunk
+ * leaves as soon as all its bytes have gone to readers (chunk_release:
+ * the kernel keeps the file's pages, and a chunk read once is rarely read
+ * again from here), else the least recently used first, and its buffer
+ * goes back to the reader's pool. So the cache holds what is read ahead
+ * and what is half read, not the last 16 MiB read: reading every file of
+ * a workspace kept it full for nothing, and a new buffer for every chunk
+ * was a page fault and a zeroed page for every 4 KiB. Both single-flight
  * (lib/lru.h): however many readers miss at once, one fetch. A cached chunk
  * is used only for a reference whose raw length matches its plaintext
  * (two references to one id must agree, or the read fails).
@@ -26,6 +32,7 @@
 #define FILE_PREFETCH_BYTES (4u << 20)
 #define FILE_PREFETCH_COUNT 16
 #define SUBDIR_PREFETCH 64
+#define SPENT_SLOTS 1024	/* chunks remembered as read in full */
 
 static void
 node_dispose(void *v)
@@ -48,6 +55,7 @@ caches_init(struct fs *fs)
 	fs->logged = idset_new();
 	fs->nodes = lru_new(fs->cfg.node_cache_bytes, node_dispose);
 	fs->chunks = lru_new(fs->cfg.chunk_cache_bytes, chunk_dispose);
+	fs->spent = xcalloc(SPENT_SLOTS, sizeof(*fs->spent));
 }
 
 void
@@ -56,6 +64,7 @@ caches_free(struct fs *fs)
 	lru_free(fs->chunks);
 	lru_free(fs->nodes);
 	idset_free(fs->logged);
+	free(fs->spent);
 }
 
 static void
@@ -165,6 +174,34 @@ chunk_get(struct fs *fs, const struct blob_ref *ref, struct lru_entry **ret)
 		return rc;
 	}
 	return IMDR_OK;
+}
+
+static size_t
+spent_slot(const uint8_t *id)
+{
+	return ((size_t)id[0] | (size_t)id[1] << 8) % SPENT_SLOTS;
+}
+
+/* spent: id was read in full lately. Caller holds pmu. */
+static int
+spent(struct fs *fs, const uint8_t *id)
+{
+	return memcmp(fs->spent[spent_slot(id)], id, CRYPTO_ID_LEN) == 0;
+}
+
+void
+chunk_release(struct fs *fs, struct lru_entry *e, size_t n, const uint8_t *id)
+{
+	struct chunk *ch = lru_value(e);
+
+	if (__atomic_add_fetch(&ch->served, n, __ATOMIC_RELAXED) >= ch->b.len - ch->off) {
+		pthread_mutex_lock(&fs->pmu);
+		memcpy(fs->spent[spent_slot(id)], id, CRYPTO_ID_LEN);
+		pthread_mutex_unlock(&fs->pmu);
+		lru_release_drop(fs->chunks, e);
+	} else {
+		lru_release(fs->chunks, e);
+	}
 }
 
 /* ---- prefetch ---- */
@@ -309,10 +346,22 @@ prefetch_main(void *arg)
 		if (fs->phead == NULL)
 			fs->ptail = NULL;
 		fs->pqueued--;
+		/* what a reader has read meanwhile is not read again: at
+		 * either end of a run (a run is one request) */
+		while (!j->tree && j->n > 0 && spent(fs, j->refs[0].id)) {
+			memmove(j->refs, j->refs + 1, --j->n * sizeof(j->refs[0]));
+			fs->prefetch_skipped++;
+		}
+		while (!j->tree && j->n > 0 && spent(fs, j->refs[j->n - 1].id)) {
+			j->n--;
+			fs->prefetch_skipped++;
+		}
 		pthread_mutex_unlock(&fs->pmu);
 		if (j->tree) {
 			if (node_get(fs, &j->refs[0], &e) == IMDR_OK)
 				lru_release(fs->nodes, e);
+		} else if (j->n == 0) {
+			;	/* all read meanwhile */
 		} else if (j->n > 1) {
 			run_fetch(fs, j);
 		} else if (chunk_get(fs, &j->refs[0], &e) == IMDR_OK)

@@ -125,7 +125,7 @@ static void
 fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
-	struct inode dir, p, got, *i;
+	struct inode dir, p;
 	struct fuse_entry_param ep;
 	uint64_t fixed = 0;
 	int err;
@@ -142,14 +142,11 @@ fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	pthread_mutex_lock(&fs->imu);
-	i = inode_ref(fs, parent, name, &p, fixed);
-	got = *i;
+	p.ino = inode_ref(fs, parent, name, &p, fixed);
 	pthread_mutex_unlock(&fs->imu);
 	free(p.target);
-	if (top_is_virtual(got.kind))
-		got = (struct inode){ .ino = got.ino, .kind = p.kind, .type = p.type,
-		    .mode = p.mode, .nlink = p.nlink, .mtime_ns = p.mtime_ns, .size = p.size };
-	entry_param(fs, &got, &ep);
+	p.target = NULL;
+	entry_param(fs, &p, &ep);
 	fuse_reply_entry(req, &ep);
 }
 
@@ -207,9 +204,9 @@ fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	if (err == 0 && i.type != CAT_SYMLINK)
 		err = EINVAL;
 	if (err == 0 && (i.kind == K_ATLINK || i.kind == K_LATEST)) {
-		pthread_mutex_lock(&fs->imu);
-		target = xstrdup(inode_find(fs, ino) ? inode_find(fs, ino)->target : "");
-		pthread_mutex_unlock(&fs->imu);
+		target = inode_target(fs, ino);
+		if (target == NULL)
+			target = xstrdup("");
 	} else if (err == 0) {
 		if (node_get(fs, &i.node, &ne) != IMDR_OK)
 			err = EIO;
@@ -272,11 +269,8 @@ emit_child(struct fs *fs, fuse_req_t req, struct dirbuf *b, int plus, uint64_t p
 	if (plus && proto->kind == K_ENTRY && proto->type != CAT_DIR)
 		plus = -1;
 	if (plus > 0) {
-		struct inode *i;
-
 		pthread_mutex_lock(&fs->imu);
-		i = inode_ref(fs, parent, name, proto, fixed_ino);
-		shown.ino = i->ino;
+		shown.ino = inode_ref(fs, parent, name, proto, fixed_ino);
 		pthread_mutex_unlock(&fs->imu);
 		entry_param(fs, &shown, &ep);
 	} else {
@@ -462,15 +456,21 @@ fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 /* window: how many chunks after k to keep coming: prefetch_chunks, but no
  * more than 3/4 of the chunk cache holds (a window the cache cannot hold
- * evicts what it fetched before it is read, and fetches it again). */
+ * evicts what it fetched before it is read, and fetches it again), and
+ * no more bytes than prefetch_chunks chunks of the average size: a run
+ * of large chunks (up to 4 MiB) made the daemon's peak, not its speed. */
 static uint32_t
 window(const struct fs *fs, const struct cat_node *n, const struct cat_entry *e,
     uint32_t k)
 {
 	uint64_t budget = fs->cfg.chunk_cache_bytes / 4 * 3, from = 0, at;
+	uint64_t avg = repo_config(fs->r)->chunk_avg, spread;
 	uint32_t fit = 0;
 	struct blob_ref r;
 
+	spread = (uint64_t)fs->cfg.prefetch_chunks * avg;
+	if (spread < budget)
+		budget = spread;
 	for (uint32_t c = k + 1; c < e->nchunks && fit < (uint32_t)fs->cfg.prefetch_chunks; c++) {
 		cat_chunk(n, e, c, &r, &at);
 		if (c == k + 1)
@@ -534,6 +534,7 @@ read_file(fuse_req_t req, struct fs *fs, const struct inode *i, size_t size,
     off_t off, struct fh *fh)
 {
 	struct lru_entry *held[READ_IOV], *ne = NULL;
+	uint8_t ids[READ_IOV][CRYPTO_ID_LEN];
 	struct iovec iov[READ_IOV];
 	const struct cat_entry *e;
 	struct cat_node *n;
@@ -563,6 +564,7 @@ read_file(fuse_req_t req, struct fs *fs, const struct inode *i, size_t size,
 			break;
 		}
 		ch = lru_value(held[nheld]);
+		memcpy(ids[nheld], r.id, CRYPTO_ID_LEN);
 		from = ch->off + (size_t)(pos - start);
 		iov[nheld].iov_base = ch->b.data + from;
 		iov[nheld].iov_len = ch->b.len - from < end - pos ? ch->b.len - from :
@@ -580,7 +582,7 @@ read_file(fuse_req_t req, struct fs *fs, const struct inode *i, size_t size,
 	else
 		fuse_reply_iov(req, iov, nheld);
 	for (int k = 0; k < nheld; k++)
-		lru_release(fs->chunks, held[k]);
+		chunk_release(fs, held[k], err ? 0 : iov[k].iov_len, ids[k]);
 	lru_release(fs->nodes, ne);
 }
 

@@ -1,26 +1,27 @@
 /* stats — the text of .imdr/stats, made when it is opened: what the caches
  * hold, what was fetched and how fast, what the backend was asked. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fs/fs_impl.h"
 
-static void
-rss_of_self(char *out, size_t cap)
+/* status_kb: a "Name:   N kB" line of /proc/self/status, in kB (0: none). */
+static unsigned long
+status_kb(const char *name)
 {
 	FILE *f = fopen("/proc/self/status", "r");
+	size_t len = strlen(name);
+	unsigned long kb = 0;
 	char line[256];
 
-	snprintf(out, cap, "?");
-	while (f && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "VmRSS:", 6) == 0) {
-			snprintf(out, cap, "%s", line + 6 + strspn(line + 6, " \t"));
-			out[strcspn(out, "\n")] = '\0';
-		}
-	}
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, name, len) == 0 && line[len] == ':')
+			kb = strtoul(line + len + 1, NULL, 10);
 	if (f)
 		fclose(f);
+	return kb;
 }
 
 char *
@@ -29,13 +30,12 @@ stats_text(struct fs *fs)
 	struct lru_stats cs, ns;
 	struct repo_io_stats io;
 	struct buf b = BUF_INIT;
-	char rss[256];
+	struct mallinfo2 mi = mallinfo2();
 	size_t nsnaps;
 
 	lru_get_stats(fs->chunks, &cs);
 	lru_get_stats(fs->nodes, &ns);
 	repo_io_stats(fs->r, &io);
-	rss_of_self(rss, sizeof(rss));
 	pthread_mutex_lock(&fs->smu);
 	nsnaps = fs->nsnaps;
 	pthread_mutex_unlock(&fs->smu);
@@ -43,10 +43,10 @@ stats_text(struct fs *fs)
 	buf_printf(&b, "snapshots       %zu\n", nsnaps);
 	pthread_mutex_lock(&fs->emu);
 	buf_printf(&b, "inodes          %zu\n", fs->n_inodes);
-	buf_printf(&b, "chunk cache     %llu hits, %llu misses, %llu waits, %llu evictions, %zu entries, %zu of %zu bytes\n",
+	buf_printf(&b, "chunk cache     %llu hits, %llu misses, %llu waits, %llu evictions, %llu read in full, %zu entries, %zu of %zu bytes (at most %zu)\n",
 	    (unsigned long long)cs.hits, (unsigned long long)cs.misses,
-	    (unsigned long long)cs.waits, (unsigned long long)cs.evictions, cs.entries,
-	    cs.bytes, cs.limit);
+	    (unsigned long long)cs.waits, (unsigned long long)cs.evictions,
+	    (unsigned long long)cs.drops, cs.entries, cs.bytes, cs.limit, cs.peak);
 	buf_printf(&b, "node cache      %llu hits, %llu misses, %llu evictions, %zu entries, %zu of %zu bytes\n",
 	    (unsigned long long)ns.hits, (unsigned long long)ns.misses,
 	    (unsigned long long)ns.evictions, ns.entries, ns.bytes, ns.limit);
@@ -59,8 +59,11 @@ stats_text(struct fs *fs)
 	    (unsigned long long)io.tree_cache_hits, (unsigned long long)io.tree_cache_evictions,
 	    (unsigned long long)io.tree_cache_bytes, (unsigned long long)io.tree_cache_limit,
 	    (unsigned long long)io.tree_alone_reads);
-	buf_printf(&b, "prefetch        %llu jobs scheduled, %d threads\n",
-	    (unsigned long long)fs->prefetch_jobs, fs->npthreads);
+	pthread_mutex_lock(&fs->pmu);
+	buf_printf(&b, "prefetch        %llu jobs scheduled, %llu chunks skipped (read meanwhile), %d threads\n",
+	    (unsigned long long)fs->prefetch_jobs, (unsigned long long)fs->prefetch_skipped,
+	    fs->npthreads);
+	pthread_mutex_unlock(&fs->pmu);
 	buf_printf(&b, "read errors     %llu (EIO returned)\n", (unsigned long long)fs->eio_count);
 	pthread_mutex_unlock(&fs->emu);
 	buf_printf(&b, "backend %-7s gets %llu, bytes in %llu, errors %llu, get latency avg %.2f ms, max %.2f ms, lists %llu\n",
@@ -89,7 +92,11 @@ stats_text(struct fs *fs)
 		buf_printf(&b, "disk cache      %llu hits, %llu misses, %llu of %llu bytes\n",
 		    (unsigned long long)io.disk_hits, (unsigned long long)io.disk_misses,
 		    (unsigned long long)io.disk_bytes, (unsigned long long)io.disk_limit);
-	buf_printf(&b, "memory (RSS)    %s\n", rss);
+	/* where the peak goes: malloc's live bytes, what it holds free, and
+	 * the rest (code, libraries, stacks, the kernel's FUSE buffers) */
+	buf_printf(&b, "memory (RSS)    %lu kB, peak %lu kB; malloc: %zu kB in use, %zu kB free but held\n",
+	    status_kb("VmRSS"), status_kb("VmHWM"), (mi.uordblks + mi.hblkhd) >> 10,
+	    mi.fordblks >> 10);
 	buf_cstr(&b);
 	return (char *)buf_steal(&b, NULL);
 }

@@ -257,6 +257,8 @@ lru_get(struct lru *c, const uint8_t key[32], lru_load_fn load, void *ctx,
 	e->value = value;
 	e->size = size;
 	c->st.bytes += size;
+	if (c->st.bytes > c->st.peak)
+		c->st.peak = c->st.bytes;
 	list_push(c, e);
 	pthread_cond_broadcast(&c->cv);
 	victims = evict(c);
@@ -316,6 +318,25 @@ lru_release(struct lru *c, struct lru_entry *e)
 	pthread_mutex_lock(&c->mu);
 	e->refs--;
 	victims = evict(c);
+	pthread_mutex_unlock(&c->mu);
+	dispose_list(c, victims);
+}
+
+void
+lru_release_drop(struct lru *c, struct lru_entry *e)
+{
+	struct lru_entry *victims = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	e->refs--;
+	if (e->refs == 0 && e->state == READY && e->in_table) {
+		list_unlink(c, e);
+		unhash(c, e);
+		c->st.bytes -= e->size;
+		c->st.drops++;
+		victims = e;
+		e->hnext = NULL;
+	}
 	pthread_mutex_unlock(&c->mu);
 	dispose_list(c, victims);
 }
