@@ -195,6 +195,16 @@ key_hash(uint64_t parent, const char *name)
 	return hash_fnv_more(h, name, strlen(name));
 }
 
+/* tab_hash: the bucket of (parent, name) in the name table. Names come
+ * from exports, so the table uses the process's keyed hash (lib/hash.h:
+ * no export can choose names that all fall in one bucket); key_hash, the
+ * same in every process, only seeds inode numbers. */
+static uint64_t
+tab_hash(uint64_t parent, const char *name)
+{
+	return hash_keyed_str(name) ^ parent * 0x9E3779B97F4A7C15ULL;
+}
+
 /* ino_bucket: numbers are not uniform (a folder's entries differ only in
  * their low bits), so they are mixed before indexing the table. */
 static size_t
@@ -254,7 +264,7 @@ rec_find(struct fs *fs, uint64_t ino)
 static struct irec *
 key_find(struct fs *fs, uint64_t parent, const char *name)
 {
-	for (struct irec *i = fs->ktab[key_hash(parent, name) & (fs->icap - 1)]; i;
+	for (struct irec *i = fs->ktab[tab_hash(parent, name) & (fs->icap - 1)]; i;
 	    i = i->knext)
 		if (i->parent == parent && strcmp(rec_name(i), name) == 0)
 			return i;
@@ -282,7 +292,7 @@ table_grow(struct fs *fs)
 		i = fs->ktab[b];
 		while (i) {
 			struct irec *next = i->knext;
-			size_t k = key_hash(i->parent, rec_name(i)) & (ncap - 1);
+			size_t k = tab_hash(i->parent, rec_name(i)) & (ncap - 1);
 
 			i->knext = kt[k];
 			kt[k] = i;
@@ -396,7 +406,7 @@ inode_ref(struct fs *fs, uint64_t parent, const char *name,
 		i->flags |= R_PINNED;
 	i->hnext = fs->itab[ino_bucket(i->ino, fs->icap)];
 	fs->itab[ino_bucket(i->ino, fs->icap)] = i;
-	k = key_hash(parent, name) & (fs->icap - 1);
+	k = tab_hash(parent, name) & (fs->icap - 1);
 	i->knext = fs->ktab[k];
 	fs->ktab[k] = i;
 	fs->n_inodes++;
@@ -408,7 +418,7 @@ inode_ref(struct fs *fs, uint64_t parent, const char *name,
 static void
 unkey(struct fs *fs, struct irec *i)
 {
-	struct irec **pp = &fs->ktab[key_hash(i->parent, rec_name(i)) & (fs->icap - 1)];
+	struct irec **pp = &fs->ktab[tab_hash(i->parent, rec_name(i)) & (fs->icap - 1)];
 
 	while (*pp && *pp != i)
 		pp = &(*pp)->knext;
