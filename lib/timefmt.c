@@ -6,21 +6,25 @@
 #include <time.h>
 
 int64_t
-time_now_ns(void)
+time_clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	if (clock_gettime(clock, &ts) != 0)
+		return 0;
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+time_now_ns(void)
+{
+	return time_clock_ns(CLOCK_REALTIME);
 }
 
 int64_t
 time_mono_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return time_clock_ns(CLOCK_MONOTONIC);
 }
 
 static void

@@ -5,7 +5,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
+/* time_clock_ns: clock (CLOCK_THREAD_CPUTIME_ID, ...) in nanoseconds; 0
+ * when it cannot be read. */
+int64_t time_clock_ns(clockid_t clock);
 int64_t time_now_ns(void);
 /* monotonic clock in nanoseconds, for rates and timeouts. */
 int64_t time_mono_ns(void);

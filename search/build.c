@@ -486,26 +486,6 @@ feed_free(struct feed *f)
 	free(f);
 }
 
-static int64_t
-thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t
-process_cpu_ns(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void *
 indexer(void *arg)
 {
@@ -539,7 +519,7 @@ indexer(void *arg)
 		pthread_mutex_unlock(&sb->mu);
 		feed_free(f);
 	}
-	sb->cpu_ns = thread_cpu_ns();
+	sb->cpu_ns = time_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	repo_thread_cleanup();
 	return NULL;
 }
@@ -1019,7 +999,7 @@ search_build_finish(struct search_build *sb, const struct blob_ref *root,
 	uint64_t merged_rows = 0;
 	int rc;
 
-	int64_t t0 = time_mono_ns(), t1, t2, c0 = process_cpu_ns();
+	int64_t t0 = time_mono_ns(), t1, t2, c0 = time_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 
 	stop_thread(sb);
 	t1 = time_mono_ns();
@@ -1097,7 +1077,8 @@ search_build_finish(struct search_build *sb, const struct blob_ref *root,
 	debugf("index: indexer busy %.3f s (CPU %.3f s), waited %.3f s, walk+merge %.3f s,"
 	    " seal+flush %.3f s (CPU of the finish %.3f s)", (double)sb->busy_ns / 1e9,
 	    (double)sb->cpu_ns / 1e9, (double)(t1 - t0) / 1e9, (double)(t2 - t1) / 1e9,
-	    (double)(time_mono_ns() - t2) / 1e9, (double)(process_cpu_ns() - c0) / 1e9);
+	    (double)(time_mono_ns() - t2) / 1e9,
+	    (double)(time_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0) / 1e9);
 	if (rc)
 		goto out;
 	/* the new index: kept previous segments, then the new ones */
