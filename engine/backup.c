@@ -601,7 +601,7 @@ backup_do(struct repo *r, const struct backup_opts *o, struct backup_result *ret
 	snap.format = (char *)ir.format->name;
 	snap.tags = (char **)o->tags;
 	snap.ntags = o->ntags;
-	bindex_finish(b.bx, snap.format, &snap.root, &snap);	/* the message index */
+	bindex_finish(b.bx, &snap.root, &snap);	/* the message index */
 	store_get_stats(b.st, &ss);
 	snap.root_mode = S_ISDIR(st.st_mode) ? (st.st_mode & 07777) : 0755;
 	snap.root_mtime_ns = S_ISDIR(st.st_mode) ?

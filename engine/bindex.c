@@ -148,13 +148,12 @@ bindex_wants(const char *format)
 }
 
 void
-bindex_finish(struct bindex *bx, const char *format, const struct blob_ref *root,
-    struct snapshot *s)
+bindex_finish(struct bindex *bx, const struct blob_ref *root, struct snapshot *s)
 {
 	struct search_build_stats st;
 	int rc;
 
-	if (bx == NULL || !chat_is_chat_format(format))
+	if (bx == NULL)
 		return;
 	bindex_source(bx, s->source);
 	rc = search_build_finish(bx->sb, root, &s->search, &st);

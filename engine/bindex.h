@@ -2,8 +2,8 @@
  * finds the previous snapshot of the source being backed up, copies each
  * conversation's messages.jsonl and meta.json as the backup reads them
  * (a reader that tees), hands them to the index, and at the end puts the
- * index's tree into the snapshot. Private to engine/; backup.c calls it
- * in four places. The index never fails a backup: what goes wrong with it
+ * index's tree into the snapshot, for chat formats only (bindex_wants).
+ * Private to engine/, called by backup.c. The index never fails a backup: what goes wrong with it
  * is a warning, and the snapshot is then written without an index. */
 #ifndef IMDR_ENGINE_BINDEX_H
 #define IMDR_ENGINE_BINDEX_H
@@ -35,10 +35,10 @@ const struct ingest_reader *bindex_tee(struct bindex *bx, const struct ingest_en
 /* bindex_tee_done: the file of the last bindex_tee was stored whole (ok)
  * or not (then the index reads it back at the end if it needs it). */
 void bindex_tee_done(struct bindex *bx, int ok);
-/* bindex_finish: for a chat format, build the index of the tree at root
- * and set s->search (s->has_search); a failure is a warning. */
-void bindex_finish(struct bindex *bx, const char *format, const struct blob_ref *root,
-    struct snapshot *s);
+/* bindex_finish: build the index of the tree at root and set s->search
+ * (s->has_search); a failure is a warning. bx exists only for a chat
+ * format (bindex_wants). */
+void bindex_finish(struct bindex *bx, const struct blob_ref *root, struct snapshot *s);
 void bindex_free(struct bindex *bx);
 
 #endif
