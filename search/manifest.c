@@ -190,12 +190,16 @@ parse_index_json(const struct buf *b, struct sx_manifest *m, char ***ret_files)
 	m->conv = xcalloc(json_array_size(convs) + 1, sizeof(*m->conv));
 	json_array_foreach(convs, i, v) {
 		struct sx_conv *c = &m->conv[m->nconv];
-		const char *key, *folder, *mj;
-		json_int_t msgs;
+		/* json_object_get, not json_unpack: the format string parsed
+		 * once a conversation was a third of reading an index */
+		const char *key = json_string_value(json_object_get(v, "key"));
+		const char *folder = json_string_value(json_object_get(v, "folder"));
+		const char *mj = json_string_value(json_object_get(v, "mj"));
+		json_t *jm = json_object_get(v, "messages");
+		json_int_t msgs = json_integer_value(jm);
 
-		if (json_unpack(v, "{s:s, s:s, s:s, s:I}", "key", &key, "folder", &folder,
-		    "mj", &mj, "messages", &msgs) != 0 || hex_decode(mj, c->mj, 32) != 0 ||
-		    msgs < 0) {
+		if (key == NULL || folder == NULL || mj == NULL || !json_is_integer(jm) ||
+		    hex_decode(mj, c->mj, 32) != 0 || msgs < 0) {
 			json_decref(j);
 			return -1;
 		}

@@ -295,6 +295,20 @@ users_main(void *arg)
 	return NULL;
 }
 
+/* users_join: the users thread's end (when started), its error over rc
+ * when rc is none. */
+static int
+users_join(struct users_job *uj, int started, int rc)
+{
+	if (started)
+		pthread_join(uj->th, NULL);
+	if (rc == IMDR_OK && uj->rc)
+		rc = err_set(uj->rc, "%s", uj->msg);
+	free(uj->msg);
+	uj->msg = NULL;
+	return rc;
+}
+
 /* load_manifest: par_for's item i: snapshot i's index tree, when it has
  * one (load_index does the rest, in order). */
 static int
@@ -989,8 +1003,9 @@ search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx
     const struct snapshot_name *full, size_t nfull)
 {
 	char *match = NULL;
-	int rc = IMDR_OK;
+	int rc = IMDR_OK, started = 0;
 	int64_t t0 = time_mono_ns(), t1 = t0, t2 = t0, t3 = t0, t4 = t0;
+	struct users_job uj = { ru, 0, IMDR_OK, NULL }, *pending = NULL;
 
 	ru->sx = xcalloc(n, sizeof(*ru->sx));
 	for (size_t i = 0; i < n && rc == IMDR_OK; i++) {
@@ -1008,8 +1023,7 @@ search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx
 		ru->nsx++;
 	}
 	if (rc == IMDR_OK && ru->nsx > 0) {
-		struct users_job uj = { ru, 0, IMDR_OK, NULL };
-		int started = pthread_create(&uj.th, NULL, users_main, &uj) == 0;
+		started = pthread_create(&uj.th, NULL, users_main, &uj) == 0;
 
 		if (!started)
 			users_main(&uj);
@@ -1042,12 +1056,13 @@ search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx
 			rc = dseg_db(ru, &ru->ds[i], &db);
 		}
 		t2 = time_mono_ns();
-		if (started)
-			pthread_join(uj.th, NULL);
+		/* from: needs the users before the query; otherwise they are
+		 * only names for the hits, and come while it runs */
+		if (ru->q->nfrom || rc)
+			rc = users_join(&uj, started, rc);
+		else
+			pending = &uj;
 		t3 = time_mono_ns();
-		if (rc == IMDR_OK && uj.rc)
-			rc = err_set(uj.rc, "%s", uj.msg);
-		free(uj.msg);
 	}
 	if (rc || ru->nsx == 0)
 		goto out;
@@ -1076,6 +1091,10 @@ search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx
 		free(parts);
 		ru->res->segments += ru->nds;
 	}
+	if (pending) {
+		rc = users_join(pending, started, rc);
+		pending = NULL;
+	}
 	t4 = time_mono_ns();
 	if (rc == IMDR_OK)
 		fold(ru);
@@ -1084,6 +1103,8 @@ search_group(struct run *ru, const struct snapshot_name *list, const size_t *idx
 	    (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6,
 	    (double)(t4 - t3) / 1e6, (double)(time_mono_ns() - t4) / 1e6);
 out:
+	if (pending)
+		rc = users_join(pending, started, rc);
 	free(match);
 	free_group(ru);
 	return rc;
