@@ -53,7 +53,10 @@ else
 	drop() { sync; }
 	dropnote="not root: the page cache could not be dropped"
 fi
-now() { date +%s%N; }
+# now VAR: the time in ns into VAR, from bash's own clock: no process (a
+# `date` started for each reading put ~1 ms of its own into every figure,
+# alike for imdr and ripgrep, which shrank their ratio)
+now() { local t=$EPOCHREALTIME; printf -v "$1" '%s000' "${t/[.,]/}"; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
@@ -150,12 +153,12 @@ for qq in '"looks good contract"|looks good contract' 'from:U00042 budget|' '"lo
 	[ -n "$pat" ] && rg -F -i "$pat" "$plain" >/dev/null
 	tw=() ts=() tr=() tu=()
 	for r in $(seq 1 "$RUNS"); do
-		t0=$(now); "$IMDR" "${KC[@]}" search "$repo" "$q" --json --stats >/dev/null 2>"$B/st"; t1=$(now)
+		now t0; "$IMDR" "${KC[@]}" search "$repo" "$q" --json --stats >/dev/null 2>"$B/st"; now t1
 		tw+=("$(ms "$t0" "$t1")"); ts+=("$(stat_ms search "$B/st")")
-		t0=$(now); "$IMDR" search "$repo" "$q" --json >/dev/null 2>&1; t1=$(now)
+		now t0; "$IMDR" search "$repo" "$q" --json >/dev/null 2>&1; now t1
 		tu+=("$(ms "$t0" "$t1")")
 		if [ -n "$pat" ]; then
-			t0=$(now); rg -F -i "$pat" "$plain" >/dev/null; t1=$(now)
+			now t0; rg -F -i "$pat" "$plain" >/dev/null; now t1
 			tr+=("$(ms "$t0" "$t1")")
 		fi
 	done
@@ -207,13 +210,13 @@ if [ -x "$NPMBIN/s3rver" ]; then
 		tw=() ts=() ww=()
 		for r in $(seq 1 "$RUNS"); do
 			# cold: nothing kept on this machine (no key, no segment)
-			t0=$(now); "$IMDR" search "$slow" "$q" --json --stats --no-cache >/dev/null 2>"$B/st"; t1=$(now)
+			now t0; "$IMDR" search "$slow" "$q" --json --stats --no-cache >/dev/null 2>"$B/st"; now t1
 			tw+=("$(ms "$t0" "$t1")"); ts+=("$(stat_ms search "$B/st")")
 		done
 		# warm: the key cached and the segments kept by the search before
 		"$IMDR" "${KC[@]}" search "$slow" "$q" --json >/dev/null 2>&1
 		for r in $(seq 1 "$RUNS"); do
-			t0=$(now); "$IMDR" "${KC[@]}" search "$slow" "$q" --json --stats >/dev/null 2>"$B/sw"; t1=$(now)
+			now t0; "$IMDR" "${KC[@]}" search "$slow" "$q" --json --stats >/dev/null 2>"$B/sw"; now t1
 			ww+=("$(ms "$t0" "$t1")")
 		done
 		R[cold_s3_${key}_ms]=$(median "${tw[@]}"); R[cold_s3_${key}_core_ms]=$(median "${ts[@]}")
@@ -253,9 +256,9 @@ for p in rnd.sample(convs, len(convs) // 3):
                      "text": " ".join(rnd.choice(words) for _ in range(rnd.randrange(3, 15)))})
     open(p, "w", encoding="utf-8").write("".join(json.dumps(m, ensure_ascii=False, separators=(",", ":")) + "\n" for m in msgs))
 PY
-	t0=$(now)
+	now t0
 	"$IMDR" backup "$repo" "$C" --quiet --time "2026-03-$(printf %02d "$day")T23:00:00Z" || exit 1
-	t1=$(now)
+	now t1
 	daily+=("$(ms "$t0" "$t1")")
 done
 rm -f "$C/.done-$PRESET"	# the corpus was changed
@@ -267,13 +270,13 @@ for qq in '"looks good contract"|rare' 'from:U00042 budget|from' '"looks good"|b
 	"$IMDR" "${KC[@]}" search "$repo" "$q" --json >/dev/null 2>&1; "$IMDR" "${KC[@]}" search "$repo" "$q" --all --json >/dev/null 2>&1
 	t1s=() tas=() c1=() ca=() u1=() ua=()
 	for r in $(seq 1 "$RUNS"); do
-		t0=$(now); "$IMDR" "${KC[@]}" search "$repo" "$q" --json --stats >/dev/null 2>"$B/s1"; t1=$(now)
+		now t0; "$IMDR" "${KC[@]}" search "$repo" "$q" --json --stats >/dev/null 2>"$B/s1"; now t1
 		t1s+=("$(ms "$t0" "$t1")"); c1+=("$(stat_ms search "$B/s1")")
-		t0=$(now); "$IMDR" "${KC[@]}" search "$repo" "$q" --all --json --stats >/dev/null 2>"$B/sa"; t1=$(now)
+		now t0; "$IMDR" "${KC[@]}" search "$repo" "$q" --all --json --stats >/dev/null 2>"$B/sa"; now t1
 		tas+=("$(ms "$t0" "$t1")"); ca+=("$(stat_ms search "$B/sa")")
 		# and each deriving its key, as a first command does
-		t0=$(now); "$IMDR" search "$repo" "$q" --json >/dev/null 2>&1; t1=$(now); u1+=("$(ms "$t0" "$t1")")
-		t0=$(now); "$IMDR" search "$repo" "$q" --all --json >/dev/null 2>&1; t1=$(now); ua+=("$(ms "$t0" "$t1")")
+		now t0; "$IMDR" search "$repo" "$q" --json >/dev/null 2>&1; now t1; u1+=("$(ms "$t0" "$t1")")
+		now t0; "$IMDR" search "$repo" "$q" --all --json >/dev/null 2>&1; now t1; ua+=("$(ms "$t0" "$t1")")
 	done
 	R[all_${key}_uncached_ms]=$(median "${ua[@]}"); R[one_${key}_uncached_ms]=$(median "${u1[@]}")
 	echo "   $q, deriving the key: newest ${R[one_${key}_uncached_ms]} ms, --all ${R[all_${key}_uncached_ms]} ms," \
@@ -298,7 +301,7 @@ echo "== 5. RSMF export of the $n messages from $from to $to"
 tx=()
 for r in $(seq 1 "$RUNS"); do
 	rm -rf "$B/exp"
-	t0=$(now); "$IMDR" export "$repo" --format rsmf --out "$B/exp" --from "$from" --to "$to" --quiet >/dev/null || exit 1; t1=$(now)
+	now t0; "$IMDR" export "$repo" --format rsmf --out "$B/exp" --from "$from" --to "$to" --quiet >/dev/null || exit 1; now t1
 	tx+=("$(ms "$t0" "$t1")")
 done
 R[export_rsmf_ms]=$(median "${tx[@]}")
