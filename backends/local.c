@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +164,92 @@ fsync_dir_of(const char *path)
 	free(dir);
 }
 
+/* Objects of at least DIRECT_MIN bytes (packs) are written with O_DIRECT,
+ * through a per-thread aligned buffer of DIRECT_BUF bytes, all but the
+ * last partial block; the rest, and any file system that refuses it
+ * (tmpfs), through the page cache. Why: on this project's reference
+ * machine a buffered write costs the kernel ~2.4 s of CPU for 1.7 GB
+ * (copying into fresh page-cache pages, 350 MB/s) and a direct one 0.3 s
+ * (1.4 GB/s): a backup's own writes were 29 % of its CPU. A backup never
+ * reads a pack it has just written, so nothing is lost by keeping packs
+ * out of the page cache. The fsync after it is kept: it covers the
+ * buffered tail and the file's metadata. A caller's page-aligned buffer
+ * (a pack's, repo/pack.c) is written from directly; another is copied
+ * through the aligned one first. */
+#define DIRECT_MIN (1u << 20)
+#define DIRECT_BUF (4u << 20)
+#define DIRECT_ALIGN 4096u
+
+static pthread_key_t direct_key;
+static pthread_once_t direct_once = PTHREAD_ONCE_INIT;
+
+static void
+direct_init(void)
+{
+	if (pthread_key_create(&direct_key, free) != 0)
+		direct_key = (pthread_key_t)-1;
+}
+
+static uint8_t *
+direct_buf(void)
+{
+	void *p;
+
+	pthread_once(&direct_once, direct_init);
+	if (direct_key == (pthread_key_t)-1)
+		return NULL;
+	p = pthread_getspecific(direct_key);
+	if (p == NULL && posix_memalign(&p, DIRECT_ALIGN, DIRECT_BUF) == 0 &&
+	    pthread_setspecific(direct_key, p) != 0) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+/* write_object: data into the new file fd, directly where it can be;
+ * 0, or -1 with errno. */
+static int
+write_object(int fd, const uint8_t *data, size_t len)
+{
+	size_t done = 0, bulk = len & ~(size_t)(DIRECT_ALIGN - 1);
+	int fl = fcntl(fd, F_GETFL);
+	uint8_t *bounce;
+
+	if (len < DIRECT_MIN || fl < 0 || (bounce = direct_buf()) == NULL ||
+	    fcntl(fd, F_SETFL, fl | O_DIRECT) < 0)
+		return write_full(fd, data, len);
+	while (done < bulk) {
+		size_t n = bulk - done < DIRECT_BUF ? bulk - done : DIRECT_BUF;
+		const uint8_t *from = data + done;
+		ssize_t w;
+
+		/* a pack's buffer is page-aligned (repo/pack.c): no copy */
+		if ((uintptr_t)from % DIRECT_ALIGN != 0) {
+			memcpy(bounce, from, n);
+			from = bounce;
+		}
+		w = pwrite(fd, from, n, (off_t)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && done == 0 && errno == EINVAL)
+			break;	/* accepted at open, refused at write */
+		if (w < 0)
+			return -1;
+		/* a short direct write leaves an aligned offset or not:
+		 * whatever remains goes through the page cache */
+		done += (size_t)w;
+		if ((size_t)w < n)
+			break;
+	}
+	if (fcntl(fd, F_SETFL, fl) < 0)
+		return -1;
+	if (done < len && (lseek(fd, (off_t)done, SEEK_SET) < 0 ||
+	    write_full(fd, data + done, len - done) < 0))
+		return -1;
+	return 0;
+}
+
 static int
 local_put(struct backend *be, const char *name, const void *data, size_t len)
 {
@@ -192,7 +280,7 @@ local_put(struct backend *be, const char *name, const void *data, size_t len)
 		tmp = NULL;
 		goto out;
 	}
-	if (write_full(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_object(fd, data, len) < 0 || fsync(fd) < 0) {
 		rc = local_errno("cannot write", path, errno);
 		goto out;
 	}

@@ -41,11 +41,28 @@ pack_writer_free(struct pack_writer *pw)
 	free(pw);
 }
 
+/* PACK_ALIGN: a pack's memory starts on a page, so that a local
+ * repository writes it with O_DIRECT without copying it first
+ * (backends/local.c); one grown past its reservation loses that, and is
+ * copied there. */
+#define PACK_ALIGN 4096
+
 void
 pack_writer_reserve(struct pack_writer *pw, size_t n)
 {
-	if (n > pw->data.len)
-		buf_reserve(&pw->data, n - pw->data.len);
+	void *p;
+
+	if (n + 1 <= pw->data.cap)
+		return;
+	if (posix_memalign(&p, PACK_ALIGN, n + 1) == 0) {
+		if (pw->data.len)
+			memcpy(p, pw->data.data, pw->data.len);
+		free(pw->data.data);
+		pw->data.data = p;
+		pw->data.cap = n + 1;
+		return;
+	}
+	buf_reserve(&pw->data, n - pw->data.len);
 }
 
 void
