@@ -389,6 +389,7 @@ azure_get(struct backend *be, const char *name, uint64_t off, uint64_t len, stru
 		free(path);
 		return IMDR_OK;
 	}
+	resp.into = out;	/* the bytes straight into the caller's buffer */
 	ranged = http_range_header("x-ms-range", off, len, range);
 	if (ranged)
 		extra[0] = range;

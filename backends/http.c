@@ -155,15 +155,27 @@ give(struct http_pool *p, CURL *h, int broken)
 struct sink {
 	struct http_resp *resp;
 	int keep;
+	long code;		/* the status line's, as the answer comes */
 };
 
+/* on_body: a 2xx answer's bytes into resp->into when the caller gave one
+ * (a ranged GET straight into its buffer, reserved once from the
+ * Content-Length: growing a fresh buffer 16 KiB at a time and copying it
+ * out again faulted in every page twice, a third of a cloud mount's CPU),
+ * anything else into resp->body. */
 static size_t
 on_body(char *data, size_t size, size_t n, void *u)
 {
 	struct sink *s = u;
+	struct http_resp *r = s->resp;
 
-	if (s->keep || s->resp->status >= 300 || s->resp->status == 0)
-		buf_append(&s->resp->body, data, size * n);
+	if (r->into && s->code >= 200 && s->code < 300) {
+		if (r->into->len == 0 && r->content_length != (uint64_t)-1 &&
+		    r->content_length <= HTTP_INTO_RESERVE_MAX)
+			buf_reserve(r->into, (size_t)r->content_length);
+		buf_append(r->into, data, size * n);
+	} else if (s->keep || r->status >= 300 || r->status == 0)
+		buf_append(&r->body, data, size * n);
 	return size * n;
 }
 
@@ -193,6 +205,11 @@ on_header(char *line, size_t size, size_t n, void *u)
 
 	if (len > 9 && strncmp(line, "HTTP/", 5) == 0) {
 		/* a new response (after a 100 Continue or a redirect) */
+		const char *sp = memchr(line, ' ', len);
+
+		s->code = sp ? strtol(sp + 1, NULL, 10) : 0;
+		if (s->resp->into)
+			s->resp->into->len = 0;
 		s->resp->content_length = (uint64_t)-1;
 		s->resp->content_range[0] = '\0';
 		s->resp->error_code[0] = '\0';
@@ -284,7 +301,7 @@ http_do(struct http_pool *p, const struct http_req *r, http_sign_fn sign,
 
 	for (;;) {
 		struct curl_slist *h = NULL;
-		struct sink s = { resp, r->expect_body };
+		struct sink s = { resp, r->expect_body, 0 };
 		struct body_src src = { r->body, r->body_len };
 		CURL *c = take(p);
 		CURLcode cc;
@@ -293,6 +310,8 @@ http_do(struct http_pool *p, const struct http_req *r, http_sign_fn sign,
 		attempt++;
 		resp->status = 0;
 		resp->body.len = 0;
+		if (resp->into)
+			resp->into->len = 0;
 		resp->error_code[0] = resp->error_msg[0] = '\0';
 		resp->content_length = (uint64_t)-1;
 		resp->content_range[0] = '\0';
@@ -542,7 +561,12 @@ http_take_range(const char *service, const struct http_req *r,
 {
 	const uint8_t *p = resp->body.data;
 	size_t n = resp->body.len;
+	int there = resp->into == out && resp->status >= 200 && resp->status < 300;
 
+	if (there) {
+		p = out->data;	/* already there (on_body) */
+		n = out->len;
+	}
 	if (resp->status == 416)
 		return err_set(IMDR_EFORMAT, "%s %s: range %llu+%llu is past the end", service,
 		    r->what, (unsigned long long)off, (unsigned long long)len);
@@ -561,6 +585,12 @@ http_take_range(const char *service, const struct http_req *r,
 	if (len != UINT64_MAX && n != len)
 		return err_set(IMDR_EFORMAT, "%s %s: %zu bytes at %llu, expected %llu", service,
 		    r->what, n, (unsigned long long)off, (unsigned long long)len);
+	if (there) {
+		if (p != out->data)
+			memmove(out->data, p, n);	/* the range cut out of a 200 */
+		out->len = n;
+		return IMDR_OK;
+	}
 	out->len = 0;
 	buf_append(out, p, n);
 	return IMDR_OK;

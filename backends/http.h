@@ -25,11 +25,18 @@ struct http_req {
 struct http_resp {
 	long status;
 	struct buf body;
+	/* when set, a 2xx answer's body goes here instead of body (reserved
+	 * from its Content-Length up to HTTP_INTO_RESERVE_MAX): a GET
+	 * straight into the caller's buffer; http_take_range(…, out =
+	 * into) then checks and cuts it in place */
+	struct buf *into;
 	char error_code[128];	/* S3 <Code>, Azure x-ms-error-code */
 	char error_msg[256];
 	uint64_t content_length;	/* -1 when absent */
 	char content_range[96];
 };
+
+#define HTTP_INTO_RESERVE_MAX (256u << 20)
 
 /* sign: add this attempt's headers (dates and signatures change between
  * attempts) to *h. A non-zero return aborts the request. */

@@ -104,6 +104,7 @@ https_get(struct backend *be, const char *name, uint64_t off, uint64_t len, stru
 	ranged = http_range_header("Range", off, len, range);
 	if (ranged)
 		x.line = range;
+	resp.into = out;	/* the bytes straight into the caller's buffer */
 	url = obj_url(h, name);
 	r.url = url;
 	rc = http_do(h->pool, &r, add_hdr, &x, &resp);

@@ -372,6 +372,7 @@ s3_get(struct backend *be, const char *name, uint64_t off, uint64_t len, struct 
 		free(path);
 		return IMDR_OK;
 	}
+	resp.into = out;	/* the bytes straight into the caller's buffer */
 	ranged = http_range_header("Range", off, len, range);
 	if (ranged)
 		extra[0] = range;

@@ -269,6 +269,10 @@ adopt_load(void *ctx, const uint8_t key[32], void **ret, size_t *ret_size)
 
 	(void)key;
 	ch->r = a->fs->r;
+	/* memory of a chunk read and let go (chunk_dispose recycles it):
+	 * a fresh ~1 MiB for every chunk was mapped, faulted in page by
+	 * page and unmapped again, most of a cloud mount's CPU */
+	repo_buf_take(ch->r, &ch->b, a->n + 1);
 	buf_append(&ch->b, a->pt, a->n);
 	*ret = ch;
 	*ret_size = ch->b.cap + sizeof(*ch);
