@@ -41,33 +41,40 @@ else
 	skip "unreadable file (needs root and setpriv to act as another user)"
 fi
 
-# Full disk: a 3 MiB tmpfs as the repository.
+# full_disk DIR WHAT BYTES: a backup of BYTES of noise into a repository
+# on the small file system at DIR fails whole: exit 1, the reason named,
+# no snapshot, no temporary file left, the repository still clean.
+full_disk() {
+	local d=$1 what=$2 out rc nsnap ntmp
+	head -c "$3" /dev/urandom >"$src/big.bin"
+	"$IMDR" init "$d/repo" >/dev/null
+	out=$("$IMDR" backup "$d/repo" "$src" --quiet 2>&1); rc=$?
+	nsnap=$(ls "$d/repo/snapshots" 2>/dev/null | wc -l)
+	ntmp=$(find "$d/repo" -name '.tmp-*' | wc -l)
+	if [ $rc -eq 1 ] && [[ "$out" == *"No space left"* ]] && [ "$nsnap" -eq 0 ] && [ "$ntmp" -eq 0 ]; then
+		pass "full $what: exit 1, named, no snapshot, no temporary file"
+	else
+		fail "full $what: rc=$rc snaps=$nsnap tmp=$ntmp out=$out"
+	fi
+	check "repository still checks clean after the full $what" "$IMDR" check "$d/repo" --quiet
+	rm -f "$src/big.bin"
+}
+
+# Full disk: a 3 MiB tmpfs as the repository (tmpfs refuses O_DIRECT: the
+# packs go through the page cache).
 if [ "$(id -u)" -eq 0 ] && mkdir -p "$T/small" && mount -t tmpfs -o size=3m tmpfs "$T/small" 2>/dev/null; then
 	on_exit "umount '$T/small'"
-	head -c 8000000 /dev/urandom >"$src/big.bin"
-	"$IMDR" init "$T/small/repo" >/dev/null
-	out=$("$IMDR" backup "$T/small/repo" "$src" --quiet 2>&1); rc=$?
-	nsnap=$(ls "$T/small/repo/snapshots" 2>/dev/null | wc -l)
-	if [ $rc -eq 1 ] && [[ "$out" == *"No space left"* ]] && [ "$nsnap" -eq 0 ]; then pass "full disk: exit 1, named, no snapshot"; else fail "full disk: rc=$rc snaps=$nsnap out=$out"; fi
-	check "repository still checks clean after the full disk" "$IMDR" check "$T/small/repo" --quiet
-	rm -f "$src/big.bin"
+	full_disk "$T/small" "tmpfs" 8000000
 else
 	skip "full disk (needs root to mount a small tmpfs)"
 fi
-# The same on ext4, where packs are written with O_DIRECT (tmpfs refuses
-# it, so the case above takes the page cache): a 12 MiB image on a loop
-# device.
+# The same on ext4, where packs are written with O_DIRECT: a 12 MiB image
+# on a loop device; then a backup that fits completes on it.
 if [ "$(id -u)" -eq 0 ] && command -v mkfs.ext4 >/dev/null && truncate -s 12M "$T/e4.img" &&
     mkfs.ext4 -q -F "$T/e4.img" 2>/dev/null && mkdir -p "$T/e4" &&
     mount -o loop "$T/e4.img" "$T/e4" 2>/dev/null; then
 	on_exit "umount '$T/e4'"
-	head -c 16000000 /dev/urandom >"$src/big.bin"
-	"$IMDR" init "$T/e4/repo" >/dev/null
-	out=$("$IMDR" backup "$T/e4/repo" "$src" --quiet 2>&1); rc=$?
-	nsnap=$(ls "$T/e4/repo/snapshots" 2>/dev/null | wc -l)
-	if [ $rc -eq 1 ] && [[ "$out" == *"No space left"* ]] && [ "$nsnap" -eq 0 ]; then pass "full ext4 disk (direct writes): exit 1, named, no snapshot"; else fail "full ext4 disk: rc=$rc snaps=$nsnap out=$out"; fi
-	check "repository still checks clean after the full ext4 disk" "$IMDR" check "$T/e4/repo" --quiet
-	rm -f "$src/big.bin" "$T/e4/repo"/data/*/.tmp-* 2>/dev/null
+	full_disk "$T/e4" "ext4 disk (direct writes)" 16000000
 	head -c 3000000 /dev/urandom >"$src/big.bin"
 	check "a backup that fits then completes on it" "$IMDR" backup "$T/e4/repo" "$src" --quiet
 	check "and reads back" "$IMDR" check "$T/e4/repo" --read-data --quiet
