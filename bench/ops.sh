@@ -7,7 +7,9 @@
 #  2. drill: `imdr drill --sample 5%` of the full generated export against
 #     `imdr restore` of all of it (target: <= 10 % of the restore's time),
 #     page cache dropped before each when run as root, both writing to a
-#     tmpfs then (see below);
+#     tmpfs then (see below); the drill's phases from its own reports; and
+#     a second figure with the repository's key cached for both (opt-in
+#     --key-cache: no scrypt in either);
 #  3. a no-change `imdr run` of a job over the same export, already backed
 #     up (target: <= 1 s locally).
 #
@@ -39,6 +41,7 @@ pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
+	[ -d "$B/repo" ] && "$IMDR" key forget "$B/repo" >/dev/null 2>&1
 	[ "${KEEP:-}" = 1 ] || rm -rf "$B"
 }
 trap cleanup EXIT
@@ -64,11 +67,12 @@ for _ in range(n):
 print("%.1f" % statistics.median(t))
 EOF
 }
-# once_ms CMD...: one run with the page cache dropped before it, in ms
+# once_ms CMD...: one run with the page cache dropped before it, in ms;
+# its standard output goes to $ONCE_OUT (default: nowhere)
 once_ms() {
 	local a b
 	rm -rf "$OUT/restore" "$OUT"/imdr-drill-*; drop
-	a=$(date +%s%N); "$@" >/dev/null 2>&1; b=$(date +%s%N)
+	a=$(date +%s%N); "$@" >"${ONCE_OUT:-/dev/null}" 2>/dev/null; b=$(date +%s%N)
 	echo $(( (b - a) / 1000000 ))
 }
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -93,26 +97,67 @@ else
 	OUTFS=disk
 	cleanup_mount() { :; }
 fi
+# Each drill prints its JSON report: the phases below are the medians of
+# the timed runs' own figures.
 rt=() dt=()
 for i in $(seq 1 "$RUNS"); do
 	rt+=($(once_ms "$IMDR" restore "$B/repo" latest "$OUT/restore" --quiet))
-	dt+=($(once_ms "$IMDR" drill "$B/repo" --sample 5% --scratch "$OUT" --quiet))
+	dt+=($(ONCE_OUT=$B/drill-$i.json once_ms "$IMDR" drill "$B/repo" --sample 5% --scratch "$OUT" --json))
 done
 restore_ms=$(median "${rt[@]}")
 drill_ms=$(median "${dt[@]}")
-drop
-"$IMDR" drill "$B/repo" --sample 5% --scratch "$OUT" --json >"$B/drill.json" 2>/dev/null
 open_ms=$(median_ms "$RUNS" "$IMDR" snapshots "$B/repo" --json)
-cleanup_mount
-read -r dfiles dbytes tfiles tbytes < <(python3 -c 'import json,sys; x=json.load(open(sys.argv[1]))["replicas"][0]; print(x["files_verified"], x["bytes_verified"], x["files_total"], x["bytes_total"])' "$B/drill.json")
-read -r d_restore d_verify d_run < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); x=d["replicas"][0]; print(round(x["restore_seconds"]*1000), round(x["verify_seconds"]*1000), round(d["seconds"]*1000))' "$B/drill.json")
+# phases: opening the repository (setup), the snapshot, the first
+# message, the sample's restore with every file read back and hashed,
+# the verdicts after it, the scratch folder's removal, drill_run in all,
+# and the rest of the process (starting, the audit record, the report)
+phases() {	# phases WALL_MS_LIST JSON_FILES...
+	python3 - "$@" <<'PY'
+import json, statistics, sys
+walls = [float(x) for x in sys.argv[1].split()]
+ds = [json.load(open(f)) for f in sys.argv[2:]]
+med = lambda v: round(statistics.median(v) * 1000, 1)
+r = [d["replicas"][0] for d in ds]
+print(" ".join(str(x) for x in (
+    med([d["setup_seconds"] for d in ds]), med([x["open_seconds"] for x in r]),
+    med([x["first_message_seconds"] - x["open_seconds"] for x in r]),
+    med([x["restore_seconds"] for x in r]), med([x["verify_seconds"] for x in r]),
+    med([x["cleanup_seconds"] for x in r]), med([x["manifest_seconds"] for x in r]),
+    med([d["seconds"] for d in ds]),
+    round(statistics.median([w - 1000 * (d["setup_seconds"] + d["seconds"]) for w, d in zip(walls, ds)]), 1),
+    r[0]["files_verified"], r[0]["bytes_verified"], r[0]["files_total"], r[0]["bytes_total"])))
+PY
+}
+read -r p_setup p_open p_first p_restore p_verify p_cleanup p_manifest p_run p_rest \
+    dfiles dbytes tfiles tbytes < <(phases "${dt[*]}" $(seq -f "$B/drill-%g.json" 1 "$RUNS"))
 echo "full restore ($COLD, into $OUTFS, median of $RUNS): $restore_ms ms (runs: ${rt[*]})"
 echo "drill --sample 5% ($COLD, into $OUTFS, median of $RUNS): $drill_ms ms (runs: ${dt[*]}); $dfiles of $tfiles files, $dbytes of $tbytes bytes verified"
-echo "  in the drill: restore $d_restore ms, verify $d_verify ms, all of drill_run $d_run ms"
+echo "  phases (medians, ms): opening the repository $p_setup, the snapshot $p_open, first message $p_first,"
+echo "  sample restored, read back and hashed $p_restore (manifest.json alongside: $p_manifest), verdicts $p_verify,"
+echo "  scratch removed $p_cleanup; drill_run in all $p_run; the rest of the process $p_rest"
 echo "opening the repository (imdr snapshots: the passphrase's scrypt, the listing): $open_ms ms, in both"
 ratio=$(awk -v a="$drill_ms" -v b="$restore_ms" 'BEGIN { printf "%.1f", 100 * a / b }')
 ratio_open=$(awk -v a="$drill_ms" -v b="$restore_ms" -v o="$open_ms" 'BEGIN { printf "%.1f", 100 * (a - o) / (b - o) }')
 echo "drill / restore: $ratio % (target <= 10 %); without the opening both pay: $ratio_open %"
+
+# The same with the repository's key cached for both (imdr --key-cache:
+# opt-in, see README): no key derivation in either. A second figure; the
+# one above, with the passphrase's scrypt in both, is the target's.
+"$IMDR" --key-cache 10m snapshots "$B/repo" >/dev/null
+rtk=() dtk=()
+for i in $(seq 1 "$RUNS"); do
+	rtk+=($(once_ms "$IMDR" --key-cache 10m restore "$B/repo" latest "$OUT/restore" --quiet))
+	dtk+=($(ONCE_OUT=$B/drill-kc-$i.json once_ms "$IMDR" --key-cache 10m drill "$B/repo" --sample 5% --scratch "$OUT" --json))
+done
+"$IMDR" key forget "$B/repo" >/dev/null
+restore_kc_ms=$(median "${rtk[@]}")
+drill_kc_ms=$(median "${dtk[@]}")
+read -r k_setup _ _ k_restore _ _ _ k_run k_rest _ < <(phases "${dtk[*]}" $(seq -f "$B/drill-kc-%g.json" 1 "$RUNS"))
+ratio_kc=$(awk -v a="$drill_kc_ms" -v b="$restore_kc_ms" 'BEGIN { printf "%.1f", 100 * a / b }')
+echo "with the key cached in both (--key-cache): restore $restore_kc_ms ms (runs: ${rtk[*]}), drill $drill_kc_ms ms (runs: ${dtk[*]}): $ratio_kc %"
+echo "  phases (medians, ms): opening $k_setup, sample restored $k_restore, drill_run $k_run, the rest $k_rest"
+rm -f "$B"/drill-*.json
+cleanup_mount
 
 mkdir -p "$B/jobs"
 cat >"$B/jobs/bench.conf" <<EOF
@@ -177,6 +222,10 @@ cat >"$out" <<EOF
 {"preset":"$PRESET","cache":"$COLD","runs":$RUNS,
  "restore_ms":$restore_ms,"drill_sample5_ms":$drill_ms,"drill_over_restore_pct":$ratio,
  "open_ms":$open_ms,"drill_over_restore_without_open_pct":$ratio_open,"out_fs":"$OUTFS",
+ "drill_phases_ms":{"setup":$p_setup,"open":$p_open,"first_message":$p_first,"restore":$p_restore,
+  "verify":$p_verify,"cleanup":$p_cleanup,"manifest":$p_manifest,"drill_run":$p_run,"rest":$p_rest},
+ "key_cached":{"restore_ms":$restore_kc_ms,"drill_sample5_ms":$drill_kc_ms,"drill_over_restore_pct":$ratio_kc,
+  "restore_runs":"${rtk[*]}","drill_runs":"${dtk[*]}","drill_phases_ms":{"setup":$k_setup,"restore":$k_restore,"drill_run":$k_run,"rest":$k_rest}},
  "restore_runs":"${rt[*]}","drill_runs":"${dt[*]}",
  "drill_files":$dfiles,"drill_bytes":$dbytes,"files":$tfiles,"bytes":$tbytes,
  "nochange_run_ms":$run_ms,

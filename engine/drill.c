@@ -1139,6 +1139,7 @@ drill_report_json(const struct drill_opts *o, const struct drill_result *res)
 	    "percent", res->sample_pct, "by", "files, at most that share of the bytes", "seed", (json_int_t)res->seed) :
 	    json_null());
 	json_object_set_new(rep, "estimate_seconds", json_real(res->worst_estimate_secs));
+	json_object_set_new(rep, "setup_seconds", json_real(o->setup_secs));
 	json_object_set_new(rep, "seconds", json_real(res->seconds));
 	if (o->against)
 		json_object_set_new(rep, "against", json_string(o->against));

@@ -9,9 +9,9 @@
  * restore itself. So the index is made by a scan of the JSON's structure
  * (strings, nesting, separators: every byte looked at once, nothing
  * allocated but the index), keeping for each entry its path and where it
- * lies; jansson parses an entry only when it is looked up, and decodes any
- * string with an escape in it. The text is not copied: it must outlive
- * the index. */
+ * lies, in a hash table of the paths; jansson parses an entry only when
+ * it is looked up, and decodes any string with an escape in it. The text
+ * is not copied: it must outlive the index. */
 #ifndef IMDR_ENGINE_MANIFEST_H
 #define IMDR_ENGINE_MANIFEST_H
 
@@ -31,7 +31,8 @@ int manifest_index(const char *text, size_t n, struct manifest **ret,
 /* manifest_lookup: path's entry: its size and its SHA-256 as 64 lowercase
  * or uppercase hex digits, as the manifest has it (NUL-terminated).
  * IMDR_ENOENT when the manifest does not list path; IMDR_EFORMAT when its
- * entry is not {path, size, sha256}. Safe from several threads at once. */
+ * entry is not {path, size, sha256}; a path listed twice: its first entry.
+ * Safe from several threads at once. */
 int manifest_lookup(const struct manifest *m, const char *path,
     uint64_t *ret_size, char ret_sha[65]);
 

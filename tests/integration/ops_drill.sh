@@ -23,6 +23,7 @@ assert x["manifest"] and x["manifest_checked"] == x["files_total"] - 1, x
 assert x["first_message_path"].endswith("/messages.jsonl"), x
 for k in ("open_seconds", "first_message_seconds", "restore_seconds", "throughput_bytes_per_second", "estimate_seconds"):
     assert x[k] > 0, (k, x)
+assert 0 < r["setup_seconds"] < r["replicas"][0]["estimate_seconds"], r
 assert len(r["audit_record"]) == 64, r
 EOF
 check "the drill is in the audit log" sh -c "'$IMDR' audit '$REPO' --command drill | grep -q 'source=acme'"

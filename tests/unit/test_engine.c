@@ -603,6 +603,44 @@ test_manifest_index(void)
 	EXPECT(manifest_index("{\"files\": []}", 13, &m, &nbad, &first_bad) == IMDR_OK);
 	EXPECT(m && manifest_count(m) == 0 && manifest_lookup(m, "a", &size, sha) == IMDR_ENOENT);
 	manifest_free(m);
+	/* in path order and out of it (paths that share a prefix): every
+	 * entry found either way */
+	for (int swapped = 0; swapped < 2; swapped++) {
+		static const char *const paths[] = { "a", "a-b", "a/b", "a/b/c", "ab", "b" };
+		struct buf doc = BUF_INIT;
+
+		buf_puts(&doc, "{\"files\": [");
+		for (size_t i = 0; i < 6; i++) {
+			size_t k = swapped && i == 2 ? 3 : swapped && i == 3 ? 2 : i;
+
+			buf_printf(&doc, "%s{\"path\": \"%s\", \"size\": %zu, \"sha256\": \"%064zu\"}",
+			    i ? ", " : "", paths[k], k, k);
+		}
+		buf_puts(&doc, "]}");
+		m = NULL;
+		EXPECT(manifest_index((const char *)doc.data, doc.len, &m, &nbad, &first_bad) == IMDR_OK);
+		EXPECT(m && manifest_count(m) == 6 && nbad == 0);
+		for (size_t k = 0; m && k < 6; k++) {
+			EXPECT(manifest_lookup(m, paths[k], &size, sha) == IMDR_OK && size == k);
+			EXPECT(sha[63] == (char)('0' + k));
+		}
+		EXPECT(m && manifest_lookup(m, "a/", &size, sha) == IMDR_ENOENT);
+		manifest_free(m);
+		buf_free(&doc);
+	}
+	/* a path listed twice: its first entry */
+	{
+		static const char twice[] = "{\"files\": [{\"path\": \"x\", \"size\": 1, \"sha256\": \"%064d\"}, "
+		    "{\"path\": \"x\", \"size\": 2, \"sha256\": \"%064d\"}]}";
+		struct buf doc = BUF_INIT;
+
+		buf_printf(&doc, twice, 1, 2);
+		m = NULL;
+		EXPECT(manifest_index((const char *)doc.data, doc.len, &m, &nbad, &first_bad) == IMDR_OK);
+		EXPECT(m && manifest_lookup(m, "x", &size, sha) == IMDR_OK && size == 1 && sha[63] == '1');
+		manifest_free(m);
+		buf_free(&doc);
+	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		m = NULL;
 		EXPECT(manifest_index(bad[i], strlen(bad[i]), &m, &nbad, &first_bad) == IMDR_EFORMAT);
