@@ -7,7 +7,9 @@
 #  2. drill: `imdr drill --sample 5%` of the full generated export against
 #     `imdr restore` of all of it (target: <= 10 % of the restore's time),
 #     page cache dropped before each when run as root, both writing to a
-#     tmpfs then (see below); the drill's phases from its own reports; and
+#     tmpfs then (see below); a second figure with the key cached in both,
+#     and a third onto the repository's disk, the restore with its final
+#     sync; the drill's phases from its own reports; and
 #     a second figure with the repository's key cached for both (opt-in
 #     --key-cache: no scrypt in either);
 #  3. a no-change `imdr run` of a job over the same export, already backed
@@ -159,6 +161,27 @@ echo "  phases (medians, ms): opening $k_setup, sample restored $k_restore, dril
 rm -f "$B"/drill-*.json
 cleanup_mount
 
+# A third figure: both onto the repository's own disk, the restore with
+# its final sync (what a recovery is: #13's benchmark times it so), the
+# drill as it runs (its scratch is read back and removed: nothing to make
+# durable). The passphrase's scrypt in both, as in the first figure.
+if [ "$OUTFS" = tmpfs ]; then
+	OUT=$B/outdisk
+	mkdir -p "$OUT"
+	rtd=() dtd=()
+	for i in $(seq 1 "$RUNS"); do
+		rtd+=($(once_ms sh -c '"$1" restore "$2" latest "$3/restore" --quiet && sync' sh "$IMDR" "$B/repo" "$OUT"))
+		dtd+=($(once_ms "$IMDR" drill "$B/repo" --sample 5% --scratch "$OUT" --quiet))
+	done
+	rm -rf "$OUT"
+	restore_disk_ms=$(median "${rtd[@]}")
+	drill_disk_ms=$(median "${dtd[@]}")
+	ratio_disk=$(awk -v a="$drill_disk_ms" -v b="$restore_disk_ms" 'BEGIN { printf "%.1f", 100 * a / b }')
+	echo "onto the disk (the restore with its final sync): restore $restore_disk_ms ms (runs: ${rtd[*]}), drill $drill_disk_ms ms (runs: ${dtd[*]}): $ratio_disk %"
+else
+	restore_disk_ms=null drill_disk_ms=null ratio_disk=null rtd=() dtd=()
+fi
+
 mkdir -p "$B/jobs"
 cat >"$B/jobs/bench.conf" <<EOF
 [job]
@@ -226,6 +249,8 @@ cat >"$out" <<EOF
   "verify":$p_verify,"cleanup":$p_cleanup,"manifest":$p_manifest,"drill_run":$p_run,"rest":$p_rest},
  "key_cached":{"restore_ms":$restore_kc_ms,"drill_sample5_ms":$drill_kc_ms,"drill_over_restore_pct":$ratio_kc,
   "restore_runs":"${rtk[*]}","drill_runs":"${dtk[*]}","drill_phases_ms":{"setup":$k_setup,"restore":$k_restore,"drill_run":$k_run,"rest":$k_rest}},
+ "disk":{"restore_with_sync_ms":$restore_disk_ms,"drill_sample5_ms":$drill_disk_ms,"drill_over_restore_pct":$ratio_disk,
+  "restore_runs":"${rtd[*]:-}","drill_runs":"${dtd[*]:-}"},
  "restore_runs":"${rt[*]}","drill_runs":"${dt[*]}",
  "drill_files":$dfiles,"drill_bytes":$dbytes,"files":$tfiles,"bytes":$tbytes,
  "nochange_run_ms":$run_ms,
