@@ -5,10 +5,13 @@
  * Node cache: decoded tree nodes by blob id, charged their decoded size,
  * bounded by node_cache_bytes. Chunk cache: decrypted chunks by blob id,
  * charged their buffer's size, bounded by chunk_cache_bytes; a chunk
- * leaves as soon as all its bytes have gone to readers (chunk_release:
- * the kernel keeps the file's pages, and a chunk read once is rarely read
- * again from here), else the least recently used first, and its buffer
- * goes back to the reader's pool. So the cache holds what is read ahead
+ * whose bytes have all gone to readers is the first to leave when room is
+ * needed (chunk_release: the kernel keeps the file's pages, and a chunk
+ * read once is rarely read again from here; but kept while nothing else
+ * wants the room, it still serves a file read just now when the kernel
+ * has let the pages go and the repository is gone, issue #11), else the
+ * least recently used first, and its buffer goes back to the reader's
+ * pool. So the cache holds what is read ahead
  * and what is half read, not the last 16 MiB read: reading every file of
  * a workspace kept it full for nothing, and a new buffer for every chunk
  * was a page fault and a zeroed page for every 4 KiB. Both single-flight
@@ -198,7 +201,7 @@ chunk_release(struct fs *fs, struct lru_entry *e, size_t n, const uint8_t *id)
 		pthread_mutex_lock(&fs->pmu);
 		memcpy(fs->spent[spent_slot(id)], id, CRYPTO_ID_LEN);
 		pthread_mutex_unlock(&fs->pmu);
-		lru_release_drop(fs->chunks, e);
+		lru_release_demote(fs->chunks, e);
 	} else {
 		lru_release(fs->chunks, e);
 	}

@@ -323,22 +323,23 @@ lru_release(struct lru *c, struct lru_entry *e)
 }
 
 void
-lru_release_drop(struct lru *c, struct lru_entry *e)
+lru_release_demote(struct lru *c, struct lru_entry *e)
 {
-	struct lru_entry *victims = NULL;
-
 	pthread_mutex_lock(&c->mu);
 	e->refs--;
-	if (e->refs == 0 && e->state == READY && e->in_table) {
+	if (e->refs == 0 && e->state == READY && e->in_table && c->tail != e) {
 		list_unlink(c, e);
-		unhash(c, e);
-		c->st.bytes -= e->size;
+		e->prev = c->tail;
+		e->next = NULL;
+		if (c->tail)
+			c->tail->next = e;
+		else
+			c->head = e;
+		c->tail = e;
 		c->st.drops++;
-		victims = e;
-		e->hnext = NULL;
-	}
+	} else if (e->refs == 0 && e->state == READY && e->in_table)
+		c->st.drops++;
 	pthread_mutex_unlock(&c->mu);
-	dispose_list(c, victims);
 }
 
 void

@@ -25,7 +25,7 @@ typedef int (*lru_load_fn)(void *ctx, const uint8_t key[32], void **ret_value,
 
 struct lru_stats {
 	uint64_t hits, misses, waits, evictions, failures;
-	uint64_t drops;		/* left through lru_release_drop */
+	uint64_t drops;		/* used up: lru_release_demote */
 	size_t bytes, entries, limit;
 	size_t peak;		/* most bytes held at once */
 };
@@ -44,10 +44,10 @@ int lru_contains(struct lru *c, const uint8_t key[32]);
 void *lru_value(const struct lru_entry *e);
 size_t lru_size(const struct lru_entry *e);
 void lru_release(struct lru *c, struct lru_entry *e);
-/* lru_release_drop: release e, and take it out of the cache now unless
- * someone else holds it: its value is used up (a chunk handed over in
- * full), and what it holds is better given back than kept to the limit. */
-void lru_release_drop(struct lru *c, struct lru_entry *e);
+/* lru_release_demote: release e and, unless someone else holds it, make
+ * it the first to go when room is needed (counted as a drop): used up,
+ * but worth keeping while nothing else wants the room. */
+void lru_release_demote(struct lru *c, struct lru_entry *e);
 void lru_get_stats(struct lru *c, struct lru_stats *ret);
 
 #endif
