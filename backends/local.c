@@ -232,8 +232,9 @@ write_object(int fd, const uint8_t *data, size_t len)
 		w = pwrite(fd, from, n, (off_t)done);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0 && done == 0 && errno == EINVAL)
-			break;	/* accepted at open, refused at write */
+		if (w < 0 && errno == EINVAL)
+			break;	/* accepted by fcntl, refused by the write: the
+				 * page cache takes the rest */
 		if (w < 0)
 			return -1;
 		/* a short direct write leaves an aligned offset or not:
