@@ -11,10 +11,10 @@
  * wants the room, it still serves a file read just now when the kernel
  * has let the pages go and the repository is gone, issue #11), else the
  * least recently used first, and its buffer goes back to the reader's
- * pool. So the cache holds what is read ahead
- * and what is half read, not the last 16 MiB read: reading every file of
- * a workspace kept it full for nothing, and a new buffer for every chunk
- * was a page fault and a zeroed page for every 4 KiB. Both single-flight
+ * pool. So what is read ahead and what is half read never make room for
+ * what was read in full: reading every file of a workspace kept the cache
+ * full of those, and a new buffer for every chunk was a page fault and a
+ * zeroed page for every 4 KiB. Both single-flight
  * (lib/lru.h): however many readers miss at once, one fetch. A cached chunk
  * is used only for a reference whose raw length matches its plaintext
  * (two references to one id must agree, or the read fails).
@@ -272,10 +272,6 @@ adopt_load(void *ctx, const uint8_t key[32], void **ret, size_t *ret_size)
 
 	(void)key;
 	ch->r = a->fs->r;
-	/* memory of a chunk read and let go (chunk_dispose recycles it):
-	 * a fresh ~1 MiB for every chunk was mapped, faulted in page by
-	 * page and unmapped again, most of a cloud mount's CPU */
-	repo_buf_take(ch->r, &ch->b, a->n + 1);
 	buf_append(&ch->b, a->pt, a->n);
 	*ret = ch;
 	*ret_size = ch->b.cap + sizeof(*ch);

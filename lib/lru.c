@@ -327,18 +327,15 @@ lru_release_demote(struct lru *c, struct lru_entry *e)
 {
 	pthread_mutex_lock(&c->mu);
 	e->refs--;
-	if (e->refs == 0 && e->state == READY && e->in_table && c->tail != e) {
-		list_unlink(c, e);
-		e->prev = c->tail;
-		e->next = NULL;
-		if (c->tail)
+	if (e->refs == 0 && e->state == READY && e->in_table) {
+		c->st.drops++;
+		if (c->tail != e) {	/* to the cold end: evict() starts there */
+			list_unlink(c, e);
+			e->prev = c->tail;
 			c->tail->next = e;
-		else
-			c->head = e;
-		c->tail = e;
-		c->st.drops++;
-	} else if (e->refs == 0 && e->state == READY && e->in_table)
-		c->st.drops++;
+			c->tail = e;
+		}
+	}
 	pthread_mutex_unlock(&c->mu);
 }
 

@@ -33,8 +33,7 @@
  *
  * Policy of the segment cache: byte-limited (tree_cache_bytes), least
  * recently used out, single-flight (lib/lru.h). Policy of the buffer pool:
- * at most POOL_MAX buffers of 64 KiB or more, POOL_BYTES in all (from a
- * remote repository POOL_BYTES_REMOTE); what does
+ * at most POOL_MAX buffers of 64 KiB or more, POOL_BYTES in all; what does
  * not fit is freed; a taker gets the smallest that fits (the first that
  * fit gave 1.4 MiB buffers to 64 KiB blobs and the next large chunk a new
  * one: a page fault for every 4 KiB of a cold 512 MiB read, 80,000 of
@@ -61,12 +60,8 @@
 #define SEG_SPAN 4
 #define TREE_CACHE_LOCAL (8u << 20)
 #define TREE_CACHE_REMOTE (16u << 20)
-#define POOL_MAX 32
+#define POOL_MAX 16
 #define POOL_BYTES (6u << 20)
-/* from a remote repository a mount's 16 fetchers each hold a run's
- * sealed bytes, a scratch copy and the chunk they hand over: 6 MiB kept
- * let most of those be fresh memory, faulted in page by page */
-#define POOL_BYTES_REMOTE (24u << 20)
 #define MOVED_N 8
 #define MOVED_MAX_BYTES (1u << 20)
 
@@ -90,7 +85,6 @@ struct blobread {
 	pthread_mutex_t pmu;
 	struct buf pool[POOL_MAX];
 	size_t npool, pool_bytes;
-	size_t pool_max;		/* bytes kept at most; 0: not yet known */
 
 	pthread_mutex_t mmu;
 	struct moved_map moved[MOVED_N];
@@ -216,25 +210,13 @@ pool_take(struct blobread *rd, struct buf *b, size_t want)
 }
 
 void
-repo_buf_take(struct repo *r, struct buf *b, size_t want)
-{
-	pool_take(repo_reader(r), b, want);
-}
-
-void
 repo_buf_recycle(struct repo *r, struct buf *b)
 {
 	struct blobread *rd = repo_reader(r);
 
 	pthread_mutex_lock(&rd->pmu);
-	if (rd->pool_max == 0) {
-		struct repo_traits tr;
-
-		repo_traits(r, &tr);
-		rd->pool_max = tr.remote ? POOL_BYTES_REMOTE : POOL_BYTES;
-	}
 	if (b->cap >= (64u << 10) && rd->npool < POOL_MAX &&
-	    rd->pool_bytes + b->cap <= rd->pool_max) {
+	    rd->pool_bytes + b->cap <= POOL_BYTES) {
 		rd->pool[rd->npool++] = *b;
 		rd->pool_bytes += b->cap;
 		*b = (struct buf)BUF_INIT;

@@ -238,10 +238,6 @@ int repo_blobs_read(struct repo *r, enum blob_type type,
 /* repo_blobs_adjacent: b lies right after a in the same pack. */
 int repo_blobs_adjacent(const struct blob_ref *a, const struct blob_ref *b);
 
-/* repo_buf_take: room for want bytes in b from the pool of buffers the
- * reader recycles (the smallest that fits), when b has less and the pool
- * has one; b's length is then 0. What it cannot give, buf_reserve will. */
-void repo_buf_take(struct repo *r, struct buf *b, size_t want);
 /* repo_buf_recycle: return a buffer to the pool (or free it); b is empty
  * afterwards. */
 void repo_buf_recycle(struct repo *r, struct buf *b);
