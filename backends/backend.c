@@ -105,6 +105,8 @@ backend_get_ex(struct backend *be, const char *name, uint64_t off, uint64_t len,
 	rd->replica = 0;
 	if (rd->exclude & 1)
 		return err_set(IMDR_ENOENT, "%s: no other replica of %s to read", name, be->url);
+	if (rd->direct && be->ops->get_direct)
+		return count_get(be, t0, be->ops->get_direct(be, name, off, len, out), out);
 	return count_get(be, t0, be->ops->get(be, name, off, len, out), out);
 }
 

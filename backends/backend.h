@@ -26,6 +26,9 @@ struct backend;
 struct backend_read {
 	uint32_t exclude;	/* in: replicas not to ask (bit i) */
 	int replica;		/* out: the replica that answered */
+	int direct;		/* in: out may come back with its bytes past a
+				 * head (lib/buf.h), read around the page cache
+				 * where the backend can (local) */
 };
 
 enum backend_replica_state {
@@ -105,6 +108,10 @@ struct backend_ops {
 	int (*put_new)(struct backend *be, const char *name, const void *data,
 	    size_t len);
 	void (*abort)(struct backend *be);
+	/* get_direct: get for a reader that takes out with a head
+	 * (backend_read.direct). */
+	int (*get_direct)(struct backend *be, const char *name, uint64_t off,
+	    uint64_t len, struct buf *out);
 	/* Replicated backends (multi) only. */
 	int (*get_ex)(struct backend *be, const char *name, uint64_t off,
 	    uint64_t len, struct buf *out, struct backend_read *rd);

@@ -901,7 +901,7 @@ static int
 multi_get(struct backend *be, const char *name, uint64_t off, uint64_t len,
     struct buf *out)
 {
-	struct backend_read rd = { 0, 0 };
+	struct backend_read rd = { 0, 0, 0 };
 
 	return multi_get_ex(be, name, off, len, out, &rd);
 }
@@ -910,7 +910,7 @@ static int
 multi_stat(struct backend *be, const char *name, uint64_t *ret_size)
 {
 	struct multi *m = (struct multi *)be;
-	struct backend_read rd = { 0, 0 };
+	struct backend_read rd = { 0, 0, 0 };
 
 	return read_req(m, OP_STAT, name, 0, 0, NULL, ret_size, &rd);
 }

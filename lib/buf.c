@@ -80,14 +80,24 @@ void
 buf_init(struct buf *b)
 {
 	b->data = NULL;
-	b->len = b->cap = 0;
+	b->len = b->cap = b->head = 0;
 }
 
 void
 buf_free(struct buf *b)
 {
-	free(b->data);
+	if (b->data)
+		free(b->data - b->head);
 	buf_init(b);
+}
+
+void
+buf_rewind(struct buf *b)
+{
+	b->data -= b->head;
+	b->cap += b->head;
+	b->head = 0;
+	b->len = 0;
 }
 
 void
@@ -101,7 +111,16 @@ buf_reserve(struct buf *b, size_t extra)
 	cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap + cap / 2 + 64;
-	b->data = xrealloc(b->data, cap);
+	if (b->head) {	/* what is before data goes with the move */
+		uint8_t *p = xmalloc(cap);
+
+		memcpy(p, b->data, b->len);
+		free(b->data - b->head);
+		b->data = p;
+		b->head = 0;
+	} else {
+		b->data = xrealloc(b->data, cap);
+	}
 	b->cap = cap;
 }
 
@@ -178,6 +197,8 @@ buf_steal(struct buf *b, size_t *ret_len)
 {
 	uint8_t *p = b->data;
 
+	if (b->head)	/* the caller frees what it gets */
+		p = memmove(b->data - b->head, b->data, b->len);
 	if (ret_len)
 		*ret_len = b->len;
 	buf_init(b);

@@ -7,13 +7,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* data..data+cap is the buffer's room; head bytes of its allocation come
+ * before data (0 unless a reader placed the bytes it was asked for at an
+ * offset in an aligned block: backends/local.c's direct reads). */
 struct buf {
 	uint8_t *data;
 	size_t len;
 	size_t cap;
+	size_t head;
 };
 
-#define BUF_INIT { NULL, 0, 0 }
+#define BUF_INIT { NULL, 0, 0, 0 }
 
 /* mem_tune: cap malloc arenas and trim freed memory, so a process with
  * many threads keeps about the RSS its caches account for. Call once at
@@ -33,6 +37,9 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void buf_init(struct buf *b);
 /* buf_free: release memory; the buffer is empty and reusable afterwards. */
 void buf_free(struct buf *b);
+/* buf_rewind: empty b and give data the room its head took: data is the
+ * start of its allocation again. */
+void buf_rewind(struct buf *b);
 /* buf_reserve: make room for extra more bytes beyond len. */
 void buf_reserve(struct buf *b, size_t extra);
 void buf_append(struct buf *b, const void *p, size_t n);

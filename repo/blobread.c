@@ -61,6 +61,7 @@
 #define TREE_CACHE_LOCAL (8u << 20)
 #define TREE_CACHE_REMOTE (16u << 20)
 #define POOL_MAX 16
+#define DIRECT_SLACK (8u << 10)	/* a direct read's alignment, both ends */
 #define POOL_BYTES (6u << 20)
 #define MOVED_N 8
 #define MOVED_MAX_BYTES (1u << 20)
@@ -214,6 +215,7 @@ repo_buf_recycle(struct repo *r, struct buf *b)
 {
 	struct blobread *rd = repo_reader(r);
 
+	buf_rewind(b);	/* a direct read's head is room again */
 	pthread_mutex_lock(&rd->pmu);
 	if (b->cap >= (64u << 10) && rd->npool < POOL_MAX &&
 	    rd->pool_bytes + b->cap <= POOL_BYTES) {
@@ -233,7 +235,7 @@ static int
 get_range(struct repo *r, const uint8_t pack[CRYPTO_ID_LEN], uint64_t off,
     uint64_t len, struct buf *out, int *ret_replica)
 {
-	struct backend_read rd = { 0, 0 };
+	struct backend_read rd = { 0, 0, 0 };
 	char name[80];
 	int rc;
 
@@ -427,9 +429,15 @@ read_alone(struct blobread *rd, enum blob_type type, const struct blob_ref *ref,
 	if (caching)
 		c.copy = &copy;
 	b->len = 0;
-	pool_take(rd, b, ref->length);
+	/* a data blob may be read around the page cache (a local repository,
+	 * backends/local.c): room for the aligned blocks around it */
+	pool_take(rd, b, ref->length + (type == BLOB_DATA ? DIRECT_SLACK : 0));
 	repo_pack_name(ref->pack, name);
-	rc = repo_read_verified(rd->r, name, ref->offset, ref->length, b, check_blob, &c);
+	if (type == BLOB_DATA)
+		rc = repo_read_verified_direct(rd->r, name, ref->offset, ref->length, b,
+		    check_blob, &c);
+	else
+		rc = repo_read_verified(rd->r, name, ref->offset, ref->length, b, check_blob, &c);
 	if (rc == IMDR_OK && caching)
 		diskcache_put(rd->dc, ref, &copy);
 	buf_free(&copy);
@@ -610,7 +618,7 @@ open_one(struct repo *r, enum blob_type type, const struct blob_ref *ref,
 		from_repo = 0;	/* read_alone kept it */
 	}
 	if (rc == IMDR_OK && from_repo && rd->dc && type == BLOB_DATA) {
-		struct buf view = { (uint8_t *)sealed, ref->length, ref->length };
+		struct buf view = { (uint8_t *)sealed, ref->length, ref->length, 0 };
 
 		diskcache_put(rd->dc, ref, &view);
 	}

@@ -57,7 +57,7 @@ pack_writer_reserve(struct pack_writer *pw, size_t n)
 	if (posix_memalign(&p, PACK_ALIGN, n + 1) == 0) {
 		if (pw->data.len)
 			memcpy(p, pw->data.data, pw->data.len);
-		free(pw->data.data);
+		buf_free(&pw->data);
 		pw->data.data = p;
 		pw->data.cap = n + 1;
 		return;
@@ -68,6 +68,7 @@ pack_writer_reserve(struct pack_writer *pw, size_t n)
 void
 pack_writer_adopt(struct pack_writer *pw, struct buf *b)
 {
+	buf_rewind(b);
 	if (pw->data.len == 0 && b->cap > pw->data.cap) {
 		buf_free(&pw->data);
 		pw->data = *b;
@@ -246,7 +247,7 @@ pack_read_header(struct repo *r, const uint8_t id[CRYPTO_ID_LEN], uint64_t size,
     struct pack_entry **ret_entries, size_t *ret_n)
 {
 	struct buf tail = BUF_INIT;
-	struct backend_read rd = { 0, 0 };
+	struct backend_read rd = { 0, 0, 0 };
 	char name[80], *first = NULL;
 	uint64_t want;
 	uint32_t slen;

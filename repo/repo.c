@@ -1091,19 +1091,11 @@ repo_get_sealed(struct repo *r, enum obj_kind kind, const char *name,
 	return repo_get_sealed_sized(r, kind, name, REPO_SIZE_UNKNOWN, out);
 }
 
-int
-repo_read_verified(struct repo *r, const char *name, uint64_t off,
-    uint64_t len, struct buf *out, repo_verify_fn verify, void *ctx)
+static int
+read_verified(struct repo *r, const char *name, uint64_t off, uint64_t len,
+    struct buf *out, repo_verify_fn verify, void *ctx, int direct)
 {
-	return repo_read_verified_from(r, name, off, len, out, verify, ctx, NULL);
-}
-
-int
-repo_read_verified_from(struct repo *r, const char *name, uint64_t off,
-    uint64_t len, struct buf *out, repo_verify_fn verify, void *ctx,
-    int *ret_replica)
-{
-	struct backend_read rd = { 0, 0 };
+	struct backend_read rd = { 0, 0, direct };
 	char *first = NULL;
 	int rc;
 
@@ -1117,8 +1109,6 @@ repo_read_verified_from(struct repo *r, const char *name, uint64_t off,
 			break;
 		}
 		rc = verify ? verify(ctx, out) : IMDR_OK;
-		if (ret_replica)
-			*ret_replica = rd.replica;
 		if (rc != IMDR_EAUTH || backend_replicas(r->be) < 2)
 			break;
 		backend_bad_object(r->be, rd.replica, name, err_msg(rc));
@@ -1129,6 +1119,20 @@ repo_read_verified_from(struct repo *r, const char *name, uint64_t off,
 	}
 	free(first);
 	return rc;
+}
+
+int
+repo_read_verified(struct repo *r, const char *name, uint64_t off,
+    uint64_t len, struct buf *out, repo_verify_fn verify, void *ctx)
+{
+	return read_verified(r, name, off, len, out, verify, ctx, 0);
+}
+
+int
+repo_read_verified_direct(struct repo *r, const char *name, uint64_t off,
+    uint64_t len, struct buf *out, repo_verify_fn verify, void *ctx)
+{
+	return read_verified(r, name, off, len, out, verify, ctx, 1);
 }
 
 /* ---- replicas ---- */

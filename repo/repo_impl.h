@@ -19,11 +19,11 @@ struct backend *repo_be(struct repo *r);
  * be NULL (no check). */
 int repo_read_verified(struct repo *r, const char *name, uint64_t off,
     uint64_t len, struct buf *out, repo_verify_fn verify, void *ctx);
-/* repo_read_verified_from: the same; *ret_replica (may be NULL) gets the
- * replica whose bytes were last handed to verify. */
-int repo_read_verified_from(struct repo *r, const char *name, uint64_t off,
-    uint64_t len, struct buf *out, repo_verify_fn verify, void *ctx,
-    int *ret_replica);
+/* repo_read_verified_direct: the same, for a reader that takes out with a
+ * head (lib/buf.h): a local repository reads a large range around the
+ * page cache, straight into out (backends/local.c). */
+int repo_read_verified_direct(struct repo *r, const char *name, uint64_t off,
+    uint64_t len, struct buf *out, repo_verify_fn verify, void *ctx);
 
 /* blobread.c: the reader's state, made with the repository. */
 struct blobread;

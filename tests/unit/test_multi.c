@@ -96,7 +96,7 @@ writes_reach_all_and_reads_exclude(void)
 {
 	char *a = dir("r2a"), *b = dir("r2b");
 	struct backend *be;
-	struct backend_read rd = { 0, -1 };
+	struct backend_read rd = { 0, -1, 0 };
 	struct buf out = BUF_INIT;
 
 	put_local(a, "config", "same");

@@ -749,6 +749,93 @@ test_local_large_objects(void)
 	free(root);
 }
 
+/* direct_reads: every range around the direct-read edges of an object of
+ * size bytes in a local repository at root reads back byte for byte into
+ * one reused buffer; *ret_heads counts the reads that came back with a
+ * head (read around the page cache). */
+static void
+direct_reads(const char *root, size_t size, int *ret_heads)
+{
+	static const size_t lens[] = { (256u << 10) - 1, 256u << 10, (256u << 10) + 1,
+	    (1u << 20) + 4095, 2u << 20 };
+	static const size_t offs[] = { 0, 1, 511, 512, 4095, 4096, 4097, 65537 };
+	struct backend *be;
+	uint8_t *data = malloc(size);
+	struct buf out = BUF_INIT;
+
+	*ret_heads = 0;
+	EXPECT(data != NULL && backend_open(root, 1, &be) == IMDR_OK);
+	if (data == NULL || be == NULL)
+		return;
+	fill_random(data, size, 43);
+	EXPECT(backend_put(be, "data/cd/obj", data, size) == IMDR_OK);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		for (size_t j = 0; j < sizeof(offs) / sizeof(offs[0]) + 2; j++) {
+			struct backend_read rd = { 0, 0, 1 };
+			size_t len = lens[i], off;
+
+			/* the last two: ending at the object's end, and one before */
+			off = j < sizeof(offs) / sizeof(offs[0]) ? offs[j] :
+			    size - len - (j - sizeof(offs) / sizeof(offs[0]));
+			EXPECT(backend_get_ex(be, "data/cd/obj", off, len, &out, &rd) == IMDR_OK);
+			EXPECT(out.len == len && memcmp(out.data, data + off, len) == 0);
+			if (out.head) {
+				(*ret_heads)++;
+				EXPECT(out.head == off % 4096);
+			}
+		}
+	}
+	/* a buffer with a head grows, and is handed over, whole */
+	{
+		struct backend_read rd = { 0, 0, 1 };
+		size_t n;
+		uint8_t *p;
+
+		EXPECT(backend_get_ex(be, "data/cd/obj", 4097, 300000, &out, &rd) == IMDR_OK);
+		buf_append(&out, data, 5u << 20);
+		EXPECT(out.len == 300000 + (5u << 20) && out.head == 0 &&
+		    memcmp(out.data, data + 4097, 300000) == 0 &&
+		    memcmp(out.data + 300000, data, 5u << 20) == 0);
+		EXPECT(backend_get_ex(be, "data/cd/obj", 4097, 300000, &out, &rd) == IMDR_OK);
+		p = buf_steal(&out, &n);
+		EXPECT(n == 300000 && memcmp(p, data + 4097, n) == 0);
+		free(p);
+		/* past the end: an error that says so */
+		EXPECT(backend_get_ex(be, "data/cd/obj", size - 300000 + 1, 300000, &out, &rd) ==
+		    IMDR_EFORMAT);
+		err_clear();
+	}
+	buf_free(&out);
+	backend_close(be);
+	free(data);
+}
+
+/* A reader that takes a buffer with a head (the mount's chunks) gets large
+ * ranges of a local repository read around the page cache, straight into
+ * its buffer; on a file system without O_DIRECT (tmpfs), through the page
+ * cache. Both give every byte. */
+static void
+test_local_direct_reads(void)
+{
+	char *root = xasprintf("%s/direct", tmpdir);
+	char shm[] = "/dev/shm/imdr-unit-direct.XXXXXX";
+	int heads;
+
+	direct_reads(root, (3u << 20) + 1234, &heads);
+	EXPECT(heads > 0);	/* /tmp is a real file system here */
+	free(root);
+	if (mkdtemp(shm) != NULL) {
+		char *cmd = xasprintf("rm -rf %s", shm);
+
+		root = xasprintf("%s/repo", shm);
+		direct_reads(root, (3u << 20) + 1234, &heads);
+		free(root);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", shm);
+		free(cmd);
+	}
+}
+
 int
 main(void)
 {
@@ -768,6 +855,7 @@ main(void)
 	RUN(test_audit_heads);
 	RUN(test_key_cache_durations);
 	RUN(test_local_large_objects);
+	RUN(test_local_direct_reads);
 	{
 		char *cmd = xasprintf("rm -rf %s", tmpdir);
 
