@@ -133,13 +133,15 @@ usage(FILE *f)
 "                        TIME (2026-11-24, 2026-11-24T10:00, ...)\n"
 "  -o cache_size=SIZE    decrypted chunks kept in memory: what is read ahead\n"
 "                        and what is half read (default 8M, 64M for cloud\n"
-"                        repositories; at least 8M)\n"
+"                        repositories; at least 8M); while a large file is\n"
+"                        read from start to end it grows to hold prefetch=\n"
+"                        chunks ahead (at most 4x), until the file is closed\n"
 "  -o node_cache_size=SIZE  decoded directories kept in memory (default 8M)\n"
 "  -o cache_dir=DIR      also keep fetched blobs on disk, sealed as they are\n"
 "                        in the repository (survives remounts)\n"
 "  -o cache_dir_size=SIZE  bound of the disk cache (default 1G)\n"
 "  -o refresh=SECS       how often the snapshot list is re-read (default 30)\n"
-"  -o prefetch=N         chunks read ahead of a sequential reader (default 5,\n"
+"  -o prefetch=N         chunks read ahead of a sequential reader (default 8,\n"
 "                        48 for cloud repositories; 0 disables); never more\n"
 "                        than 3/4 of cache_size holds, nor N average chunks\n"
 "  -o prefetch_threads=N background fetchers (default 4; for cloud, as\n"
@@ -394,7 +396,7 @@ main(int argc, char **argv)
 		repo_traits(r, &tr);
 		remote = tr.remote;
 		if (o.prefetch < 0)
-			o.prefetch = remote ? 48 : 5;
+			o.prefetch = remote ? 48 : 8;
 		if (o.threads < 0) {
 			o.threads = remote ? (tr.concurrency < 16 ? tr.concurrency : 16) : 4;
 			if (o.threads < 1)

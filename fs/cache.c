@@ -52,12 +52,37 @@ chunk_dispose(void *v)
 	free(c);
 }
 
+/* stream_bytes: the chunk cache's bound while a large file is read
+ * sequentially (fs/ops.c keep_coming): room for prefetch_chunks chunks of
+ * the average size in 3/4 of it, as window() allows, never less than the
+ * cache's own bound nor more than four times it; the room goes back when
+ * the file is closed. A cold 512 MiB file from a local repository (5 runs
+ * each, medians): 5 chunks ahead in 8 MiB 958 MiB/s, 12 ahead in 16 MiB
+ * 1,132 MiB/s (the cache grown by hand); with direct reads 5 ahead 1,050,
+ * 8 ahead (10.7 MiB) 1,228, 10 ahead (13.3 MiB) 1,322 MiB/s, but the
+ * latter raised the daemon's peak on a 20,000-conversation workspace
+ * past 64 MB (mount.imdr defaults to 8 for a local repository). */
+static size_t
+stream_bytes(const struct fs *fs)
+{
+	size_t base = fs->cfg.chunk_cache_bytes;
+	uint64_t want = (uint64_t)fs->cfg.prefetch_chunks * repo_config(fs->r)->chunk_avg / 3 * 4;
+
+	if (want > (uint64_t)base * 4)
+		want = (uint64_t)base * 4;
+	return want > base ? (size_t)want : base;
+}
+
 void
 caches_init(struct fs *fs)
 {
 	fs->logged = idset_new();
 	fs->nodes = lru_new(fs->cfg.node_cache_bytes, node_dispose);
 	fs->chunks = lru_new(fs->cfg.chunk_cache_bytes, chunk_dispose);
+	/* what is read ahead may use 3/4 of the cache (fs/ops.c window()):
+	 * what was read in full keeps no more than the rest */
+	lru_set_spent_limit(fs->chunks, fs->cfg.chunk_cache_bytes / 4);
+	fs->stream_cache_bytes = stream_bytes(fs);
 	fs->spent = xcalloc(SPENT_SLOTS, sizeof(*fs->spent));
 }
 

@@ -116,6 +116,7 @@ struct fh {
 	uint64_t next_off;	/* where a sequential reader reads next */
 	uint32_t prefetched_to;	/* chunks below this index were scheduled */
 	int sequential;
+	int streaming;		/* counted in fs->streams */
 	int refs;		/* reads in progress */
 	int released;
 	char *text;		/* .imdr/stats: the text made at open */
@@ -129,6 +130,8 @@ struct fs {
 	pthread_t warm;
 	int warm_started;
 	pthread_mutex_t fhmu;
+	int streams;		/* open files read sequentially (fhmu) */
+	size_t stream_cache_bytes;	/* the chunk cache's bound while any is */
 	uid_t uid;
 	gid_t gid;
 	int64_t mount_time;

@@ -43,10 +43,11 @@ stats_text(struct fs *fs)
 	buf_printf(&b, "snapshots       %zu\n", nsnaps);
 	pthread_mutex_lock(&fs->emu);
 	buf_printf(&b, "inodes          %zu\n", fs->n_inodes);
-	buf_printf(&b, "chunk cache     %llu hits, %llu misses, %llu waits, %llu evictions, %llu read in full, %zu entries, %zu of %zu bytes (at most %zu)\n",
+	buf_printf(&b, "chunk cache     %llu hits, %llu misses, %llu waits, %llu evictions, %llu read in full, %zu entries, %zu of %zu bytes (at most %zu); read in full and kept: %zu of %zu bytes\n",
 	    (unsigned long long)cs.hits, (unsigned long long)cs.misses,
 	    (unsigned long long)cs.waits, (unsigned long long)cs.evictions,
-	    (unsigned long long)cs.drops, cs.entries, cs.bytes, cs.limit, cs.peak);
+	    (unsigned long long)cs.drops, cs.entries, cs.bytes, cs.limit, cs.peak,
+	    cs.spent, cs.spent_limit);
 	buf_printf(&b, "node cache      %llu hits, %llu misses, %llu evictions, %zu entries, %zu of %zu bytes\n",
 	    (unsigned long long)ns.hits, (unsigned long long)ns.misses,
 	    (unsigned long long)ns.evictions, ns.entries, ns.bytes, ns.limit);

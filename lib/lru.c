@@ -17,9 +17,16 @@ struct lru_entry {
 	char *msg;		/* and its message (err_set is per thread) */
 	void *value;
 	size_t size;
-	struct lru_entry *prev, *next;	/* LRU list, most recent at head */
+	struct lru_entry *prev, *next;	/* its list, most recent at head */
 	struct lru_entry *hnext;	/* hash chain */
 	int in_table;
+	int spent;		/* on the spent list (lru_release_demote) */
+};
+
+/* A list: the LRU list of entries in use or wanted, or the spent list of
+ * entries used up. */
+struct lru_list {
+	struct lru_entry *head, *tail;
 };
 
 struct lru {
@@ -28,7 +35,8 @@ struct lru {
 	lru_dispose_fn dispose;
 	struct lru_entry **tab;
 	size_t cap, n;
-	struct lru_entry *head, *tail;
+	struct lru_list live, spent;
+	size_t spent_bytes, spent_limit;
 	struct lru_stats st;
 };
 
@@ -52,6 +60,7 @@ lru_new(size_t max_bytes, lru_dispose_fn dispose)
 	c->cap = 1024;
 	c->tab = xcalloc(c->cap, sizeof(*c->tab));
 	c->st.limit = max_bytes;
+	c->spent_limit = max_bytes;
 	return c;
 }
 
@@ -105,30 +114,43 @@ unhash(struct lru *c, struct lru_entry *e)
 	c->n--;
 }
 
+/* list_unlink: e out of whichever list holds it. */
 static void
 list_unlink(struct lru *c, struct lru_entry *e)
 {
+	struct lru_list *l = e->spent ? &c->spent : &c->live;
+
 	if (e->prev)
 		e->prev->next = e->next;
-	else if (c->head == e)
-		c->head = e->next;
+	else if (l->head == e)
+		l->head = e->next;
 	if (e->next)
 		e->next->prev = e->prev;
-	else if (c->tail == e)
-		c->tail = e->prev;
+	else if (l->tail == e)
+		l->tail = e->prev;
 	e->prev = e->next = NULL;
+	if (e->spent) {
+		c->spent_bytes -= e->size;
+		e->spent = 0;
+	}
 }
 
+/* list_push: e at the head of the live list, or of the spent one. */
 static void
-list_push(struct lru *c, struct lru_entry *e)
+list_push(struct lru *c, struct lru_entry *e, int spent)
 {
+	struct lru_list *l = spent ? &c->spent : &c->live;
+
 	e->prev = NULL;
-	e->next = c->head;
-	if (c->head)
-		c->head->prev = e;
-	c->head = e;
-	if (c->tail == NULL)
-		c->tail = e;
+	e->next = l->head;
+	if (l->head)
+		l->head->prev = e;
+	l->head = e;
+	if (l->tail == NULL)
+		l->tail = e;
+	e->spent = spent;
+	if (spent)
+		c->spent_bytes += e->size;
 }
 
 static void
@@ -155,13 +177,15 @@ grow(struct lru *c)
 	c->cap = ncap;
 }
 
-/* evict: caller holds mu; collects victims to dispose of outside the lock. */
-static struct lru_entry *
-evict(struct lru *c)
+/* evict_from: from list l, oldest first, until over() is false; caller
+ * holds mu. Victims are chained on *victims. */
+static void
+evict_from(struct lru *c, struct lru_list *l, int (*over)(const struct lru *),
+    struct lru_entry **victims)
 {
-	struct lru_entry *victims = NULL, *e = c->tail;
+	struct lru_entry *e = l->tail;
 
-	while (c->st.bytes > c->st.limit && e) {
+	while (over(c) && e) {
 		struct lru_entry *prev = e->prev;
 
 		if (e->refs == 0 && e->state == READY) {
@@ -169,11 +193,35 @@ evict(struct lru *c)
 			unhash(c, e);
 			c->st.bytes -= e->size;
 			c->st.evictions++;
-			e->hnext = victims;
-			victims = e;
+			e->hnext = *victims;
+			*victims = e;
 		}
 		e = prev;
 	}
+}
+
+static int
+over_limit(const struct lru *c)
+{
+	return c->st.bytes > c->st.limit;
+}
+
+static int
+over_spent(const struct lru *c)
+{
+	return c->spent_bytes > c->spent_limit;
+}
+
+/* evict: caller holds mu; collects victims to dispose of outside the lock.
+ * The spent list is kept within its own bound, and gives its room first. */
+static struct lru_entry *
+evict(struct lru *c)
+{
+	struct lru_entry *victims = NULL;
+
+	evict_from(c, &c->spent, over_spent, &victims);
+	evict_from(c, &c->spent, over_limit, &victims);
+	evict_from(c, &c->live, over_limit, &victims);
 	return victims;
 }
 
@@ -218,7 +266,7 @@ lru_get(struct lru *c, const uint8_t key[32], lru_load_fn load, void *ctx,
 			return rc;
 		}
 		list_unlink(c, e);
-		list_push(c, e);
+		list_push(c, e, 0);
 		pthread_mutex_unlock(&c->mu);
 		*ret = e;
 		return 0;
@@ -259,7 +307,7 @@ lru_get(struct lru *c, const uint8_t key[32], lru_load_fn load, void *ctx,
 	c->st.bytes += size;
 	if (c->st.bytes > c->st.peak)
 		c->st.peak = c->st.bytes;
-	list_push(c, e);
+	list_push(c, e, 0);
 	pthread_cond_broadcast(&c->cv);
 	victims = evict(c);
 	pthread_mutex_unlock(&c->mu);
@@ -279,7 +327,7 @@ lru_peek(struct lru *c, const uint8_t key[32])
 		e->refs++;
 		c->st.hits++;
 		list_unlink(c, e);
-		list_push(c, e);
+		list_push(c, e, 0);
 	} else {
 		e = NULL;
 	}
@@ -325,17 +373,37 @@ lru_release(struct lru *c, struct lru_entry *e)
 void
 lru_release_demote(struct lru *c, struct lru_entry *e)
 {
+	struct lru_entry *victims = NULL;
+
 	pthread_mutex_lock(&c->mu);
 	e->refs--;
-	if (e->refs == 0 && e->state == READY && e->in_table) {
+	if (e->refs == 0 && e->state == READY && e->in_table && !e->spent) {
 		c->st.drops++;
-		if (c->tail != e) {	/* to the cold end: evict() starts there */
-			list_unlink(c, e);
-			e->prev = c->tail;
-			c->tail->next = e;
-			c->tail = e;
-		}
+		list_unlink(c, e);
+		list_push(c, e, 1);
+		evict_from(c, &c->spent, over_spent, &victims);
 	}
+	pthread_mutex_unlock(&c->mu);
+	dispose_list(c, victims);
+}
+
+void
+lru_set_limit(struct lru *c, size_t max_bytes)
+{
+	struct lru_entry *victims;
+
+	pthread_mutex_lock(&c->mu);
+	c->st.limit = max_bytes;
+	victims = evict(c);
+	pthread_mutex_unlock(&c->mu);
+	dispose_list(c, victims);
+}
+
+void
+lru_set_spent_limit(struct lru *c, size_t max_bytes)
+{
+	pthread_mutex_lock(&c->mu);
+	c->spent_limit = max_bytes;
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -345,5 +413,7 @@ lru_get_stats(struct lru *c, struct lru_stats *ret)
 	pthread_mutex_lock(&c->mu);
 	*ret = c->st;
 	ret->entries = c->n;
+	ret->spent = c->spent_bytes;
+	ret->spent_limit = c->spent_limit;
 	pthread_mutex_unlock(&c->mu);
 }

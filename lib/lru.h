@@ -6,7 +6,13 @@
  * limit, the least recently used values that nobody holds are disposed of
  * (through the dispose callback). A value in use (between lru_get and
  * lru_release) is never disposed of, so the total may briefly exceed the
- * limit by what readers hold. Failed loads are not cached. */
+ * limit by what readers hold. Failed loads are not cached.
+ *
+ * Values used up (lru_release_demote) move to a second, spent list: it
+ * gives its room first when room is needed, oldest first, and is kept
+ * within its own bound (lru_set_spent_limit; the whole limit unless set),
+ * so a cache sized for what is wanted ahead of a reader does not fill
+ * with what was read in full. */
 #ifndef IMDR_LIB_LRU_H
 #define IMDR_LIB_LRU_H
 
@@ -27,6 +33,7 @@ struct lru_stats {
 	uint64_t hits, misses, waits, evictions, failures;
 	uint64_t drops;		/* used up: lru_release_demote */
 	size_t bytes, entries, limit;
+	size_t spent, spent_limit;	/* bytes on the spent list, its bound */
 	size_t peak;		/* most bytes held at once */
 };
 
@@ -44,10 +51,16 @@ int lru_contains(struct lru *c, const uint8_t key[32]);
 void *lru_value(const struct lru_entry *e);
 size_t lru_size(const struct lru_entry *e);
 void lru_release(struct lru *c, struct lru_entry *e);
-/* lru_release_demote: release e and, unless someone else holds it, make
- * it the first to go when room is needed (counted as a drop): used up,
- * but worth keeping while nothing else wants the room. */
+/* lru_release_demote: release e and, unless someone else holds it, move
+ * it to the spent list (counted as a drop): used up, but worth keeping
+ * while nothing else wants the room and the spent list's bound allows.
+ * A later lru_get or lru_peek of it brings it back to the live list. */
 void lru_release_demote(struct lru *c, struct lru_entry *e);
+/* lru_set_limit: the cache's bound in bytes from now on; what is over a
+ * lowered bound goes at once (what is held, when released). */
+void lru_set_limit(struct lru *c, size_t max_bytes);
+/* lru_set_spent_limit: the spent list's bound in bytes. */
+void lru_set_spent_limit(struct lru *c, size_t max_bytes);
 void lru_get_stats(struct lru *c, struct lru_stats *ret);
 
 #endif
