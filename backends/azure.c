@@ -34,6 +34,7 @@
 struct azure {
 	struct backend base;
 	struct http_pool *pool;
+	int conns_named;	/* the URL set connections= */
 	char *account, *container, *prefix;
 	char *origin;		/* scheme://host[:port] */
 	char *base_path;	/* "" or "/devstoreaccount1" */
@@ -301,6 +302,7 @@ azure_open(const char *url, int create, struct backend **ret)
 	} else
 		a->prefix = xstrdup("");
 	if ((v = http_query_get(query, "connections")) != NULL) {
+		a->conns_named = 1;
 		conns = atoi(v);
 		free(v);
 	}
@@ -571,6 +573,17 @@ azure_abort(struct backend *be)
 	http_pool_abort(((struct azure *)be)->pool);
 }
 
+static void
+azure_widen(struct backend *be, int n)
+{
+	struct azure *x = (struct azure *)be;
+
+	if (x->conns_named || n <= x->base.traits.concurrency)
+		return;
+	http_pool_widen(x->pool, n);
+	x->base.traits.concurrency = n;
+}
+
 const struct backend_ops backend_azure = {
 	.name = "azure",
 	.open = azure_open,
@@ -581,5 +594,6 @@ const struct backend_ops backend_azure = {
 	.del = azure_del,
 	.close = azure_close,
 	.abort = azure_abort,
+	.widen = azure_widen,
 	.remote = 1,
 };

@@ -210,6 +210,13 @@ backend_abort(struct backend *be)
 }
 
 void
+backend_widen(struct backend *be, int n)
+{
+	if (be->ops->widen)
+		be->ops->widen(be, n);
+}
+
+void
 backend_bad_object(struct backend *be, int replica, const char *name,
     const char *why)
 {

@@ -108,6 +108,9 @@ struct backend_ops {
 	int (*put_new)(struct backend *be, const char *name, const void *data,
 	    size_t len);
 	void (*abort)(struct backend *be);
+	/* widen: keep up to n requests in flight from now on, unless the
+	 * URL set the number (connections=); traits.concurrency follows. */
+	void (*widen)(struct backend *be, int n);
 	/* get_direct: get for a reader that takes out with a head
 	 * (backend_read.direct). */
 	int (*get_direct)(struct backend *be, const char *name, uint64_t off,
@@ -168,6 +171,8 @@ void backend_get_traits(const struct backend *be, struct backend_traits *ret);
 
 /* backend_abort: see backend_ops.abort; a no-op where not supported. */
 void backend_abort(struct backend *be);
+/* backend_widen: see backend_ops.widen; a no-op where not supported. */
+void backend_widen(struct backend *be, int n);
 
 /* backend_get_ex: backend_get that may be told which replicas not to ask
  * (rd->exclude) and says which one answered (rd->replica). With every

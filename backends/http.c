@@ -29,6 +29,18 @@ struct http_pool {
 };
 
 void
+http_pool_widen(struct http_pool *p, int max_handles)
+{
+	pthread_mutex_lock(&p->mu);
+	if (max_handles > p->max) {
+		p->free = xrealloc(p->free, (size_t)max_handles * sizeof(CURL *));
+		p->max = max_handles;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+void
 http_pool_abort(struct http_pool *p)
 {
 	__atomic_add_fetch(&p->abort_gen, 1, __ATOMIC_RELAXED);

@@ -32,6 +32,7 @@
 struct s3 {
 	struct backend base;
 	struct http_pool *pool;
+	int conns_named;		/* the URL set connections= */
 	char *bucket, *prefix;		/* prefix: "" or "dir/" */
 	char *origin;			/* scheme://host[:port] */
 	char *host;
@@ -267,6 +268,7 @@ s3_open(const char *url, int create, struct backend **ret)
 		free(v);
 	}
 	if ((v = http_query_get(query, "connections")) != NULL) {
+		s->conns_named = 1;
 		conns = atoi(v);
 		free(v);
 	}
@@ -622,6 +624,17 @@ s3_abort(struct backend *be)
 	http_pool_abort(((struct s3 *)be)->pool);
 }
 
+static void
+s3_widen(struct backend *be, int n)
+{
+	struct s3 *x = (struct s3 *)be;
+
+	if (x->conns_named || n <= x->base.traits.concurrency)
+		return;
+	http_pool_widen(x->pool, n);
+	x->base.traits.concurrency = n;
+}
+
 const struct backend_ops backend_s3 = {
 	.name = "s3",
 	.open = s3_open,
@@ -633,5 +646,6 @@ const struct backend_ops backend_s3 = {
 	.del = s3_del,
 	.close = s3_close,
 	.abort = s3_abort,
+	.widen = s3_widen,
 	.remote = 1,
 };

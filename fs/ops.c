@@ -509,14 +509,13 @@ keep_coming(struct fs *fs, struct fh *fh, const struct cat_node *n,
 	pthread_mutex_lock(&fs->fhmu);
 	if (ahead > 0 && (fh->sequential || off == 0 || (uint64_t)off == fh->next_off)) {
 		fh->sequential = 1;
-		/* a file longer than the cache's window, and at least
-		 * twice the bigger cache: the cache grows to
-		 * stream_cache_bytes while the file is open (a file of a few
-		 * MiB gains little from it, and reading every file of a
-		 * workspace would raise the daemon's peak by the difference
-		 * each time it met one) */
+		/* a file longer than the cache's window, and than the
+		 * bigger cache: the cache grows to stream_cache_bytes while
+		 * the file is open (a file of a few MiB gains little from it,
+		 * and reading every file of a workspace would raise the
+		 * daemon's peak by the difference each time it met one) */
 		if (!fh->streaming && fs->stream_cache_bytes > fs->cfg.chunk_cache_bytes &&
-		    e->size >= 2 * (uint64_t)fs->stream_cache_bytes &&
+		    e->size > (uint64_t)fs->stream_cache_bytes &&
 		    window(fs, n, e, k, fs->stream_cache_bytes) > ahead) {
 			fh->streaming = 1;
 			if (fs->streams++ == 0) {

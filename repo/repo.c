@@ -1215,6 +1215,12 @@ repo_abort(struct repo *r)
 }
 
 void
+repo_widen(struct repo *r, int n)
+{
+	backend_widen(r->be, n);
+}
+
+void
 repo_set_replica_policy(struct repo *r, const struct repo_replica_policy *p)
 {
 	struct backend_policy bp = { p->min_writes, p->hedge };

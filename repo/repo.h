@@ -374,6 +374,9 @@ int repo_replica_open(struct repo *r, int i, struct repo **ret);
  * second) instead of waiting for a replica that stopped answering; later
  * requests work as usual. */
 void repo_abort(struct repo *r);
+/* repo_widen: let r keep up to n requests in flight (a cloud backend's
+ * connections), unless its URL set the number; repo_traits follows. */
+void repo_widen(struct repo *r, int n);
 
 struct repo_replica_policy {
 	int min_writes;		/* replicas every write must reach (>= 1) */
