@@ -792,10 +792,10 @@ direct_reads(const char *root, size_t size, int *ret_heads)
 		uint8_t *p;
 
 		EXPECT(backend_get_ex(be, "data/cd/obj", 4097, 300000, &out, &rd) == IMDR_OK);
-		buf_append(&out, data, 5u << 20);
-		EXPECT(out.len == 300000 + (5u << 20) && out.head == 0 &&
+		buf_append(&out, data, 3u << 20);	/* past its room */
+		EXPECT(out.len == 300000 + (3u << 20) && out.head == 0 &&
 		    memcmp(out.data, data + 4097, 300000) == 0 &&
-		    memcmp(out.data + 300000, data, 5u << 20) == 0);
+		    memcmp(out.data + 300000, data, 3u << 20) == 0);
 		EXPECT(backend_get_ex(be, "data/cd/obj", 4097, 300000, &out, &rd) == IMDR_OK);
 		p = buf_steal(&out, &n);
 		EXPECT(n == 300000 && memcmp(p, data + 4097, n) == 0);
