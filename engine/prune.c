@@ -634,7 +634,7 @@ walk_snapshots(struct prune *p)
 		ngroups = group_level(&w, nlevel);
 		rc = par_for(ngroups, p->conc, walk_group, &w);
 	}
-	repo_reader_configure(p->r, &(struct repo_reader_config){ 0, NULL, 0 });
+	repo_reader_configure(p->r, &(struct repo_reader_config){ 0, NULL, 0, 0 });
 	p->res->snapshots += ntodo;
 	p->res->trees = idset_count(p->trees);
 	free(w.level);

@@ -72,7 +72,7 @@ static int
 prepare(struct fs *fs)
 {
 	struct repo_reader_config rc_cfg = { fs->cfg.tree_cache_bytes, fs->cfg.cache_dir,
-		fs->cfg.cache_dir_bytes };
+		fs->cfg.cache_dir_bytes, 1 };
 	int rc;
 
 	pthread_mutex_lock(&fs->smu);

@@ -76,6 +76,7 @@ struct moved_map {
 struct blobread {
 	struct repo *r;
 	struct diskcache *dc;
+	int direct;		/* repo_reader_config.direct */
 
 	struct lru *segs;	/* key: see seg_key; value: struct seg * */
 	uint64_t seg_bytes;
@@ -177,6 +178,7 @@ repo_reader_configure(struct repo *r, const struct repo_reader_config *c)
 			rd->seg_bytes = tr.remote ? SEG_REMOTE : SEG_LOCAL;
 		rd->segs = lru_new(c->tree_cache_bytes, seg_dispose);
 	}
+	rd->direct = c->direct;
 	if (c->cache_dir && rd->dc == NULL) {
 		rc = diskcache_open(c->cache_dir, c->cache_dir_bytes, repo_config(r)->id, &rd->dc);
 		if (rc)
@@ -421,7 +423,7 @@ read_alone(struct blobread *rd, enum blob_type type, const struct blob_ref *ref,
 {
 	struct buf copy = BUF_INIT;
 	struct blob_check c = { rd->r, type, ref, ret_off, NULL };
-	int rc, caching = rd->dc && type == BLOB_DATA;
+	int rc, caching = rd->dc && type == BLOB_DATA, direct;
 	char name[80];
 
 	/* the disk cache keeps sealed bytes: check_blob copies them before
@@ -431,9 +433,10 @@ read_alone(struct blobread *rd, enum blob_type type, const struct blob_ref *ref,
 	b->len = 0;
 	/* a data blob may be read around the page cache (a local repository,
 	 * backends/local.c): room for the aligned blocks around it */
-	pool_take(rd, b, ref->length + (type == BLOB_DATA ? DIRECT_SLACK : 0));
+	direct = rd->direct && type == BLOB_DATA;
+	pool_take(rd, b, ref->length + (direct ? DIRECT_SLACK : 0));
 	repo_pack_name(ref->pack, name);
-	if (type == BLOB_DATA)
+	if (direct)
 		rc = repo_read_verified_direct(rd->r, name, ref->offset, ref->length, b,
 		    check_blob, &c);
 	else

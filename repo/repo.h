@@ -269,6 +269,11 @@ struct repo_reader_config {
 	size_t tree_cache_bytes;	/* tree-pack segments held; 0: default */
 	const char *cache_dir;		/* sealed on-disk cache, or NULL */
 	uint64_t cache_dir_bytes;	/* its bound */
+	int direct;	/* data blobs read alone go around the page cache
+			 * where the backend can (a local repository): for a
+			 * reader that keeps what it reads (the mount); one
+			 * that reads a file once keeps the kernel's
+			 * read-ahead */
 };
 /* repo_reader_configure: set up the reader (once, before reads). Fails only when cache_dir cannot be
  * created. */
