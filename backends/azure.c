@@ -576,12 +576,10 @@ azure_abort(struct backend *be)
 static void
 azure_widen(struct backend *be, int n)
 {
-	struct azure *x = (struct azure *)be;
+	struct azure *a = (struct azure *)be;
 
-	if (x->conns_named || n <= x->base.traits.concurrency)
-		return;
-	http_pool_widen(x->pool, n);
-	x->base.traits.concurrency = n;
+	if (!a->conns_named)
+		be->traits.concurrency = http_pool_widen(a->pool, n);
 }
 
 const struct backend_ops backend_azure = {

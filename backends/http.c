@@ -28,16 +28,20 @@ struct http_pool {
 	unsigned abort_gen;	/* bumped by http_pool_abort */
 };
 
-void
+int
 http_pool_widen(struct http_pool *p, int max_handles)
 {
+	int max;
+
 	pthread_mutex_lock(&p->mu);
 	if (max_handles > p->max) {
 		p->free = xrealloc(p->free, (size_t)max_handles * sizeof(CURL *));
 		p->max = max_handles;
 		pthread_cond_broadcast(&p->cv);
 	}
+	max = p->max;
 	pthread_mutex_unlock(&p->mu);
+	return max;
 }
 
 void

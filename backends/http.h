@@ -46,8 +46,9 @@ typedef int (*http_sign_fn)(void *ctx, const struct http_req *r,
 /* http_pool_new: NULL (error set) when libcurl cannot be loaded. */
 struct http_pool *http_pool_new(int max_handles);
 void http_pool_free(struct http_pool *p);
-/* http_pool_widen: up to max_handles at once from now on (never fewer). */
-void http_pool_widen(struct http_pool *p, int max_handles);
+/* http_pool_widen: up to max_handles at once from now on (never fewer);
+ * returns how many the pool now serves at once. */
+int http_pool_widen(struct http_pool *p, int max_handles);
 /* http_pool_abort: every request of the pool in flight now fails within
  * about a second (IMDR_ENET, no retry); requests started later work. */
 void http_pool_abort(struct http_pool *p);

@@ -131,6 +131,37 @@ fail:
 	return -1;
 }
 
+/* read_range: up to want bytes of fd (object name at path) from off into
+ * p, until at least need are in; the file's end stops it sooner (with
+ * block set, so does a short read that leaves the count off a multiple of
+ * block: direct reads end that way). *ret_got: the bytes read. An error
+ * names the object; an end before need is the object shrinking. */
+static int
+read_range(int fd, const char *name, const char *path, uint8_t *p, uint64_t off,
+    uint64_t want, uint64_t need, uint64_t block, uint64_t *ret_got)
+{
+	uint64_t got = 0;
+	int rc = IMDR_OK;
+
+	while (got < need) {
+		ssize_t n = pread(fd, p + got, want - got, (off_t)(off + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = local_errno("cannot read", path, errno);
+			break;
+		}
+		got += (uint64_t)n;
+		if (n == 0 || (block && got % block != 0))
+			break;
+	}
+	if (rc == IMDR_OK && got < need)
+		rc = err_set(IMDR_EFORMAT, "object %s shrank while being read", name);
+	*ret_got = got;
+	return rc;
+}
+
 static int
 local_get(struct backend *be, const char *name, uint64_t off, uint64_t len,
     struct buf *out)
@@ -138,29 +169,16 @@ local_get(struct backend *be, const char *name, uint64_t off, uint64_t len,
 	struct local *l = (struct local *)be;
 	char *path = local_path(l, name);
 	int fd, rc = IMDR_OK;
-	uint64_t got = 0;
+	uint64_t got;
 
 	out->len = 0;
 	fd = open_object(l, name, path, 0, off, &len, &rc);
 	if (fd < 0)
 		goto out;
 	buf_reserve(out, len);
-	while (got < len) {
-		ssize_t n = pread(fd, out->data + got, len - got, (off_t)(off + got));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = local_errno("cannot read", path, errno);
-			goto out;
-		}
-		if (n == 0) {
-			rc = err_set(IMDR_EFORMAT, "object %s shrank while being read", name);
-			goto out;
-		}
-		got += (uint64_t)n;
-	}
-	out->len = len;
+	rc = read_range(fd, name, path, out->data, off, len, len, 0, &got);
+	if (rc == IMDR_OK)
+		out->len = len;
 out:
 	if (fd >= 0)
 		close(fd);
@@ -187,7 +205,7 @@ local_get_direct(struct backend *be, const char *name, uint64_t off, uint64_t le
 {
 	struct local *l = (struct local *)be;
 	char *path;
-	uint64_t start, need, want, got = 0;
+	uint64_t start, need, want, got;
 	size_t room;
 	int fd, rc = IMDR_OK;
 
@@ -221,25 +239,13 @@ local_get_direct(struct backend *be, const char *name, uint64_t off, uint64_t le
 		out->data = p;
 		out->cap = room;
 	}
-	while (got < need) {
-		ssize_t n = pread(fd, out->data + got, want - got, (off_t)(start + got));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EINVAL && got == 0)
-			goto buffered;	/* refused: the page cache serves it */
-		if (n < 0) {
-			rc = local_errno("cannot read", path, errno);
-			goto out;
-		}
-		got += (uint64_t)n;
-		if (n == 0 || got % DIRECT_ALIGN != 0)
-			break;	/* the end of the file */
+	rc = read_range(fd, name, path, out->data, start, want, need, DIRECT_ALIGN, &got);
+	if (rc == IMDR_EINVAL && got == 0) {
+		err_clear();
+		goto buffered;	/* refused: the page cache serves it */
 	}
-	if (got < need) {
-		rc = err_set(IMDR_EFORMAT, "object %s shrank while being read", name);
+	if (rc)
 		goto out;
-	}
 	out->head = (size_t)(off - start);
 	out->data += out->head;
 	out->cap -= out->head;

@@ -627,12 +627,10 @@ s3_abort(struct backend *be)
 static void
 s3_widen(struct backend *be, int n)
 {
-	struct s3 *x = (struct s3 *)be;
+	struct s3 *s = (struct s3 *)be;
 
-	if (x->conns_named || n <= x->base.traits.concurrency)
-		return;
-	http_pool_widen(x->pool, n);
-	x->base.traits.concurrency = n;
+	if (!s->conns_named)
+		be->traits.concurrency = http_pool_widen(s->pool, n);
 }
 
 const struct backend_ops backend_s3 = {
